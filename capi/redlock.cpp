@@ -1,0 +1,242 @@
+// The extern "C" API: argument checks and translation to the C++ core, nothing else. Policy lives in src/.
+#include "redlock/redlock.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <memory>
+
+#include "../src/client.hpp"
+#include "../src/lock.hpp"
+#include "guard.hpp"
+
+using redlock::Errc;
+using redlock::Error;
+using redlock::Millis;
+using redlock::capi::fail;
+using redlock::capi::guarded;
+
+struct redlock_client {
+    std::shared_ptr<redlock::Client> impl;
+};
+
+struct redlock_lock {
+    std::shared_ptr<redlock::Lock> impl;
+};
+
+namespace {
+
+void require(bool ok, const char *what) {
+    if (!ok) throw Error(Errc::invalid, what);
+}
+
+std::optional<Millis> wait_limit(int64_t ms) {
+    if (ms < 0) return std::nullopt;
+    return Millis(ms);
+}
+
+}  // namespace
+
+extern "C" {
+
+REDLOCK_API void redlock_client_options_init(redlock_client_options *opts) noexcept {
+    guarded([&]() -> int {
+        require(opts != nullptr, "redlock_client_options_init: opts is NULL");
+        *opts = redlock_client_options{};
+        opts->version = REDLOCK_CLIENT_OPTIONS_VERSION;
+        opts->max_connections = 16;
+        opts->connect_timeout_ms = 5000;
+        opts->command_timeout_ms = 5000;
+        opts->keepalive_s = 60;
+        opts->db = -1;
+        return REDLOCK_OK;
+    });
+}
+
+REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const redlock_client_options *opts) noexcept {
+    if (out) *out = nullptr;
+    return guarded([&]() -> int {
+        require(out != nullptr, "redlock_client_new: out is NULL");
+        require(url != nullptr, "redlock_client_new: url is NULL");
+        redlock::ClientConfig cfg = redlock::parse_url(url);
+        if (opts) {
+            if (opts->version != REDLOCK_CLIENT_OPTIONS_VERSION)
+                throw Error(Errc::invalid, fmt::format("redlock_client_options.version is {}, expected {}; fill the "
+                                                       "struct with redlock_client_options_init()",
+                                                       opts->version, REDLOCK_CLIENT_OPTIONS_VERSION));
+            require(opts->max_connections >= 1 && opts->max_connections <= 4096,
+                    "max_connections must be from 1 to 4096");
+            require(opts->keepalive_s >= 0 && opts->keepalive_s <= 86400, "keepalive_s must be from 0 to 86400");
+            cfg.max_connections = opts->max_connections;
+            cfg.connect_timeout = redlock::timeout_from_ms(opts->connect_timeout_ms, "connect_timeout_ms");
+            cfg.command_timeout = redlock::timeout_from_ms(opts->command_timeout_ms, "command_timeout_ms");
+            cfg.keepalive_s = static_cast<int>(opts->keepalive_s);
+            if (opts->username) cfg.username = opts->username;
+            if (opts->password) cfg.password = opts->password;
+            if (opts->db >= 0) cfg.db = opts->db;
+        }
+        auto c = std::make_unique<redlock_client>();
+        c->impl = std::make_shared<redlock::Client>(std::move(cfg));
+        *out = c.release();
+        return REDLOCK_OK;
+    });
+}
+
+REDLOCK_API void redlock_client_free(redlock_client *client) noexcept { delete client; }
+
+REDLOCK_API void redlock_lock_options_init(redlock_lock_options *opts) noexcept {
+    guarded([&]() -> int {
+        require(opts != nullptr, "redlock_lock_options_init: opts is NULL");
+        *opts = redlock_lock_options{};
+        opts->version = REDLOCK_LOCK_OPTIONS_VERSION;
+        opts->blocking = 1;
+        opts->timeout_ms = 0;
+        opts->sleep_ms = 100;
+        opts->blocking_timeout_ms = -1;
+        return REDLOCK_OK;
+    });
+}
+
+REDLOCK_API int redlock_lock_new(redlock_lock **out, redlock_client *client, const char *name,
+                                 const redlock_lock_options *opts, unsigned flags) noexcept {
+    if (out) *out = nullptr;
+    return guarded([&]() -> int {
+        require(out != nullptr, "redlock_lock_new: out is NULL");
+        require(client != nullptr, "redlock_lock_new: client is NULL");
+        require(name != nullptr, "redlock_lock_new: name is NULL");
+        if (flags & ~REDLOCK_SHARED)
+            throw Error(Errc::invalid, fmt::format("redlock_lock_new: unknown flag bits 0x{:x}", flags & ~REDLOCK_SHARED));
+        redlock::LockOptions lo;
+        if (opts) {
+            if (opts->version != REDLOCK_LOCK_OPTIONS_VERSION)
+                throw Error(Errc::invalid, fmt::format("redlock_lock_options.version is {}, expected {}; fill the "
+                                                       "struct with redlock_lock_options_init()",
+                                                       opts->version, REDLOCK_LOCK_OPTIONS_VERSION));
+            require(opts->timeout_ms >= 0, "timeout_ms must be >= 0 (0 = the lock never expires)");
+            require(opts->sleep_ms >= 0, "sleep_ms must be >= 0");
+            require(opts->blocking == 0 || opts->blocking == 1, "blocking must be 0 or 1");
+            if (opts->timeout_ms > 0) lo.ttl = Millis(opts->timeout_ms);
+            lo.sleep = Millis(opts->sleep_ms);
+            lo.blocking = opts->blocking == 1;
+            lo.blocking_timeout = wait_limit(opts->blocking_timeout_ms);
+        }
+        size_t len = strnlen(name, REDLOCK_MAX_NAME_LEN + 1);  // bounded: never scans a huge name to its end
+        if (len > REDLOCK_MAX_NAME_LEN)
+            throw Error(Errc::invalid, fmt::format("lock name is longer than REDLOCK_MAX_NAME_LEN ({} bytes)",
+                                                   REDLOCK_MAX_NAME_LEN));
+        auto l = std::make_unique<redlock_lock>();
+        l->impl = std::make_shared<redlock::Lock>(
+            client->impl, std::string(name, len), lo,
+            (flags & REDLOCK_SHARED) ? redlock::TokenScope::shared : redlock::TokenScope::per_thread);
+        *out = l.release();
+        return REDLOCK_OK;
+    });
+}
+
+REDLOCK_API void redlock_lock_free(redlock_lock *lock) noexcept { delete lock; }
+
+REDLOCK_API void redlock_acquire_options_init(redlock_acquire_options *opts) noexcept {
+    guarded([&]() -> int {
+        require(opts != nullptr, "redlock_acquire_options_init: opts is NULL");
+        *opts = redlock_acquire_options{};
+        opts->version = REDLOCK_ACQUIRE_OPTIONS_VERSION;
+        opts->blocking = 1;
+        opts->blocking_timeout_ms = -1;
+        opts->sleep_ms = 100;
+        return REDLOCK_OK;
+    });
+}
+
+REDLOCK_API int redlock_lock_acquire(redlock_lock *lock) noexcept { return redlock_lock_acquire_ex(lock, nullptr); }
+
+REDLOCK_API int redlock_lock_acquire_ex(redlock_lock *lock, const redlock_acquire_options *opts) noexcept {
+    return guarded([&]() -> int {
+        require(lock != nullptr, "redlock_lock_acquire: lock is NULL");
+        redlock::AcquireArgs args;
+        if (opts) {
+            constexpr uint32_t known = REDLOCK_ACQ_BLOCKING | REDLOCK_ACQ_BLOCKING_TIMEOUT | REDLOCK_ACQ_SLEEP;
+            if (opts->version != REDLOCK_ACQUIRE_OPTIONS_VERSION)
+                throw Error(Errc::invalid, fmt::format("redlock_acquire_options.version is {}, expected {}; fill the "
+                                                       "struct with redlock_acquire_options_init()",
+                                                       opts->version, REDLOCK_ACQUIRE_OPTIONS_VERSION));
+            if (opts->set & ~known)
+                throw Error(Errc::invalid, fmt::format("redlock_acquire_options.set has unknown bits 0x{:x}",
+                                                       opts->set & ~known));
+            if (opts->set & REDLOCK_ACQ_BLOCKING) {
+                require(opts->blocking == 0 || opts->blocking == 1, "blocking must be 0 or 1");
+                args.blocking = opts->blocking == 1;
+            }
+            if (opts->set & REDLOCK_ACQ_BLOCKING_TIMEOUT) args.blocking_timeout = wait_limit(opts->blocking_timeout_ms);
+            if (opts->set & REDLOCK_ACQ_SLEEP) {
+                require(opts->sleep_ms >= 0, "sleep_ms must be >= 0");
+                args.sleep = Millis(opts->sleep_ms);
+            }
+            if (opts->token) {
+                require(opts->token_len > 0, "token_len is 0: a token cannot be empty");
+                require(opts->token_len <= REDLOCK_MAX_TOKEN_LEN, "token is longer than REDLOCK_MAX_TOKEN_LEN");
+                args.token.emplace(opts->token, opts->token_len);
+            }
+        }
+        if (lock->impl->acquire(args)) return REDLOCK_OK;
+        return fail(REDLOCK_NOT_ACQUIRED, "not acquired: the lock is held by another owner");
+    });
+}
+
+REDLOCK_API int redlock_lock_release(redlock_lock *lock) noexcept {
+    return guarded([&]() -> int {
+        require(lock != nullptr, "redlock_lock_release: lock is NULL");
+        lock->impl->release();
+        return REDLOCK_OK;
+    });
+}
+
+REDLOCK_API int redlock_lock_extend(redlock_lock *lock, int64_t additional_ms, int replace_ttl) noexcept {
+    return guarded([&]() -> int {
+        require(lock != nullptr, "redlock_lock_extend: lock is NULL");
+        require(replace_ttl == 0 || replace_ttl == 1, "replace_ttl must be 0 or 1");
+        lock->impl->extend(Millis(additional_ms), replace_ttl == 1);
+        return REDLOCK_OK;
+    });
+}
+
+REDLOCK_API int redlock_lock_reacquire(redlock_lock *lock) noexcept {
+    return guarded([&]() -> int {
+        require(lock != nullptr, "redlock_lock_reacquire: lock is NULL");
+        lock->impl->reacquire();
+        return REDLOCK_OK;
+    });
+}
+
+REDLOCK_API int redlock_lock_locked(redlock_lock *lock) noexcept {
+    return guarded([&]() -> int {
+        require(lock != nullptr, "redlock_lock_locked: lock is NULL");
+        return lock->impl->locked() ? 1 : 0;
+    });
+}
+
+REDLOCK_API int redlock_lock_owned(redlock_lock *lock) noexcept {
+    return guarded([&]() -> int {
+        require(lock != nullptr, "redlock_lock_owned: lock is NULL");
+        return lock->impl->owned() ? 1 : 0;
+    });
+}
+
+REDLOCK_API int redlock_lock_token(redlock_lock *lock, char *buf, size_t buflen, size_t *needed) noexcept {
+    return guarded([&]() -> int {
+        require(lock != nullptr, "redlock_lock_token: lock is NULL");
+        require(buf != nullptr || buflen == 0, "redlock_lock_token: buf is NULL but buflen is not 0");
+        std::optional<std::string> token = lock->impl->token();
+        if (!token) return fail(REDLOCK_ENOTHELD, "this owner holds no token");
+        if (needed) *needed = token->size() + 1;
+        if (buflen == 0) return REDLOCK_OK;
+        if (buflen < token->size() + 1)
+            return fail(REDLOCK_EINVAL, fmt::format("buffer of {} bytes is too small: the token needs {}", buflen,
+                                                    token->size() + 1)
+                                            .c_str());
+        std::memcpy(buf, token->data(), token->size());
+        buf[token->size()] = '\0';
+        return REDLOCK_OK;
+    });
+}
+
+}  // extern "C"

@@ -1,0 +1,89 @@
+/* The seed's experiments through the C API: who may release a lock that another thread acquired?
+ * Usage: demo REDIS_URL */
+#include <pthread.h>
+#include <redlock/redlock.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static redlock_lock *g_lock;
+static int g_rc;
+
+static void *acquire_in_thread(void *arg) {
+    (void)arg;
+    g_rc = redlock_lock_acquire(g_lock);
+    return NULL;
+}
+
+static void *release_in_thread(void *arg) {
+    g_rc = redlock_lock_release((redlock_lock *)arg);
+    return NULL;
+}
+
+/* Runs fn(arg) on a new thread and returns its result code. */
+static int on_thread(void *(*fn)(void *), void *arg) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, fn, arg) != 0) exit(1);
+    pthread_join(t, NULL);
+    return g_rc;
+}
+
+static void report(const char *what, int rc) {
+    printf("  %-52s -> %s%s%s\n", what, rc == REDLOCK_OK ? "OK" : redlock_strerror(rc),
+           rc == REDLOCK_OK ? "" : ": ", rc == REDLOCK_OK ? "" : redlock_last_error());
+}
+
+static redlock_lock *new_lock(redlock_client *c, unsigned flags) {
+    redlock_lock *l = NULL;
+    redlock_lock_options o;
+    redlock_lock_options_init(&o);
+    o.timeout_ms = 10000;
+    if (redlock_lock_new(&l, c, "demo:seed", &o, flags) != REDLOCK_OK) {
+        fprintf(stderr, "lock: %s\n", redlock_last_error());
+        exit(1);
+    }
+    return l;
+}
+
+int main(int argc, char **argv) {
+    redlock_client *c;
+    redlock_lock *a, *b;
+    int rc;
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s redis://host:port/db\n", argv[0]);
+        return 2;
+    }
+    if (redlock_client_new(&c, argv[1], NULL) != REDLOCK_OK) {
+        fprintf(stderr, "client: %s\n", redlock_last_error());
+        return 1;
+    }
+    printf("libredlock %s\n", redlock_version());
+
+    puts("Experiment 1: two handles, both REDLOCK_SHARED");
+    a = new_lock(c, REDLOCK_SHARED);
+    b = new_lock(c, REDLOCK_SHARED);
+    g_lock = a;
+    report("thread 1 acquires with handle A", on_thread(acquire_in_thread, NULL));
+    report("thread 2 releases with handle B", rc = on_thread(release_in_thread, b));
+    printf("  lock still held: %s\n", redlock_lock_locked(a) == 1 ? "yes" : "no");
+    report("handle A releases", redlock_lock_release(a));
+    redlock_lock_free(a);
+    redlock_lock_free(b);
+    if (rc != REDLOCK_ENOTHELD) return 1;
+
+    puts("Experiment 2: one REDLOCK_SHARED handle used by two threads");
+    a = new_lock(c, REDLOCK_SHARED);
+    g_lock = a;
+    report("thread 1 acquires", on_thread(acquire_in_thread, NULL));
+    report("thread 2 releases with the same handle", rc = on_thread(release_in_thread, a));
+    redlock_lock_free(a);
+    if (rc != REDLOCK_OK) return 1;
+
+    puts("The default: one REDLOCK_THREAD_LOCAL handle used by two threads");
+    a = new_lock(c, REDLOCK_THREAD_LOCAL);
+    report("main thread acquires", redlock_lock_acquire(a));
+    report("thread 2 releases with the same handle", rc = on_thread(release_in_thread, a));
+    report("main thread releases", redlock_lock_release(a));
+    redlock_lock_free(a);
+    redlock_client_free(c);
+    return rc == REDLOCK_ENOTHELD ? 0 : 1;
+}

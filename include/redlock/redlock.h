@@ -1,0 +1,302 @@
+/*
+ * libredlock: Redis locks with redis-py's semantics behind a stable C ABI.
+ *
+ * The lock is wire-compatible with redis-py's `redis.lock.Lock`: one string key named exactly like the lock, holding
+ * the owner's token, set with `SET name token NX [PX ttl]` and released, extended and reacquired with redis-py's own
+ * Lua scripts. A libredlock process and a redis-py process therefore exclude each other on the same name.
+ *
+ * Conventions (every function):
+ *  - Functions return `int`: REDLOCK_OK (0) on success, REDLOCK_NOT_ACQUIRED (positive, not an error) when a lock was
+ *    busy, a negative REDLOCK_E* code on failure. Predicates return 1 / 0 / negative code.
+ *  - Every call clears this thread's detail message on entry; every non-OK result sets it
+ *    (see redlock_last_error()).
+ *  - No C++ exception ever crosses this interface; out-of-memory is reported as REDLOCK_ENOMEM.
+ *  - Durations are int64_t milliseconds. Options are structs whose first field is a version, filled by an `_init`
+ *    function; passing NULL options means "defaults".
+ */
+#ifndef REDLOCK_REDLOCK_H
+#define REDLOCK_REDLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Compile-time version. CMake reads these three lines; keep their form. */
+#define REDLOCK_VERSION_MAJOR 0
+#define REDLOCK_VERSION_MINOR 1
+#define REDLOCK_VERSION_PATCH 0
+#define REDLOCK_VERSION_STRING "0.1.0"
+/** The version as one number: major * 10000 + minor * 100 + patch. */
+#define REDLOCK_VERSION_NUMBER (REDLOCK_VERSION_MAJOR * 10000 + REDLOCK_VERSION_MINOR * 100 + REDLOCK_VERSION_PATCH)
+/** True when the headers are at least version major.minor.patch. */
+#define REDLOCK_VERSION_CHECK(major, minor, patch) \
+    (REDLOCK_VERSION_NUMBER >= ((major) * 10000 + (minor) * 100 + (patch)))
+
+#if defined(_WIN32)
+#  define REDLOCK_API
+#elif defined(REDLOCK_BUILDING_LIBRARY)
+#  define REDLOCK_API __attribute__((visibility("default")))
+#else
+#  define REDLOCK_API
+#endif
+
+/* `noexcept` in C++ (the library guarantees it), nothing in C. */
+#if defined(__cplusplus)
+#  define REDLOCK_NOEXCEPT noexcept
+#else
+#  define REDLOCK_NOEXCEPT
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Result codes. Values are part of the ABI: they are never renumbered, new codes are added before the sentinel.
+ */
+typedef enum redlock_result {
+    REDLOCK_OK = 0,            /**< Success. */
+    REDLOCK_NOT_ACQUIRED = 1,  /**< The lock is held by another owner and the wait (if any) ran out. Not an error. */
+    REDLOCK_EINVAL = -1,       /**< Invalid argument: NULL pointer, bad name, bad URL, bad option or flag. */
+    REDLOCK_ENOTHELD = -2,     /**< This owner holds no token for the lock (redis-py's LockError). */
+    REDLOCK_ENOTOWNED = -3,    /**< The owner's token is no longer in Redis: expired or taken (LockNotOwnedError). */
+    REDLOCK_ENOTTL = -4,       /**< extend/reacquire on a lock created without a timeout. */
+    REDLOCK_ECONN = -5,        /**< Could not connect, or the connection broke. */
+    REDLOCK_ETIMEDOUT = -6,    /**< The server did not answer within the command timeout. */
+    REDLOCK_ESERVER = -7,      /**< Redis answered with an error (the message carries it). */
+    REDLOCK_EAUTH = -8,        /**< Redis refused the credentials (WRONGPASS, NOAUTH) or the permission (NOPERM). */
+    REDLOCK_ENOMEM = -9,       /**< Out of memory. */
+    REDLOCK_EINTERNAL = -10,   /**< A bug in libredlock; please report it with the message. */
+    REDLOCK_ERESULT_SENTINEL_ = -11 /**< One past the last code; never returned. */
+} redlock_result;
+
+/** Flags for redlock_lock_new(). */
+#define REDLOCK_THREAD_LOCAL 0u /**< Default: each OS thread sees only the token it acquired (redis-py thread_local=True). */
+#define REDLOCK_SHARED 1u       /**< Every thread using this handle shares one token (redis-py thread_local=False). */
+
+/** Longest lock name accepted, in bytes. Longer names get REDLOCK_EINVAL. */
+#define REDLOCK_MAX_NAME_LEN 65536
+
+/** Longest caller-supplied token accepted, in bytes. */
+#define REDLOCK_MAX_TOKEN_LEN 4096
+
+/* ------------------------------------------------------------------------------------------------------------------ */
+/* Errors and version                                                                                                   */
+/* ------------------------------------------------------------------------------------------------------------------ */
+
+/**
+ * A fixed, static description of a result code ("lock is not held by this owner", ...).
+ * @return never NULL; unknown codes give "unknown result code".
+ */
+REDLOCK_API const char *redlock_strerror(int code) REDLOCK_NOEXCEPT;
+
+/**
+ * The calling thread's detail message for its last call that did not return REDLOCK_OK, or "" after a call that did.
+ * @return never NULL. Owned by the library and valid until this thread's next libredlock call.
+ *
+ * Thread safety: per thread. Messages are not stored per handle because handles are shared between threads.
+ */
+REDLOCK_API const char *redlock_last_error(void) REDLOCK_NOEXCEPT;
+
+/** The library's version at run time, e.g. "0.1.0" (compare with REDLOCK_VERSION_STRING). Never NULL. */
+REDLOCK_API const char *redlock_version(void) REDLOCK_NOEXCEPT;
+
+/** The library's version at run time as REDLOCK_VERSION_NUMBER computes it. */
+REDLOCK_API int redlock_version_number(void) REDLOCK_NOEXCEPT;
+
+/* ------------------------------------------------------------------------------------------------------------------ */
+/* Client: connections to one Redis server                                                                              */
+/* ------------------------------------------------------------------------------------------------------------------ */
+
+/**
+ * A pool of connections to one Redis server.
+ *
+ * Thread safety: one client may be used by any number of threads at once. Connections are opened on demand up to
+ * `max_connections`; a thread that finds them all busy waits for one (up to the connect timeout).
+ * After fork(), the child never uses the parent's sockets: it opens its own on first use.
+ */
+typedef struct redlock_client redlock_client;
+
+#define REDLOCK_CLIENT_OPTIONS_VERSION 1
+
+/** Options for redlock_client_new(). Fill with redlock_client_options_init(), then change fields. */
+typedef struct redlock_client_options {
+    uint32_t version;           /**< REDLOCK_CLIENT_OPTIONS_VERSION (set by _init). */
+    uint32_t max_connections;   /**< Pool size; default 16, at least 1. */
+    int64_t connect_timeout_ms; /**< Per connection attempt; default 5000; negative = no limit; 0 is invalid. */
+    int64_t command_timeout_ms; /**< Per command round trip; default 5000; negative = no limit; 0 is invalid. */
+    int64_t keepalive_s;        /**< TCP keepalive idle seconds; default 60; 0 = keepalive off. */
+    const char *username;       /**< If not NULL, overrides the URL's ACL user. Copied. */
+    const char *password;       /**< If not NULL, overrides the URL's password. Copied. */
+    int32_t db;                 /**< If >= 0, overrides the URL's database number; default -1. */
+} redlock_client_options;
+
+/** Fill `opts` with the defaults above. NULL is ignored (and sets the detail message). */
+REDLOCK_API void redlock_client_options_init(redlock_client_options *opts) REDLOCK_NOEXCEPT;
+
+/**
+ * Create a client for the server at `url`. No connection is opened until the first command, so a dead server is
+ * reported by the first lock operation, not here.
+ *
+ * URLs:
+ *  - `redis://[[user]:password@]host[:port][/db][?query]` (host may be `[ipv6]`; user and password percent-decoded)
+ *  - `unix:///path/to.sock[?query]`
+ *  Query keys: `db`, `connect_timeout` and `command_timeout` (ms), `max_connections`, `keepalive` (s),
+ *  `username`, `password`. Unknown keys are REDLOCK_EINVAL. `rediss://` (TLS) is not supported by this build.
+ *  Options given in `opts` override the URL.
+ *
+ * @param out  receives the client on REDLOCK_OK, NULL otherwise. Free with redlock_client_free().
+ * @param url  the server address; copied.
+ * @param opts NULL for defaults.
+ * @return REDLOCK_OK, REDLOCK_EINVAL (NULL out or url, malformed URL, invalid option), REDLOCK_ENOMEM.
+ */
+REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const redlock_client_options *opts)
+    REDLOCK_NOEXCEPT;
+
+/**
+ * Release the caller's reference to the client. Locks created from it keep the connections alive until they are
+ * freed too, so the order in which clients and locks are freed does not matter. NULL is accepted.
+ * Must not be called while another thread is using this same handle.
+ */
+REDLOCK_API void redlock_client_free(redlock_client *client) REDLOCK_NOEXCEPT;
+
+/* ------------------------------------------------------------------------------------------------------------------ */
+/* Lock: one named lock and its token state                                                                             */
+/* ------------------------------------------------------------------------------------------------------------------ */
+
+/**
+ * One named lock and the token(s) of its owners.
+ *
+ * Thread safety: a lock handle may be used by any number of threads at once. What a thread can see depends on the
+ * flags given to redlock_lock_new():
+ *  - REDLOCK_THREAD_LOCAL: each OS thread has its own token slot; only the thread that acquired can release, extend,
+ *    reacquire or read the token. Another thread's release gets REDLOCK_ENOTHELD and the lock stays held.
+ *    A thread's slot is freed when the token is released or the thread exits.
+ *  - REDLOCK_SHARED: one token per handle, seen by every thread using this handle.
+ *  Two handles never share a token, whatever their flags and names.
+ */
+typedef struct redlock_lock redlock_lock;
+
+#define REDLOCK_LOCK_OPTIONS_VERSION 1
+
+/** Options for redlock_lock_new(). Fill with redlock_lock_options_init(), then change fields. */
+typedef struct redlock_lock_options {
+    uint32_t version;             /**< REDLOCK_LOCK_OPTIONS_VERSION (set by _init). */
+    int32_t blocking;             /**< 1 (default): acquire waits for the lock; 0: one attempt. */
+    int64_t timeout_ms;           /**< The lock's TTL; 0 (default) = the key never expires (redis-py timeout=None). */
+    int64_t sleep_ms;             /**< Pause between attempts while waiting; default 100; >= 0. */
+    int64_t blocking_timeout_ms;  /**< Longest wait for acquire; negative (default -1) = wait forever;
+                                       0 = exactly one attempt. */
+} redlock_lock_options;
+
+/** Fill `opts` with the defaults above. NULL is ignored (and sets the detail message). */
+REDLOCK_API void redlock_lock_options_init(redlock_lock_options *opts) REDLOCK_NOEXCEPT;
+
+/**
+ * Create a lock handle named `name` on `client`. Does not talk to Redis.
+ *
+ * @param out    receives the lock on REDLOCK_OK, NULL otherwise. Free with redlock_lock_free().
+ * @param client the client to use; the lock keeps it alive (the caller may free its client handle first).
+ * @param name   the Redis key, used verbatim (no prefix): 1 to REDLOCK_MAX_NAME_LEN bytes, any bytes but NUL.
+ * @param opts   NULL for defaults.
+ * @param flags  REDLOCK_THREAD_LOCAL (0) or REDLOCK_SHARED; any other bit is REDLOCK_EINVAL.
+ * @return REDLOCK_OK, REDLOCK_EINVAL, REDLOCK_ENOMEM.
+ */
+REDLOCK_API int redlock_lock_new(redlock_lock **out, redlock_client *client, const char *name,
+                                 const redlock_lock_options *opts, unsigned flags) REDLOCK_NOEXCEPT;
+
+/**
+ * Free the handle. Never touches Redis: a lock still held stays held until its TTL expires (or forever without one).
+ * NULL is accepted. Must not be called while another thread is using this same handle.
+ */
+REDLOCK_API void redlock_lock_free(redlock_lock *lock) REDLOCK_NOEXCEPT;
+
+/**
+ * Acquire with the lock's defaults (redis-py `acquire()`): a fresh random token, the first attempt immediate, then
+ * attempts every `sleep_ms` while `blocking`, never sleeping past `blocking_timeout_ms`. Not reentrant: an owner that
+ * already holds the lock waits like anyone else.
+ *
+ * If a reply is lost (connection broken or timed out after the SET was sent), the library asks Redis on a fresh
+ * connection whether the key now holds this token: if so the call succeeds; if that cannot be determined, the error
+ * is returned and the token is kept, so redlock_lock_release() can clean up safely.
+ *
+ * @return REDLOCK_OK (token stored for this owner), REDLOCK_NOT_ACQUIRED, or a negative error.
+ */
+REDLOCK_API int redlock_lock_acquire(redlock_lock *lock) REDLOCK_NOEXCEPT;
+
+#define REDLOCK_ACQUIRE_OPTIONS_VERSION 1
+
+/** Bits of redlock_acquire_options.set: which fields override the lock's defaults. */
+#define REDLOCK_ACQ_BLOCKING 1u
+#define REDLOCK_ACQ_BLOCKING_TIMEOUT 2u
+#define REDLOCK_ACQ_SLEEP 4u
+
+/**
+ * Per-call arguments of redlock_lock_acquire_ex() (redis-py's `acquire(blocking, blocking_timeout, sleep, token)`).
+ * Fill with redlock_acquire_options_init(), which sets nothing to override and no token.
+ */
+typedef struct redlock_acquire_options {
+    uint32_t version;            /**< REDLOCK_ACQUIRE_OPTIONS_VERSION (set by _init). */
+    uint32_t set;                /**< OR of REDLOCK_ACQ_* bits naming the fields below that apply. */
+    int32_t blocking;            /**< With REDLOCK_ACQ_BLOCKING: 1 or 0. */
+    int64_t blocking_timeout_ms; /**< With REDLOCK_ACQ_BLOCKING_TIMEOUT: negative = forever, 0 = one attempt. */
+    int64_t sleep_ms;            /**< With REDLOCK_ACQ_SLEEP: >= 0. */
+    const char *token;           /**< NULL: a random token. Otherwise the token to store, `token_len` bytes
+                                      (1..REDLOCK_MAX_TOKEN_LEN, any bytes), copied. */
+    size_t token_len;
+} redlock_acquire_options;
+
+/** Fill `opts`: version set, no overrides, no token. NULL is ignored (and sets the detail message). */
+REDLOCK_API void redlock_acquire_options_init(redlock_acquire_options *opts) REDLOCK_NOEXCEPT;
+
+/** redlock_lock_acquire() with per-call overrides; `opts` NULL = no overrides. Same results. */
+REDLOCK_API int redlock_lock_acquire_ex(redlock_lock *lock, const redlock_acquire_options *opts) REDLOCK_NOEXCEPT;
+
+/**
+ * Release the lock held by this owner (the calling thread, or the handle with REDLOCK_SHARED).
+ *
+ * @return REDLOCK_OK (key deleted, token cleared); REDLOCK_ENOTHELD (this owner holds no token, nothing sent);
+ *         REDLOCK_ENOTOWNED (Redis no longer holds this token: expired or taken; token cleared);
+ *         a connection or server error: the token is kept so the release can be retried.
+ */
+REDLOCK_API int redlock_lock_release(redlock_lock *lock) REDLOCK_NOEXCEPT;
+
+/**
+ * Extend the TTL of the lock held by this owner: add `additional_ms` to the remaining TTL, or with `replace_ttl` = 1
+ * set the TTL to `additional_ms`.
+ *
+ * @param additional_ms >= 0; > 0 when replace_ttl is 1.
+ * @param replace_ttl   0 or 1.
+ * @return REDLOCK_OK; REDLOCK_ENOTHELD; REDLOCK_ENOTTL (lock created with timeout 0); REDLOCK_ENOTOWNED (token no
+ *         longer in Redis, or the key has no TTL); REDLOCK_EINVAL; connection or server errors.
+ */
+REDLOCK_API int redlock_lock_extend(redlock_lock *lock, int64_t additional_ms, int replace_ttl) REDLOCK_NOEXCEPT;
+
+/**
+ * Reset the TTL of the lock held by this owner to the lock's timeout.
+ * @return as redlock_lock_extend().
+ */
+REDLOCK_API int redlock_lock_reacquire(redlock_lock *lock) REDLOCK_NOEXCEPT;
+
+/** 1 if anyone holds the lock (the key exists), 0 if not, negative on error. */
+REDLOCK_API int redlock_lock_locked(redlock_lock *lock) REDLOCK_NOEXCEPT;
+
+/** 1 if this owner's token is the key's value, 0 if not (or no token held), negative on error. */
+REDLOCK_API int redlock_lock_owned(redlock_lock *lock) REDLOCK_NOEXCEPT;
+
+/**
+ * Copy this owner's token into `buf`, followed by a NUL byte, so it can be handed to another client (for example
+ * redis-py, or redlock_lock_acquire_ex() elsewhere). Tokens generated by the library are 32 lowercase hex characters.
+ *
+ * @param buf    destination; may be NULL when `buflen` is 0 to ask for the size only.
+ * @param buflen size of `buf` in bytes.
+ * @param needed if not NULL, receives the token length + 1 (whenever a token is held).
+ * @return REDLOCK_OK (copied, or size query answered); REDLOCK_ENOTHELD; REDLOCK_EINVAL (NULL lock, NULL buf with
+ *         buflen > 0, or buflen smaller than *needed: nothing copied).
+ */
+REDLOCK_API int redlock_lock_token(redlock_lock *lock, char *buf, size_t buflen, size_t *needed) REDLOCK_NOEXCEPT;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REDLOCK_REDLOCK_H */

@@ -1,0 +1,50 @@
+#include "client.hpp"
+
+#include <array>
+#include <fmt/format.h>
+
+#include "error.hpp"
+
+namespace redlock {
+
+Reply Client::read(ArgList argv) {
+    try {
+        Pool::Lease c = pool_.lease();
+        return c->call(argv, command_deadline());
+    } catch (const OutcomeUnknown &) {
+        Pool::Lease c = pool_.lease(true);
+        return c->call(argv, command_deadline());
+    }
+}
+
+Reply Client::write(ArgList argv) {
+    Pool::Lease c = pool_.lease();
+    return c->call(argv, command_deadline());
+}
+
+Reply Client::script(const Script &s, std::string_view key, ArgList args) {
+    constexpr size_t kMaxArgs = 4;
+    if (args.size() > kMaxArgs) throw Error(Errc::internal, "too many script arguments");
+    std::array<std::string_view, 4 + kMaxArgs> argv{"EVALSHA", s.sha1, "1", key};
+    size_t n = 4;
+    for (std::string_view a : args) argv[n++] = a;
+
+    Pool::Lease c = pool_.lease();
+    Reply r = c->call(Argv(argv.data(), n), command_deadline());
+    if (r.is_error() && r.str.compare(0, 8, "NOSCRIPT") == 0) {
+        argv[0] = "EVAL";
+        argv[1] = s.source;
+        r = c->call(Argv(argv.data(), n), command_deadline());
+    }
+    return r;
+}
+
+std::optional<std::string> Client::get_on_fresh_connection(std::string_view key) {
+    Pool::Lease c = pool_.lease(true);
+    Reply r = c->call({"GET", key}, command_deadline());
+    if (r.is_error()) throw server_error(r.str, "GET failed");
+    if (r.is_nil()) return std::nullopt;
+    return std::move(r.str);
+}
+
+}  // namespace redlock

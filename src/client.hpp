@@ -1,0 +1,38 @@
+// The core of a redlock_client: configuration and pool, and the three ways lock code talks to Redis.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pool.hpp"
+#include "scripts.hpp"
+
+namespace redlock {
+
+class Client {
+public:
+    explicit Client(ClientConfig cfg) : pool_(std::move(cfg)) {}
+
+    // A read that is safe to repeat: retried once on a new connection after a transport failure.
+    Reply read(ArgList argv);
+
+    // A command with effects: sent once. Throws OutcomeUnknown if it may have run without its reply arriving.
+    Reply write(ArgList argv);
+
+    // A lock script as EVALSHA with one key; on NOSCRIPT (cache flushed, server restarted) as EVAL on the same
+    // connection, which also caches it again. Throws like write().
+    Reply script(const Script &s, std::string_view key, ArgList args);
+
+    // GET on a newly opened connection, to settle an ambiguous outcome. Throws Error if that fails too.
+    std::optional<std::string> get_on_fresh_connection(std::string_view key);
+
+    const ClientConfig &config() const noexcept { return pool_.config(); }
+
+private:
+    Deadline command_deadline() const { return Deadline::after(pool_.config().command_timeout); }
+
+    Pool pool_;
+};
+
+}  // namespace redlock

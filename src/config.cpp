@@ -1,0 +1,179 @@
+#include "config.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <limits>
+
+#include "error.hpp"
+
+namespace redlock {
+
+namespace {
+
+[[noreturn]] void bad_url(std::string_view why) { throw Error(Errc::invalid, fmt::format("invalid URL: {}", why)); }
+
+template <typename Int>
+Int parse_int(std::string_view s, Int lo, Int hi, const char *what) {
+    Int v{};
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < lo || v > hi)
+        bad_url(fmt::format("{} must be an integer from {} to {}, got '{}'", what, lo, hi, s));
+    return v;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string percent_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '%') {
+            out += s[i];
+            continue;
+        }
+        int hi = i + 2 < s.size() ? hex_value(s[i + 1]) : -1;
+        int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
+        if (hi < 0 || lo < 0) bad_url("bad percent-escape (expected %XX)");
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+    }
+    return out;
+}
+
+void apply_query(ClientConfig &cfg, std::string_view query) {
+    while (!query.empty()) {
+        size_t amp = query.find('&');
+        std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        if (pair.empty()) continue;
+        size_t eq = pair.find('=');
+        if (eq == std::string_view::npos) bad_url(fmt::format("query parameter '{}' has no value", pair));
+        std::string_view key = pair.substr(0, eq);
+        std::string value = percent_decode(pair.substr(eq + 1));
+        constexpr auto i64max = std::numeric_limits<int64_t>::max();
+        if (key == "db") {
+            cfg.db = parse_int<int>(value, 0, std::numeric_limits<int>::max(), "db");
+        } else if (key == "connect_timeout") {
+            cfg.connect_timeout = timeout_from_ms(parse_int<int64_t>(value, -1, i64max, "connect_timeout"),
+                                                  "connect_timeout");
+        } else if (key == "command_timeout") {
+            cfg.command_timeout = timeout_from_ms(parse_int<int64_t>(value, -1, i64max, "command_timeout"),
+                                                  "command_timeout");
+        } else if (key == "max_connections") {
+            cfg.max_connections = parse_int<unsigned>(value, 1, 4096, "max_connections");
+        } else if (key == "keepalive") {
+            cfg.keepalive_s = parse_int<int>(value, 0, 86400, "keepalive");
+        } else if (key == "username") {
+            cfg.username = value;
+        } else if (key == "password") {
+            cfg.password = value;
+        } else {
+            bad_url(fmt::format("unknown query parameter '{}'", key));
+        }
+    }
+}
+
+// host[:port] where host may be [ipv6].
+void parse_host_port(ClientConfig &cfg, std::string_view hp) {
+    std::string_view port;
+    if (!hp.empty() && hp.front() == '[') {
+        size_t close = hp.find(']');
+        if (close == std::string_view::npos) bad_url("unterminated '[' in host");
+        cfg.host = std::string(hp.substr(1, close - 1));
+        std::string_view rest = hp.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') bad_url("unexpected text after ']'");
+            port = rest.substr(1);
+            if (port.empty()) bad_url("empty port");
+        }
+    } else {
+        size_t colon = hp.rfind(':');
+        if (colon != std::string_view::npos) {
+            if (hp.find(':') != colon) bad_url("IPv6 addresses must be written in brackets");
+            port = hp.substr(colon + 1);
+            if (port.empty()) bad_url("empty port");
+            hp = hp.substr(0, colon);
+        }
+        cfg.host = std::string(hp);
+    }
+    if (cfg.host.empty()) bad_url("missing host");
+    if (!port.empty()) cfg.port = parse_int<uint16_t>(port, 1, 65535, "port");
+}
+
+}  // namespace
+
+std::optional<Millis> timeout_from_ms(int64_t ms, const char *what) {
+    if (ms == 0) throw Error(Errc::invalid, fmt::format("{} must be > 0 ms, or negative for no limit", what));
+    if (ms < 0) return std::nullopt;
+    return Millis(ms);
+}
+
+ClientConfig parse_url(std::string_view url) {
+    ClientConfig cfg;
+    if (url.find('\0') != std::string_view::npos) bad_url("contains a NUL byte");
+    std::string_view query;
+    if (size_t q = url.find('?'); q != std::string_view::npos) {
+        query = url.substr(q + 1);
+        url = url.substr(0, q);
+    }
+
+    constexpr std::string_view redis = "redis://", unix_s = "unix://", rediss = "rediss://";
+    if (url.substr(0, rediss.size()) == rediss) {
+        throw Error(Errc::invalid, "invalid URL: rediss:// (TLS) is not supported by this build of libredlock");
+    } else if (url.substr(0, unix_s.size()) == unix_s) {
+        cfg.kind = ClientConfig::Kind::unix_socket;
+        std::string_view rest = url.substr(unix_s.size());
+        if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
+            // unix://[user[:password]]@/path, as redis-py accepts
+            std::string_view cred = rest.substr(0, at);
+            rest = rest.substr(at + 1);
+            size_t colon = cred.find(':');
+            if (colon == std::string_view::npos) {
+                if (!cred.empty()) cfg.username = percent_decode(cred);
+            } else {
+                if (colon > 0) cfg.username = percent_decode(cred.substr(0, colon));
+                cfg.password = percent_decode(cred.substr(colon + 1));
+            }
+        }
+        if (rest.empty() || rest.front() != '/') bad_url("unix:// needs an absolute socket path, as unix:///path");
+        cfg.path = percent_decode(rest);
+    } else if (url.substr(0, redis.size()) == redis) {
+        std::string_view rest = url.substr(redis.size());
+        std::string_view path;
+        if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
+            path = rest.substr(slash + 1);
+            rest = rest.substr(0, slash);
+        }
+        if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
+            std::string_view cred = rest.substr(0, at);
+            rest = rest.substr(at + 1);
+            size_t colon = cred.find(':');
+            if (colon == std::string_view::npos) bad_url("credentials must be written user:password@ or :password@");
+            if (colon > 0) cfg.username = percent_decode(cred.substr(0, colon));
+            cfg.password = percent_decode(cred.substr(colon + 1));
+        }
+        parse_host_port(cfg, rest);
+        if (!path.empty()) cfg.db = parse_int<int>(path, 0, std::numeric_limits<int>::max(), "db");
+    } else {
+        size_t scheme = url.find("://");
+        bad_url(scheme == std::string_view::npos
+                    ? std::string("expected redis://host[:port][/db] or unix:///path")
+                    : fmt::format("unsupported scheme '{}'", url.substr(0, scheme)));
+    }
+    apply_query(cfg, query);
+    return cfg;
+}
+
+std::string ClientConfig::describe() const {
+    if (kind == Kind::unix_socket) return path;
+    if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+    return fmt::format("{}:{}", host, port);
+}
+
+}  // namespace redlock

@@ -1,0 +1,37 @@
+// Where and how a client connects: parsed from a URL, then overridden by redlock_client_options.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "clock.hpp"
+
+namespace redlock {
+
+struct ClientConfig {
+    enum class Kind { tcp, unix_socket };
+    Kind kind = Kind::tcp;
+    std::string host = "127.0.0.1";
+    uint16_t port = 6379;
+    std::string path;  // unix socket
+    std::optional<std::string> username;
+    std::optional<std::string> password;
+    int db = 0;
+    std::optional<Millis> connect_timeout = Millis(5000);  // nullopt: no limit
+    std::optional<Millis> command_timeout = Millis(5000);
+    unsigned max_connections = 16;
+    int keepalive_s = 60;  // 0: off
+
+    // "127.0.0.1:6379" or "/path/to.sock", for messages.
+    std::string describe() const;
+};
+
+// Parses redis:// and unix:// URLs (see redlock.h); throws Error(Errc::invalid) with the reason.
+ClientConfig parse_url(std::string_view url);
+
+// Shared validation of timeouts given in ms by the URL or the options: > 0 ms, negative = none, 0 invalid.
+std::optional<Millis> timeout_from_ms(int64_t ms, const char *what);
+
+}  // namespace redlock

@@ -1,0 +1,54 @@
+// One connection: a transport, a RESP reader and reusable buffers. Not thread-safe; the pool hands it to one
+// thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "clock.hpp"
+#include "error.hpp"
+#include "config.hpp"
+#include "resp.hpp"
+#include "transport.hpp"
+
+namespace redlock {
+
+class Connection {
+public:
+    // Connects and authenticates (AUTH, SELECT in one round trip); throws Error.
+    Connection(const ClientConfig &cfg, uint64_t fork_generation);
+
+    // Sends one command and reads its reply. On a transport failure after bytes may have left, throws
+    // OutcomeUnknown; before, Error. Either way the connection is marked broken.
+    Reply call(Argv argv, const Deadline &deadline);
+    Reply call(ArgList argv, const Deadline &deadline) { return call(Argv(argv.begin(), argv.size()), deadline); }
+
+    bool broken() const noexcept { return broken_; }
+    bool looks_dead() noexcept { return transport_->looks_dead(); }
+    uint64_t fork_generation() const noexcept { return generation_; }
+    Clock::time_point last_used() const noexcept { return last_used_; }
+
+private:
+    void send(const Deadline &deadline);
+    Reply receive(const Deadline &deadline);
+
+    std::unique_ptr<Transport> transport_;
+    ReplyReader reader_;
+    std::string out_;
+    uint64_t generation_;
+    Clock::time_point last_used_;
+    bool broken_ = false;
+    char in_[16384];
+};
+
+// A transport failure after a command may have reached the server: whether it ran is unknown.
+class OutcomeUnknown : public Error {
+public:
+    using Error::Error;
+};
+
+// Error for a Redis error reply: authentication and permission refusals are Errc::auth, the rest Errc::server.
+Error server_error(const std::string &reply_text, std::string_view context);
+
+}  // namespace redlock

@@ -1,0 +1,180 @@
+#include "lock.hpp"
+
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "connection.hpp"
+#include "error.hpp"
+
+namespace redlock {
+
+namespace {
+
+constexpr size_t kMaxNameLen = 65536;  // REDLOCK_MAX_NAME_LEN
+constexpr size_t kMaxTokenLen = 4096;  // REDLOCK_MAX_TOKEN_LEN
+
+// Lock names can be huge or binary: messages show a bounded, printable prefix.
+std::string shown(std::string_view name) {
+    std::string out;
+    for (unsigned char c : name.substr(0, 64)) {
+        if (c >= 0x20 && c < 0x7f && c != '\\') out += static_cast<char>(c);
+        else out += fmt::format("\\x{:02x}", c);
+    }
+    if (name.size() > 64) out += fmt::format("...({} bytes)", name.size());
+    return out;
+}
+
+void check_script_reply(const Reply &r, std::string_view what) {
+    if (r.is_error()) throw server_error(r.str, what);
+    if (r.type != Reply::Type::integer)
+        throw Error(Errc::server, fmt::format("{}: unexpected reply from the lock script", what));
+}
+
+}  // namespace
+
+Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, TokenScope scope)
+    : client_(std::move(client)),
+      name_(std::move(name)),
+      opts_(opts),
+      ttl_ms_(opts.ttl ? std::to_string(opts.ttl->count()) : std::string()) {
+    if (name_.empty()) throw Error(Errc::invalid, "lock name is empty");
+    if (name_.size() > kMaxNameLen)
+        throw Error(Errc::invalid, fmt::format("lock name is {} bytes; the limit is {}", name_.size(), kMaxNameLen));
+    if (opts_.ttl && opts_.ttl->count() <= 0) throw Error(Errc::invalid, "timeout must be > 0 ms, or none");
+    if (opts_.sleep.count() < 0) throw Error(Errc::invalid, "sleep must be >= 0 ms");
+    if (scope == TokenScope::shared) tokens_ = std::make_unique<SharedTokenStore>();
+    else tokens_ = std::make_unique<ThreadLocalTokenStore>();
+}
+
+bool Lock::try_set(const std::string &token) {
+    Reply r;
+    try {
+        r = opts_.ttl ? client_->write({"SET", name_, token, "NX", "PX", ttl_ms_})
+                      : client_->write({"SET", name_, token, "NX"});
+    } catch (const OutcomeUnknown &e) {
+        // The SET may have run. Ask on a new connection rather than guess or resend it.
+        std::optional<std::string> now;
+        try {
+            now = client_->get_on_fresh_connection(name_);
+        } catch (const Error &check) {
+            tokens_->set(token);  // it may be ours: keep the token so release() can clean up safely
+            throw Error(e.code(), fmt::format("acquire of '{}': {}; the outcome could not be checked ({}); the token is "
+                                              "kept so release() can clean up",
+                                              shown(name_), e.what(), check.what()));
+        }
+        if (now == token) return true;
+        throw Error(e.code(), fmt::format("acquire of '{}': {}; checked on a new connection: not held by this owner",
+                                          shown(name_), e.what()));
+    }
+    if (r.is_status("OK")) return true;
+    if (r.is_nil()) return false;
+    if (r.is_error()) throw server_error(r.str, fmt::format("acquire of '{}'", shown(name_)));
+    throw Error(Errc::server, fmt::format("acquire of '{}': unexpected reply to SET", shown(name_)));
+}
+
+bool Lock::acquire(const AcquireArgs &args) {
+    const bool blocking = args.blocking.value_or(opts_.blocking);
+    const Millis sleep = args.sleep.value_or(opts_.sleep);
+    const std::optional<Millis> blocking_timeout = args.blocking_timeout.value_or(opts_.blocking_timeout);
+    if (sleep.count() < 0) throw Error(Errc::invalid, "sleep must be >= 0 ms");
+    if (args.token) {
+        if (args.token->empty()) throw Error(Errc::invalid, "token is empty");
+        if (args.token->size() > kMaxTokenLen)
+            throw Error(Errc::invalid, fmt::format("token is {} bytes; the limit is {}", args.token->size(), kMaxTokenLen));
+    }
+    std::string token = args.token ? *args.token : random_token();
+
+    // As redis-py: the deadline is fixed before the first attempt, which is immediate; never sleep past it.
+    const Deadline stop_trying_at = blocking_timeout ? Deadline::after(*blocking_timeout) : Deadline::never();
+    for (;;) {
+        if (try_set(token)) {
+            tokens_->set(std::move(token));
+            return true;
+        }
+        if (!blocking) return false;
+        if (!stop_trying_at.is_never()) {
+            auto left = stop_trying_at.remaining();
+            if (sleep > *left) return false;
+        }
+        std::this_thread::sleep_for(sleep);
+    }
+}
+
+void Lock::release() {
+    std::optional<std::string> token = tokens_->get();
+    if (!token) throw Error(Errc::not_held, "Cannot release an unlocked lock (this owner holds no token)");
+    Reply r;
+    try {
+        r = client_->script(kReleaseScript, name_, {*token});
+    } catch (const OutcomeUnknown &e) {
+        std::optional<std::string> now;
+        try {
+            now = client_->get_on_fresh_connection(name_);
+        } catch (const Error &check) {
+            throw Error(e.code(), fmt::format("release of '{}': {}; the outcome could not be checked ({}); the token is "
+                                              "kept: retry the release",
+                                              shown(name_), e.what(), check.what()));
+        }
+        if (now == *token)
+            throw Error(e.code(), fmt::format("release of '{}': {}; the lock is still held: the token is kept, retry "
+                                              "the release",
+                                              shown(name_), e.what()));
+        tokens_->clear_if(*token);  // no longer ours in Redis, whichever way it went
+        return;
+    }
+    check_script_reply(r, fmt::format("release of '{}'", shown(name_)));
+    tokens_->clear_if(*token);
+    if (r.integer != 1) throw Error(Errc::not_owned, "Cannot release a lock that's no longer owned");
+}
+
+void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms, std::string_view mode) {
+    std::optional<std::string> token = tokens_->get();
+    if (!token) throw Error(Errc::not_held, fmt::format("Cannot {} an unlocked lock (this owner holds no token)", verb));
+    if (!opts_.ttl) throw Error(Errc::no_ttl, fmt::format("Cannot {} a lock with no timeout", verb));
+    Reply r;
+    try {
+        r = mode.empty() ? client_->script(s, name_, {*token, ms}) : client_->script(s, name_, {*token, ms, mode});
+    } catch (const OutcomeUnknown &e) {
+        std::optional<std::string> now;
+        try {
+            now = client_->get_on_fresh_connection(name_);
+        } catch (const Error &check) {
+            throw Error(e.code(), fmt::format("{} of '{}': {}; the outcome could not be checked ({})", verb,
+                                              shown(name_), e.what(), check.what()));
+        }
+        if (now != *token)
+            throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned (checked after: {})", verb,
+                                                     e.what()));
+        throw Error(e.code(), fmt::format("{} of '{}': {}; the lock is still held by this owner, but whether its TTL "
+                                          "changed is unknown",
+                                          verb, shown(name_), e.what()));
+    }
+    check_script_reply(r, fmt::format("{} of '{}'", verb, shown(name_)));
+    if (r.integer != 1) throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned", verb));
+}
+
+void Lock::extend(Millis additional, bool replace_ttl) {
+    if (additional.count() < 0) throw Error(Errc::invalid, "additional time must be >= 0 ms");
+    if (replace_ttl && additional.count() == 0)
+        throw Error(Errc::invalid, "a replaced TTL must be > 0 ms (0 would delete the key; use release)");
+    run_ttl_script(kExtendScript, "extend", std::to_string(additional.count()), replace_ttl ? "1" : "0");
+}
+
+void Lock::reacquire() { run_ttl_script(kReacquireScript, "reacquire", ttl_ms_, {}); }
+
+bool Lock::locked() {
+    Reply r = client_->read({"GET", name_});
+    if (r.is_error()) throw server_error(r.str, fmt::format("GET '{}'", shown(name_)));
+    return !r.is_nil();
+}
+
+bool Lock::owned() {
+    std::optional<std::string> token = tokens_->get();
+    if (!token) return false;
+    Reply r = client_->read({"GET", name_});
+    if (r.is_error()) throw server_error(r.str, fmt::format("GET '{}'", shown(name_)));
+    return r.type == Reply::Type::string && r.str == *token;
+}
+
+}  // namespace redlock

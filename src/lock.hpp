@@ -1,0 +1,58 @@
+// The core of a redlock_lock: redis-py's Lock, with token state per thread or per handle.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "client.hpp"
+#include "clock.hpp"
+#include "token.hpp"
+
+namespace redlock {
+
+struct LockOptions {
+    std::optional<Millis> ttl;  // nullopt: the key never expires
+    Millis sleep{100};
+    bool blocking = true;
+    std::optional<Millis> blocking_timeout;  // nullopt: wait forever
+};
+
+// Per-call overrides of acquire(); unset fields take the lock's options.
+struct AcquireArgs {
+    std::optional<bool> blocking;
+    std::optional<std::optional<Millis>> blocking_timeout;
+    std::optional<Millis> sleep;
+    std::optional<std::string> token;
+};
+
+enum class TokenScope { per_thread, shared };
+
+class Lock {
+public:
+    // Validates the name (1..REDLOCK_MAX_NAME_LEN bytes) and options; throws Error(invalid).
+    Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, TokenScope scope);
+
+    // true: acquired and stored; false: busy until the wait ran out. Throws Error.
+    bool acquire(const AcquireArgs &args = {});
+    void release();
+    void extend(Millis additional, bool replace_ttl);
+    void reacquire();
+    bool locked();
+    bool owned();
+    std::optional<std::string> token() const { return tokens_->get(); }
+
+    const std::string &name() const noexcept { return name_; }
+
+private:
+    bool try_set(const std::string &token);
+    void run_ttl_script(const Script &s, const char *verb, std::string_view ms, std::string_view mode);
+
+    std::shared_ptr<Client> client_;
+    const std::string name_;
+    const LockOptions opts_;
+    const std::string ttl_ms_;  // PX argument, empty without a TTL
+    std::unique_ptr<TokenStore> tokens_;
+};
+
+}  // namespace redlock

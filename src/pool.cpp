@@ -1,0 +1,100 @@
+#include "pool.hpp"
+
+#include <pthread.h>
+
+#include <atomic>
+#include <fmt/format.h>
+
+#include "error.hpp"
+
+namespace redlock {
+
+namespace {
+
+std::atomic<uint64_t> g_fork_generation{0};
+
+void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+// Idle connections older than this are probed (one non-blocking peek) before reuse, so a server restart is noticed
+// before a lock command is sent on a dead socket. Busier connections skip the probe; if one has died anyway, the
+// ambiguous-outcome check covers it.
+constexpr auto kProbeAfterIdle = std::chrono::milliseconds(100);
+
+}  // namespace
+
+uint64_t fork_generation() noexcept {
+    static const int registered = ::pthread_atfork(nullptr, nullptr, on_fork_child);
+    (void)registered;
+    return g_fork_generation.load(std::memory_order_relaxed);
+}
+
+Pool::Pool(ClientConfig cfg) : cfg_(std::move(cfg)), generation_(fork_generation()) {
+    idle_.reserve(cfg_.max_connections);  // give_back() must not allocate
+}
+
+void Pool::forget_after_fork() {
+    // Sockets inherited from the parent are closed without a word on them: the parent still uses them.
+    idle_.clear();
+    open_ = 0;
+    generation_ = fork_generation();
+}
+
+Pool::Lease Pool::lease(bool fresh) {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (generation_ != fork_generation()) forget_after_fork();
+    const auto now = Clock::now();
+    while (!fresh && !idle_.empty()) {
+        std::unique_ptr<Connection> c = std::move(idle_.back());
+        idle_.pop_back();
+        if (now - c->last_used() < kProbeAfterIdle || !c->looks_dead()) return Lease(this, std::move(c));
+        --open_;
+    }
+    if (open_ >= cfg_.max_connections) {
+        Deadline wait = Deadline::after(cfg_.connect_timeout);
+        for (;;) {
+            if (fresh && !idle_.empty()) {  // make room for the fresh one by dropping an idle connection
+                idle_.pop_back();
+                --open_;
+                break;
+            }
+            if (!idle_.empty()) {
+                std::unique_ptr<Connection> c = std::move(idle_.back());
+                idle_.pop_back();
+                return Lease(this, std::move(c));
+            }
+            if (open_ < cfg_.max_connections) break;
+            auto rem = wait.remaining();
+            if (!rem) {
+                cv_.wait(lk);
+            } else if (rem->count() == 0 || cv_.wait_for(lk, *rem) == std::cv_status::timeout) {
+                if (!idle_.empty() || open_ < cfg_.max_connections) continue;
+                throw Error(Errc::timed_out,
+                            fmt::format("all {} connections to {} stayed busy for the connect timeout",
+                                        cfg_.max_connections, cfg_.describe()));
+            }
+        }
+    }
+    ++open_;
+    lk.unlock();
+    try {
+        return Lease(this, std::make_unique<Connection>(cfg_, generation_));
+    } catch (...) {
+        lk.lock();
+        --open_;
+        cv_.notify_one();
+        throw;
+    }
+}
+
+void Pool::give_back(std::unique_ptr<Connection> conn) noexcept {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (conn->fork_generation() != generation_) return;  // the parent's, or from before a reset: just close it
+    if (conn->broken()) {
+        --open_;
+    } else {
+        idle_.push_back(std::move(conn));
+    }
+    cv_.notify_one();
+}
+
+}  // namespace redlock

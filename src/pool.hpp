@@ -1,0 +1,57 @@
+// A bounded pool of connections to one server, safe for any number of threads.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "config.hpp"
+#include "connection.hpp"
+
+namespace redlock {
+
+class Pool {
+public:
+    explicit Pool(ClientConfig cfg);
+
+    // A connection on loan to one thread; goes back to the pool when dropped, unless it broke.
+    class Lease {
+    public:
+        Lease(Pool *pool, std::unique_ptr<Connection> conn) noexcept : pool_(pool), conn_(std::move(conn)) {}
+        Lease(Lease &&) noexcept = default;
+        Lease &operator=(Lease &&) = delete;
+        ~Lease() {
+            if (conn_) pool_->give_back(std::move(conn_));
+        }
+        Connection &operator*() const noexcept { return *conn_; }
+        Connection *operator->() const noexcept { return conn_.get(); }
+
+    private:
+        Pool *pool_;
+        std::unique_ptr<Connection> conn_;
+    };
+
+    // An idle connection if one is alive, else a new one (waiting while max_connections are on loan).
+    // `fresh` forces a newly opened connection: used to check an ambiguous outcome on a path that cannot share
+    // anything with the connection that failed.
+    Lease lease(bool fresh = false);
+
+    const ClientConfig &config() const noexcept { return cfg_; }
+
+private:
+    void give_back(std::unique_ptr<Connection> conn) noexcept;
+    void forget_after_fork();  // with mu_ held
+
+    const ClientConfig cfg_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<std::unique_ptr<Connection>> idle_;
+    unsigned open_ = 0;  // idle + on loan
+    uint64_t generation_;
+};
+
+// Bumped in the child by a pthread_atfork handler: connections from an older generation belong to the parent.
+uint64_t fork_generation() noexcept;
+
+}  // namespace redlock

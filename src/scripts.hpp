@@ -1,0 +1,59 @@
+// redis-py's lock scripts, byte for byte, so both libraries share the server's script cache and behave alike.
+// tests/ check each SHA-1 against the server's SCRIPT LOAD.
+#pragma once
+
+#include <string_view>
+
+namespace redlock {
+
+struct Script {
+    std::string_view source;
+    std::string_view sha1;
+};
+
+// KEYS[1] name, ARGV[1] token -> 1 deleted, 0 not ours
+inline constexpr Script kReleaseScript{R"(
+        local token = redis.call('get', KEYS[1])
+        if not token or token ~= ARGV[1] then
+            return 0
+        end
+        redis.call('del', KEYS[1])
+        return 1
+    )",
+                                       "c3f8721cbb97f72bc19e972846bd7aaf91901658"};
+
+// KEYS[1] name, ARGV[1] token, ARGV[2] ms, ARGV[3] "0" add / "1" replace -> 1 extended, 0 not ours or no TTL
+inline constexpr Script kExtendScript{R"(
+        local token = redis.call('get', KEYS[1])
+        if not token or token ~= ARGV[1] then
+            return 0
+        end
+        local expiration = redis.call('pttl', KEYS[1])
+        if not expiration then
+            expiration = 0
+        end
+        if expiration < 0 then
+            return 0
+        end
+
+        local newttl = ARGV[2]
+        if ARGV[3] == "0" then
+            newttl = ARGV[2] + expiration
+        end
+        redis.call('pexpire', KEYS[1], newttl)
+        return 1
+    )",
+                                      "a4e8783852e6b949f9ef3a97212805108459a890"};
+
+// KEYS[1] name, ARGV[1] token, ARGV[2] ms -> 1 TTL reset, 0 not ours
+inline constexpr Script kReacquireScript{R"(
+        local token = redis.call('get', KEYS[1])
+        if not token or token ~= ARGV[1] then
+            return 0
+        end
+        redis.call('pexpire', KEYS[1], ARGV[2])
+        return 1
+    )",
+                                         "1cac51482acf5858da00f6d685d68f886cd6b6b2"};
+
+}  // namespace redlock

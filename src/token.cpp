@@ -1,0 +1,92 @@
+#include "token.hpp"
+
+#include <sys/random.h>
+
+#include <atomic>
+#include <cerrno>
+#include <unordered_map>
+
+#include "error.hpp"
+
+namespace redlock {
+
+std::string random_token() {
+    unsigned char raw[16];
+    size_t got = 0;
+    while (got < sizeof raw) {
+        ssize_t n = ::getrandom(raw + got, sizeof raw - got, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw Error(Errc::internal, "getrandom() failed");
+        }
+        got += static_cast<size_t>(n);
+    }
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out(32, '\0');
+    for (size_t i = 0; i < sizeof raw; ++i) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    return out;
+}
+
+std::optional<std::string> SharedTokenStore::get() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    return token_;
+}
+
+void SharedTokenStore::set(std::string token) {
+    std::lock_guard<std::mutex> lk(mu_);
+    token_ = std::move(token);
+}
+
+void SharedTokenStore::clear_if(const std::string &expected) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (token_ && *token_ == expected) token_.reset();
+}
+
+namespace {
+
+std::atomic<uint64_t> g_next_store_id{1};
+std::atomic<size_t> g_live_slots{0};
+
+// The calling thread's tokens, by store id; destroyed (and uncounted) when the thread exits.
+struct ThreadSlots {
+    std::unordered_map<uint64_t, std::string> by_store;
+    ~ThreadSlots() { g_live_slots.fetch_sub(by_store.size(), std::memory_order_relaxed); }
+};
+
+ThreadSlots &thread_slots() {
+    thread_local ThreadSlots slots;
+    return slots;
+}
+
+}  // namespace
+
+ThreadLocalTokenStore::ThreadLocalTokenStore() : id_(g_next_store_id.fetch_add(1, std::memory_order_relaxed)) {}
+
+std::optional<std::string> ThreadLocalTokenStore::get() const {
+    auto &m = thread_slots().by_store;
+    auto it = m.find(id_);
+    if (it == m.end()) return std::nullopt;
+    return it->second;
+}
+
+void ThreadLocalTokenStore::set(std::string token) {
+    auto [it, inserted] = thread_slots().by_store.insert_or_assign(id_, std::move(token));
+    (void)it;
+    if (inserted) g_live_slots.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ThreadLocalTokenStore::clear_if(const std::string &expected) {
+    auto &m = thread_slots().by_store;
+    auto it = m.find(id_);
+    if (it != m.end() && it->second == expected) {
+        m.erase(it);
+        g_live_slots.fetch_sub(1, std::memory_order_relaxed);
+    }
+}
+
+size_t ThreadLocalTokenStore::live_slots() noexcept { return g_live_slots.load(std::memory_order_relaxed); }
+
+}  // namespace redlock

@@ -1,0 +1,28 @@
+// A byte stream to one Redis server. The connection layer speaks RESP over this interface only, so a TLS transport
+// (OpenSSL over the same socket) can be added beside the plain one without touching the protocol or pool code.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "clock.hpp"
+#include "config.hpp"
+
+namespace redlock {
+
+class Transport {
+public:
+    virtual ~Transport() = default;
+    // Writes every byte or throws Error(connection | timed_out).
+    virtual void write_all(const char *data, size_t len, const Deadline &deadline) = 0;
+    // Reads at least one byte into buf or throws Error(connection | timed_out); end of stream is a connection error.
+    virtual size_t read_some(char *buf, size_t cap, const Deadline &deadline) = 0;
+    // Without blocking: has the peer closed, or sent bytes nobody asked for? (checked on idle pooled connections)
+    virtual bool looks_dead() noexcept = 0;
+};
+
+// Opens a plain TCP or unix-socket transport, giving up at the deadline (Errc::connection either way).
+std::unique_ptr<Transport> open_socket_transport(const ClientConfig &cfg, const Deadline &deadline);
+
+}  // namespace redlock

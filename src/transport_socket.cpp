@@ -1,0 +1,204 @@
+// Plain sockets. Blocking I/O with SO_RCVTIMEO/SO_SNDTIMEO keeps a command at two system calls (send, recv), like
+// hiredis; the timeout option is only changed when a deadline is nearer than the command timeout already set.
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "error.hpp"
+#include "transport.hpp"
+
+namespace redlock {
+
+namespace {
+
+std::string errno_text(int err) {
+    char buf[256];
+    // GNU strerror_r returns the message pointer (which may not be buf).
+    return strerror_r(err, buf, sizeof buf);
+}
+
+class Fd {
+public:
+    explicit Fd(int fd = -1) noexcept : fd_(fd) {}
+    Fd(Fd &&o) noexcept : fd_(o.release()) {}
+    Fd &operator=(Fd &&o) noexcept {
+        if (this != &o) {
+            reset();
+            fd_ = o.release();
+        }
+        return *this;
+    }
+    ~Fd() { reset(); }
+    int get() const noexcept { return fd_; }
+    int release() noexcept {
+        int fd = fd_;
+        fd_ = -1;
+        return fd;
+    }
+    void reset() noexcept {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_;
+};
+
+// Non-blocking connect bounded by the deadline; returns the connected socket in blocking mode.
+Fd connect_one(int family, const sockaddr *addr, socklen_t len, const Deadline &deadline, const std::string &where) {
+    Fd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (fd.get() < 0) throw Error(Errc::connection, fmt::format("socket() failed: {}", errno_text(errno)));
+    if (::connect(fd.get(), addr, len) != 0) {
+        if (errno != EINPROGRESS)
+            throw Error(Errc::connection, fmt::format("cannot connect to {}: {}", where, errno_text(errno)));
+        for (;;) {
+            auto rem = deadline.remaining();
+            if (rem && rem->count() == 0)
+                throw Error(Errc::connection, fmt::format("cannot connect to {}: connect timed out", where));
+            pollfd p{fd.get(), POLLOUT, 0};
+            int n = ::poll(&p, 1, rem ? static_cast<int>(std::min<int64_t>(rem->count(), 1 << 30)) : -1);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw Error(Errc::connection, fmt::format("poll() failed: {}", errno_text(errno)));
+            if (n == 0) continue;  // re-check the deadline
+            int soerr = 0;
+            socklen_t sl = sizeof soerr;
+            ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &soerr, &sl);
+            if (soerr != 0)
+                throw Error(Errc::connection, fmt::format("cannot connect to {}: {}", where, errno_text(soerr)));
+            break;
+        }
+    }
+    int fl = ::fcntl(fd.get(), F_GETFL);
+    ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
+class SocketTransport final : public Transport {
+public:
+    SocketTransport(Fd fd, std::optional<Millis> io_timeout) : fd_(std::move(fd)) {
+        set_timeouts(io_timeout ? *io_timeout : Millis(0));
+    }
+
+    void write_all(const char *data, size_t len, const Deadline &deadline) override {
+        while (len > 0) {
+            ensure_timeout(deadline);
+            ssize_t n = ::send(fd_.get(), data, len, MSG_NOSIGNAL);
+            if (n > 0) {
+                data += n;
+                len -= static_cast<size_t>(n);
+            } else if (n < 0 && errno == EINTR) {
+                continue;
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                if (deadline.passed()) throw Error(Errc::timed_out, "timed out writing to the server");
+            } else {
+                throw Error(Errc::connection, fmt::format("write failed: {}", errno_text(errno)));
+            }
+        }
+    }
+
+    size_t read_some(char *buf, size_t cap, const Deadline &deadline) override {
+        for (;;) {
+            ensure_timeout(deadline);
+            ssize_t n = ::recv(fd_.get(), buf, cap, 0);
+            if (n > 0) return static_cast<size_t>(n);
+            if (n == 0) throw Error(Errc::connection, "connection closed by the server");
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (deadline.passed()) throw Error(Errc::timed_out, "timed out waiting for the server's reply");
+                continue;
+            }
+            throw Error(Errc::connection, fmt::format("read failed: {}", errno_text(errno)));
+        }
+    }
+
+    bool looks_dead() noexcept override {
+        char c;
+        ssize_t n = ::recv(fd_.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        return !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    }
+
+private:
+    // The kernel timeout must not outlast the deadline; in the common case (a fresh per-command deadline equal to
+    // the configured timeout) it already matches and no system call is made.
+    void ensure_timeout(const Deadline &deadline) {
+        auto rem = deadline.remaining();
+        if (!rem) return;  // no deadline: timeouts stay as configured (none)
+        if (rem->count() == 0) throw Error(Errc::timed_out, "command timed out");
+        if (current_.count() == 0 || *rem < current_ || *rem > current_ + Millis(50)) set_timeouts(*rem);
+    }
+
+    void set_timeouts(Millis t) {
+        timeval tv{static_cast<time_t>(t.count() / 1000), static_cast<suseconds_t>((t.count() % 1000) * 1000)};
+        ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        current_ = t;
+    }
+
+    Fd fd_;
+    Millis current_{0};  // 0: none set
+};
+
+void set_keepalive(int fd, int idle_s) {
+    int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    int intvl = idle_s / 3 > 0 ? idle_s / 3 : 1, cnt = 3;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> open_socket_transport(const ClientConfig &cfg, const Deadline &deadline) {
+    const std::string where = cfg.describe();
+    if (cfg.kind == ClientConfig::Kind::unix_socket) {
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        if (cfg.path.size() >= sizeof sa.sun_path)
+            throw Error(Errc::invalid, fmt::format("unix socket path is longer than {} bytes", sizeof sa.sun_path - 1));
+        std::memcpy(sa.sun_path, cfg.path.data(), cfg.path.size());
+        Fd fd = connect_one(AF_UNIX, reinterpret_cast<sockaddr *>(&sa), sizeof sa, deadline, where);
+        return std::make_unique<SocketTransport>(std::move(fd), cfg.command_timeout);
+    }
+
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG;
+    addrinfo *res = nullptr;
+    const std::string port = std::to_string(cfg.port);
+    int rc = ::getaddrinfo(cfg.host.c_str(), port.c_str(), &hints, &res);
+    if (rc != 0) {
+        hints.ai_flags = 0;  // AI_ADDRCONFIG hides loopback-only hosts' addresses on machines without other networks
+        rc = ::getaddrinfo(cfg.host.c_str(), port.c_str(), &hints, &res);
+    }
+    if (rc != 0)
+        throw Error(Errc::connection, fmt::format("cannot resolve '{}': {}", cfg.host, ::gai_strerror(rc)));
+    std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(res, &::freeaddrinfo);
+    std::string last = "no addresses";
+    for (addrinfo *ai = res; ai; ai = ai->ai_next) {
+        try {
+            Fd fd = connect_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen, deadline, where);
+            int one = 1;
+            ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            if (cfg.keepalive_s > 0) set_keepalive(fd.get(), cfg.keepalive_s);
+            return std::make_unique<SocketTransport>(std::move(fd), cfg.command_timeout);
+        } catch (const Error &e) {
+            last = e.what();
+            if (deadline.passed()) break;
+        }
+    }
+    throw Error(Errc::connection, last);
+}
+
+}  // namespace redlock

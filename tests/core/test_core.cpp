@@ -1,0 +1,156 @@
+// The C++ core's pure logic, with fakes where a server is not the point; plus token-slot bounds on a real server.
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "../../src/config.hpp"
+#include "../../src/error.hpp"
+#include "../../src/lock.hpp"
+#include "../../src/resp.hpp"
+#include "../../src/token.hpp"
+#include "../support/redis_server.hpp"
+
+using namespace redlock;
+using namespace std::string_literals;
+
+namespace {
+void feed(ReplyReader &r, std::string_view s) { r.feed(s.data(), s.size()); }
+}  // namespace
+
+TEST_CASE("URL parsing fills every field", "[core][url]") {
+    ClientConfig c = parse_url("redis://us%3Aer:p%40ss@example.com:7000/5?command_timeout=250&connect_timeout=-1"
+                               "&max_connections=3&keepalive=0");
+    CHECK(c.kind == ClientConfig::Kind::tcp);
+    CHECK(c.host == "example.com");
+    CHECK(c.port == 7000);
+    CHECK(c.username == std::optional<std::string>("us:er"));
+    CHECK(c.password == std::optional<std::string>("p@ss"));
+    CHECK(c.db == 5);
+    CHECK(c.command_timeout == std::optional<Millis>(Millis(250)));
+    CHECK_FALSE(c.connect_timeout.has_value());
+    CHECK(c.max_connections == 3);
+    CHECK(c.keepalive_s == 0);
+
+    ClientConfig d = parse_url("redis://localhost");
+    CHECK(d.port == 6379);
+    CHECK(d.db == 0);
+    CHECK_FALSE(d.password.has_value());
+    CHECK(d.connect_timeout == std::optional<Millis>(Millis(5000)));
+
+    ClientConfig v6 = parse_url("redis://[::1]:6390");
+    CHECK(v6.host == "::1");
+    CHECK(v6.port == 6390);
+    CHECK(v6.describe() == "[::1]:6390");
+
+    ClientConfig pw_only = parse_url("redis://:only@h");
+    CHECK_FALSE(pw_only.username.has_value());
+    CHECK(pw_only.password == std::optional<std::string>("only"));
+
+    ClientConfig u = parse_url("unix://user:pw@/run/redis/redis.sock?db=2");
+    CHECK(u.kind == ClientConfig::Kind::unix_socket);
+    CHECK(u.path == "/run/redis/redis.sock");
+    CHECK(u.username == std::optional<std::string>("user"));
+    CHECK(u.db == 2);
+}
+
+TEST_CASE("RESP encoding is binary-safe argv with lengths", "[core][resp]") {
+    std::string out;
+    encode_command(out, {"SET", std::string_view("a\0b", 3), "", "\r\n"});
+    CHECK(out == "*4\r\n$3\r\nSET\r\n$3\r\na\0b\r\n$0\r\n\r\n$2\r\n\r\n\r\n"s);
+
+    ReplyReader r;
+    Reply rep;
+    feed(r, "+OK\r\n$3\r\nab");
+    REQUIRE(r.next(rep));
+    CHECK(rep.is_status("OK"));
+    CHECK_FALSE(r.next(rep));  // the bulk string is incomplete
+    feed(r, "c\r\n:-7\r\n$-1\r\n-ERR x\r\n");
+    REQUIRE(r.next(rep));
+    CHECK(rep.type == Reply::Type::string);
+    CHECK(rep.str == "abc");
+    REQUIRE(r.next(rep));
+    CHECK(rep.integer == -7);
+    REQUIRE(r.next(rep));
+    CHECK(rep.is_nil());
+    REQUIRE(r.next(rep));
+    CHECK(rep.is_error());
+    CHECK(rep.str == "ERR x");
+    feed(r, "?bad\r\n");
+    CHECK_THROWS_AS(r.next(rep), Error);
+}
+
+TEST_CASE("random tokens: 32 hex chars, no repeats", "[core][token]") {
+    std::set<std::string> seen;
+    for (int i = 0; i < 10000; ++i) {
+        std::string t = random_token();
+        REQUIRE(t.size() == 32);
+        REQUIRE(t.find_first_not_of("0123456789abcdef") == std::string::npos);
+        seen.insert(t);
+    }
+    CHECK(seen.size() == 10000);
+}
+
+TEST_CASE("shared store: one token for all threads, and clear_if spares a newer token", "[core][token]") {
+    SharedTokenStore s;
+    s.set("a");
+    std::optional<std::string> seen;
+    std::thread([&] { seen = s.get(); }).join();
+    CHECK(seen == std::optional<std::string>("a"));
+    s.set("b");
+    s.clear_if("a");
+    CHECK(s.get() == std::optional<std::string>("b"));
+    s.clear_if("b");
+    CHECK_FALSE(s.get().has_value());
+}
+
+TEST_CASE("thread-local store: each thread its own slot, and slots die with their thread", "[core][token]") {
+    const size_t base = ThreadLocalTokenStore::live_slots();
+    ThreadLocalTokenStore s, other;
+    s.set("main");
+    CHECK(ThreadLocalTokenStore::live_slots() == base + 1);
+    CHECK_FALSE(other.get().has_value());  // two stores never share
+    for (int i = 0; i < 500; ++i) {
+        std::thread([&] {
+            CHECK_FALSE(s.get().has_value());
+            s.set("worker");
+            other.set("worker");
+        }).join();  // exits without clearing
+    }
+    CHECK(ThreadLocalTokenStore::live_slots() == base + 1);
+    CHECK(s.get() == std::optional<std::string>("main"));
+    s.clear_if("someone-else");
+    CHECK(s.get().has_value());
+    s.clear_if("main");
+    CHECK(ThreadLocalTokenStore::live_slots() == base);
+}
+
+TEST_CASE("many short-lived threads acquiring on one THREAD_LOCAL lock leave no state behind", "[core][token]") {
+    auto &srv = testing::default_server();
+    auto client = std::make_shared<Client>(parse_url(srv.url()));
+    LockOptions o;
+    o.ttl = Millis(10000);
+    Lock lock(client, "core:short-lived", o, TokenScope::per_thread);
+    const size_t base = ThreadLocalTokenStore::live_slots();
+    for (int i = 0; i < 200; ++i) {
+        std::thread([&] {
+            REQUIRE(lock.acquire());
+            REQUIRE(ThreadLocalTokenStore::live_slots() == base + 1);
+            if (i % 2) lock.release();  // the others exit holding it
+        }).join();
+        srv.admin({"DEL", "core:short-lived"});
+    }
+    CHECK(ThreadLocalTokenStore::live_slots() == base);
+}
+
+TEST_CASE("deadlines are monotonic and clamp at zero", "[core]") {
+    Deadline never = Deadline::never();
+    CHECK(never.is_never());
+    CHECK_FALSE(never.passed());
+    Deadline past = Deadline::after(Millis(0));
+    CHECK(past.passed());
+    CHECK(past.remaining() == std::optional<Millis>(Millis(0)));
+    Deadline later = Deadline::after(Millis(10000));
+    CHECK(later.remaining()->count() > 9000);
+}

@@ -1,0 +1,71 @@
+// Small owners for C API handles in tests; the API itself is called as users call it.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <string>
+
+#include "redis_server.hpp"
+#include "redlock/redlock.h"
+
+namespace testing {
+
+struct ClientDeleter {
+    void operator()(redlock_client *c) const { redlock_client_free(c); }
+};
+struct LockDeleter {
+    void operator()(redlock_lock *l) const { redlock_lock_free(l); }
+};
+using Client = std::unique_ptr<redlock_client, ClientDeleter>;
+using Lock = std::unique_ptr<redlock_lock, LockDeleter>;
+
+inline Client make_client(const std::string &url, const redlock_client_options *opts = nullptr) {
+    redlock_client *c = nullptr;
+    int rc = redlock_client_new(&c, url.c_str(), opts);
+    INFO(redlock_last_error());
+    REQUIRE(rc == REDLOCK_OK);
+    return Client(c);
+}
+
+inline redlock_lock_options lock_options(int64_t timeout_ms = 0, int64_t sleep_ms = 100, int blocking = 1,
+                                         int64_t blocking_timeout_ms = -1) {
+    redlock_lock_options o;
+    redlock_lock_options_init(&o);
+    o.timeout_ms = timeout_ms;
+    o.sleep_ms = sleep_ms;
+    o.blocking = blocking;
+    o.blocking_timeout_ms = blocking_timeout_ms;
+    return o;
+}
+
+inline Lock make_lock(redlock_client *c, const std::string &name, const redlock_lock_options &o,
+                      unsigned flags = REDLOCK_THREAD_LOCAL) {
+    redlock_lock *l = nullptr;
+    int rc = redlock_lock_new(&l, c, name.c_str(), &o, flags);
+    INFO(redlock_last_error());
+    REQUIRE(rc == REDLOCK_OK);
+    return Lock(l);
+}
+
+inline std::string token_of(redlock_lock *l) {
+    char buf[REDLOCK_MAX_TOKEN_LEN + 1];
+    size_t needed = 0;
+    int rc = redlock_lock_token(l, buf, sizeof buf, &needed);
+    INFO(redlock_last_error());
+    REQUIRE(rc == REDLOCK_OK);
+    return std::string(buf, needed - 1);
+}
+
+// One non-blocking attempt with the lock's other defaults.
+inline int try_acquire(redlock_lock *l) {
+    redlock_acquire_options a;
+    redlock_acquire_options_init(&a);
+    a.set = REDLOCK_ACQ_BLOCKING;
+    a.blocking = 0;
+    return redlock_lock_acquire_ex(l, &a);
+}
+
+inline long long pttl(const RedisServer &s, const std::string &key) { return s.admin({"PTTL", key}).integer; }
+
+}  // namespace testing

@@ -1,0 +1,98 @@
+// Many threads on one client: never two holders at once, no lost grants.
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "support/handles.hpp"
+
+using namespace testing;
+
+namespace {
+constexpr int kThreads = 16;
+constexpr int kRounds = 15;
+
+struct Census {
+    std::atomic<int> inside{0}, max_inside{0}, grants{0}, errors{0};
+    void enter() {
+        int now = ++inside;
+        int seen = max_inside.load();
+        while (now > seen && !max_inside.compare_exchange_weak(seen, now)) {
+        }
+        ++grants;
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        --inside;
+    }
+};
+
+void work(redlock_lock *l, Census &census) {
+    for (int i = 0; i < kRounds; ++i) {
+        if (redlock_lock_acquire(l) != REDLOCK_OK) {
+            ++census.errors;
+            continue;
+        }
+        census.enter();
+        if (redlock_lock_release(l) != REDLOCK_OK) ++census.errors;
+    }
+}
+}  // namespace
+
+TEST_CASE("16 threads on one SHARED handle", "[concurrency]") {
+    auto &s = default_server();
+    redlock_client_options co;
+    redlock_client_options_init(&co);
+    co.max_connections = 4;  // fewer connections than threads: the pool makes them wait
+    auto c = make_client(s.url(), &co);
+    auto l = make_lock(c.get(), "conc:shared", lock_options(10000, 1), REDLOCK_SHARED);
+    Census census;
+    std::vector<std::thread> ts;
+    for (int i = 0; i < kThreads; ++i) ts.emplace_back([&] { work(l.get(), census); });
+    for (auto &t : ts) t.join();
+    CHECK(census.errors == 0);
+    CHECK(census.max_inside == 1);
+    CHECK(census.grants == kThreads * kRounds);
+    CHECK(s.admin({"EXISTS", "conc:shared"}).integer == 0);
+}
+
+TEST_CASE("16 threads on one THREAD_LOCAL handle", "[concurrency]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    auto l = make_lock(c.get(), "conc:tl", lock_options(10000, 1));
+    Census census;
+    std::vector<std::thread> ts;
+    for (int i = 0; i < kThreads; ++i) ts.emplace_back([&] { work(l.get(), census); });
+    for (auto &t : ts) t.join();
+    CHECK(census.errors == 0);
+    CHECK(census.max_inside == 1);
+    CHECK(census.grants == kThreads * kRounds);
+}
+
+TEST_CASE("16 threads with a handle each, SHARED and THREAD_LOCAL mixed", "[concurrency]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    Census census;
+    std::vector<Lock> locks;
+    for (int i = 0; i < kThreads; ++i)
+        locks.push_back(make_lock(c.get(), "conc:per-thread", lock_options(10000, 1),
+                                  i % 2 ? REDLOCK_SHARED : REDLOCK_THREAD_LOCAL));
+    std::vector<std::thread> ts;
+    for (int i = 0; i < kThreads; ++i) ts.emplace_back([&, i] { work(locks[static_cast<size_t>(i)].get(), census); });
+    for (auto &t : ts) t.join();
+    CHECK(census.errors == 0);
+    CHECK(census.max_inside == 1);
+    CHECK(census.grants == kThreads * kRounds);
+}
+
+TEST_CASE("16 threads, one client, 16 different locks at once", "[concurrency]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    std::atomic<int> ok{0};
+    std::vector<std::thread> ts;
+    for (int i = 0; i < kThreads; ++i)
+        ts.emplace_back([&, i] {
+            auto l = make_lock(c.get(), "conc:many:" + std::to_string(i), lock_options(10000));
+            for (int r = 0; r < 50; ++r)
+                if (redlock_lock_acquire(l.get()) == REDLOCK_OK && redlock_lock_release(l.get()) == REDLOCK_OK) ++ok;
+        });
+    for (auto &t : ts) t.join();
+    CHECK(ok == kThreads * 50);
+}

@@ -1,0 +1,288 @@
+// Faults against real servers: unreachable, killed and restarted, slow, script cache flushed, auth, unix sockets.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "support/cutting_proxy.hpp"
+#include "support/handles.hpp"
+
+using namespace testing;
+using Catch::Matchers::Contains;
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+redlock_client_options client_options(int64_t connect_ms, int64_t command_ms) {
+    redlock_client_options o;
+    redlock_client_options_init(&o);
+    o.connect_timeout_ms = connect_ms;
+    o.command_timeout_ms = command_ms;
+    return o;
+}
+}  // namespace
+
+TEST_CASE("server unreachable: ECONN, promptly", "[faults]") {
+    auto c = make_client("redis://127.0.0.1:" + std::to_string(unused_port()));
+    auto l = make_lock(c.get(), "fault:unreachable", lock_options(1000));
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ECONN);
+    CHECK_THAT(redlock_last_error(), Contains("cannot connect"));
+    CHECK(redlock_lock_locked(l.get()) == REDLOCK_ECONN);
+    CHECK(seconds_since(t0) < 2.0);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTHELD);  // nothing was stored
+}
+
+TEST_CASE("server that never accepts: ECONN within the connect timeout", "[faults][timing]") {
+    // A listener with a full backlog that never accepts: further SYNs are dropped, connect() hangs.
+    int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    REQUIRE(::bind(lfd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) == 0);
+    REQUIRE(::listen(lfd, 0) == 0);
+    ::getsockname(lfd, reinterpret_cast<sockaddr *>(&sa), &len);
+    std::vector<int> fillers;
+    for (int i = 0; i < 8; ++i) {  // fill the backlog
+        int f = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        ::connect(f, reinterpret_cast<sockaddr *>(&sa), sizeof sa);
+        fillers.push_back(f);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto co = client_options(300, 1000);
+    auto c = make_client("redis://127.0.0.1:" + std::to_string(ntohs(sa.sin_port)), &co);
+    auto l = make_lock(c.get(), "fault:blackhole", lock_options(1000));
+    auto t0 = std::chrono::steady_clock::now();
+    int rc = redlock_lock_acquire(l.get());
+    double took = seconds_since(t0);
+    CHECK(rc == REDLOCK_ECONN);
+    INFO(redlock_last_error());
+    CHECK(took >= 0.25);
+    CHECK(took < 3.0);
+    for (int f : fillers) ::close(f);
+    ::close(lfd);
+}
+
+TEST_CASE("server killed and restarted: errors, then recovery with no leaked state", "[faults]") {
+    RedisServer s;
+    auto co = client_options(1000, 1000);
+    auto c = make_client(s.url(), &co);
+    auto l = make_lock(c.get(), "fault:restart", lock_options(10000), REDLOCK_SHARED);
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    s.kill();
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ECONN);  // token kept: the release can be retried
+    CHECK(redlock_lock_token(l.get(), nullptr, 0, nullptr) == REDLOCK_OK);
+    CHECK(redlock_lock_locked(l.get()) == REDLOCK_ECONN);
+    auto other = make_lock(c.get(), "fault:restart-2", lock_options(10000));
+    CHECK(redlock_lock_acquire(other.get()) == REDLOCK_ECONN);
+    s.restart();  // empty: no persistence
+    CHECK(redlock_lock_locked(l.get()) == 0);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTOWNED);  // the retried release: the key is gone
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTHELD);
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    REQUIRE(redlock_lock_acquire(other.get()) == REDLOCK_OK);
+    CHECK(redlock_lock_release(other.get()) == REDLOCK_OK);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("server restarted between uses: pooled connections are replaced without an error", "[faults]") {
+    RedisServer s;
+    auto c = make_client(s.url());
+    auto l = make_lock(c.get(), "fault:stale", lock_options(10000));
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
+    s.restart();
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));  // idle long enough to be probed
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("a server slower than the command timeout: ETIMEDOUT, and no orphaned lock", "[faults][timing]") {
+    RedisServer s;
+    auto co = client_options(1000, 300);
+    auto c = make_client(s.url(), &co);
+    auto l = make_lock(c.get(), "fault:slow", lock_options(0));  // no TTL: an orphan would stay forever
+    REQUIRE(redlock_lock_locked(l.get()) == 0);  // warm connection
+    std::thread sleeper([&] { s.admin({"DEBUG", "SLEEP", "1.5"}); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(redlock_lock_locked(l.get()) == REDLOCK_ETIMEDOUT);
+    CHECK(seconds_since(t0) < 1.4);
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ETIMEDOUT);
+    CHECK_THAT(redlock_last_error(), Contains("could not be checked"));
+    sleeper.join();
+    // The SET may have run after the server woke up. The token was kept, so release settles it either way.
+    int rel = redlock_lock_release(l.get());
+    CHECK((rel == REDLOCK_OK || rel == REDLOCK_ENOTOWNED));
+    CHECK(s.admin({"EXISTS", "fault:slow"}).integer == 0);
+}
+
+TEST_CASE("lost replies are settled by GET on a new connection, never guessed or resent", "[faults]") {
+    auto &s = default_server();
+    CuttingProxy proxy(s.port());
+    auto c = make_client("redis://127.0.0.1:" + std::to_string(proxy.port()));
+    auto l = make_lock(c.get(), "fault:lost-reply", lock_options(10000));
+    auto other = make_lock(c.get(), "fault:lost-reply", lock_options(10000, 100, 0));
+    // Warm the script cache, so the cut requests below run their scripts rather than answer NOSCRIPT.
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    REQUIRE(redlock_lock_extend(l.get(), 1000, 0) == REDLOCK_OK);
+    REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
+
+    // SET ran but its reply was lost: the check finds our token, so the acquire succeeds.
+    proxy.cut_after_next_request();
+    int rc = redlock_lock_acquire(l.get());
+    INFO(redlock_last_error());
+    REQUIRE(proxy.cut_done());
+    REQUIRE(rc == REDLOCK_OK);
+    CHECK(s.admin({"GET", "fault:lost-reply"}).str == token_of(l.get()));
+
+    // Extend ran but its reply was lost: still ours, TTL change unknown: an error that says so.
+    proxy.cut_after_next_request();
+    CHECK(redlock_lock_extend(l.get(), 5000, 0) == REDLOCK_ECONN);
+    CHECK_THAT(redlock_last_error(), Contains("still held by this owner"));
+
+    // Release ran but its reply was lost: the key is gone, so the release succeeded.
+    proxy.cut_after_next_request();
+    rc = redlock_lock_release(l.get());
+    INFO(redlock_last_error());
+    CHECK(rc == REDLOCK_OK);
+    CHECK(s.admin({"EXISTS", "fault:lost-reply"}).integer == 0);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTHELD);
+
+    // A SET that did not take (the lock was busy) and lost its reply is an error, not a false "not acquired".
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    proxy.cut_after_next_request();
+    CHECK(redlock_lock_acquire(other.get()) == REDLOCK_ECONN);
+    CHECK_THAT(redlock_last_error(), Contains("not held by this owner"));
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("SCRIPT FLUSH: release, extend and reacquire still work", "[faults]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    auto l = make_lock(c.get(), "fault:flush", lock_options(10000));
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    s.admin({"SCRIPT", "FLUSH"});
+    CHECK(redlock_lock_extend(l.get(), 1000, 0) == REDLOCK_OK);
+    s.admin({"SCRIPT", "FLUSH"});
+    CHECK(redlock_lock_reacquire(l.get()) == REDLOCK_OK);
+    s.admin({"SCRIPT", "FLUSH"});
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+    CHECK(s.admin({"EXISTS", "fault:flush"}).integer == 0);
+}
+
+TEST_CASE("password: right one works, wrong or missing one is EAUTH with the server's words", "[faults]") {
+    RedisServer s({{"--requirepass", "s3cret"}});
+    s.admin_password = "s3cret";
+    {
+        auto c = make_client("redis://:s3cret@127.0.0.1:" + std::to_string(s.port()));
+        auto l = make_lock(c.get(), "fault:auth", lock_options(10000));
+        REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+        CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+    }
+    {
+        redlock_client_options o;
+        redlock_client_options_init(&o);
+        o.password = "s3cret";  // options override the URL
+        auto c = make_client("redis://:wrong@127.0.0.1:" + std::to_string(s.port()), &o);
+        auto l = make_lock(c.get(), "fault:auth", lock_options(10000));
+        CHECK(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+        CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+    }
+    {
+        auto c = make_client("redis://:wrong@127.0.0.1:" + std::to_string(s.port()));
+        auto l = make_lock(c.get(), "fault:auth", lock_options(10000));
+        CHECK(redlock_lock_acquire(l.get()) == REDLOCK_EAUTH);
+        CHECK_THAT(redlock_last_error(), Contains("WRONGPASS"));
+    }
+    {
+        auto c = make_client("redis://127.0.0.1:" + std::to_string(s.port()));
+        auto l = make_lock(c.get(), "fault:auth", lock_options(10000));
+        CHECK(redlock_lock_acquire(l.get()) == REDLOCK_EAUTH);
+        CHECK_THAT(redlock_last_error(), Contains("NOAUTH"));
+        CHECK(redlock_lock_locked(l.get()) == REDLOCK_EAUTH);
+    }
+}
+
+TEST_CASE("ACL user: works with its permissions, NOPERM without them", "[faults]") {
+    auto &s = default_server();
+    s.admin({"ACL", "SETUSER", "locker", "on", ">pw1", "~lock:*", "+set", "+get", "+evalsha", "+eval", "+del", "+pttl",
+             "+pexpire"});
+    s.admin({"ACL", "SETUSER", "reader", "on", ">pw2", "~*", "+get"});
+    {
+        auto c = make_client("redis://locker:pw1@127.0.0.1:" + std::to_string(s.port()));
+        auto l = make_lock(c.get(), "lock:acl", lock_options(10000));
+        REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+        CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+        auto outside = make_lock(c.get(), "other:acl", lock_options(10000));
+        CHECK(redlock_lock_acquire(outside.get()) == REDLOCK_EAUTH);
+        CHECK_THAT(redlock_last_error(), Contains("NOPERM"));
+    }
+    {
+        auto c = make_client("redis://reader:pw2@127.0.0.1:" + std::to_string(s.port()));
+        auto l = make_lock(c.get(), "lock:acl", lock_options(10000));
+        CHECK(redlock_lock_locked(l.get()) == 0);
+        CHECK(redlock_lock_acquire(l.get()) == REDLOCK_EAUTH);
+        CHECK_THAT(redlock_last_error(), Contains("NOPERM"));
+    }
+    {
+        auto c = make_client("redis://locker:nope@127.0.0.1:" + std::to_string(s.port()));
+        auto l = make_lock(c.get(), "lock:acl", lock_options(10000));
+        CHECK(redlock_lock_acquire(l.get()) == REDLOCK_EAUTH);
+        CHECK_THAT(redlock_last_error(), Contains("WRONGPASS"));
+    }
+}
+
+TEST_CASE("unix socket and database selection", "[faults]") {
+    RedisServer::Options so;
+    so.unix_socket = true;
+    RedisServer s(so);
+    auto c = make_client("unix://" + s.unix_path() + "?db=3");
+    auto l = make_lock(c.get(), "fault:unix", lock_options(10000));
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    CHECK(s.admin({"EXISTS", "fault:unix"}).integer == 0);  // db 0
+    // The admin connection is on db 0; look in db 3 through a TCP client with /3.
+    auto c3 = make_client(s.url(3));
+    auto probe = make_lock(c3.get(), "fault:unix", lock_options(10000));
+    CHECK(redlock_lock_locked(probe.get()) == 1);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+    CHECK(redlock_lock_locked(probe.get()) == 0);
+
+    auto bad = make_client("unix://" + s.dir() + "/missing.sock");
+    auto bl = make_lock(bad.get(), "fault:unix", lock_options(10000));
+    CHECK(redlock_lock_acquire(bl.get()) == REDLOCK_ECONN);
+    auto baddb = make_client(s.url(100000));
+    auto bdl = make_lock(baddb.get(), "fault:unix", lock_options(10000));
+    CHECK(redlock_lock_acquire(bdl.get()) == REDLOCK_ESERVER);
+    CHECK_THAT(redlock_last_error(), Contains("SELECT"));
+}
+
+TEST_CASE("after fork() the child opens its own connections and both processes work", "[faults]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    auto l = make_lock(c.get(), "fault:fork-parent", lock_options(10000));
+    REQUIRE(redlock_lock_locked(l.get()) == 0);  // the parent has a pooled connection now
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        redlock_lock *cl = nullptr;
+        auto o = lock_options(10000);
+        int ok = redlock_lock_new(&cl, c.get(), "fault:fork-child", &o, 0) == REDLOCK_OK &&
+                 redlock_lock_acquire(cl) == REDLOCK_OK && redlock_lock_release(cl) == REDLOCK_OK &&
+                 redlock_lock_locked(l.get()) == 0;
+        redlock_lock_free(cl);
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    // The parent's pooled connection was not disturbed by the child.
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+}
