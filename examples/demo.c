@@ -7,15 +7,18 @@
 
 static redlock_lock *g_lock;
 static int g_rc;
+static char g_msg[256]; /* the detail message is per thread: copy it out of the worker */
 
 static void *acquire_in_thread(void *arg) {
     (void)arg;
     g_rc = redlock_lock_acquire(g_lock);
+    snprintf(g_msg, sizeof g_msg, "%s", redlock_last_error());
     return NULL;
 }
 
 static void *release_in_thread(void *arg) {
     g_rc = redlock_lock_release((redlock_lock *)arg);
+    snprintf(g_msg, sizeof g_msg, "%s", redlock_last_error());
     return NULL;
 }
 
@@ -27,10 +30,16 @@ static int on_thread(void *(*fn)(void *), void *arg) {
     return g_rc;
 }
 
-static void report(const char *what, int rc) {
-    printf("  %-52s -> %s%s%s\n", what, rc == REDLOCK_OK ? "OK" : redlock_strerror(rc),
-           rc == REDLOCK_OK ? "" : ": ", rc == REDLOCK_OK ? "" : redlock_last_error());
+static void report_msg(const char *what, int rc, const char *msg) {
+    if (rc == REDLOCK_OK) printf("  %-42s -> OK\n", what);
+    else printf("  %-42s -> %s\n  %-42s    (%s)\n", what, redlock_strerror(rc), "", msg);
 }
+
+/* For calls made on this thread. */
+static void report(const char *what, int rc) { report_msg(what, rc, redlock_last_error()); }
+
+/* For calls made by on_thread(). */
+static void report_thread(const char *what, int rc) { report_msg(what, rc, g_msg); }
 
 static redlock_lock *new_lock(redlock_client *c, unsigned flags) {
     redlock_lock *l = NULL;
@@ -62,8 +71,8 @@ int main(int argc, char **argv) {
     a = new_lock(c, REDLOCK_SHARED);
     b = new_lock(c, REDLOCK_SHARED);
     g_lock = a;
-    report("thread 1 acquires with handle A", on_thread(acquire_in_thread, NULL));
-    report("thread 2 releases with handle B", rc = on_thread(release_in_thread, b));
+    report_thread("thread 1 acquires with handle A", on_thread(acquire_in_thread, NULL));
+    report_thread("thread 2 releases with handle B", rc = on_thread(release_in_thread, b));
     printf("  lock still held: %s\n", redlock_lock_locked(a) == 1 ? "yes" : "no");
     report("handle A releases", redlock_lock_release(a));
     redlock_lock_free(a);
@@ -73,15 +82,15 @@ int main(int argc, char **argv) {
     puts("Experiment 2: one REDLOCK_SHARED handle used by two threads");
     a = new_lock(c, REDLOCK_SHARED);
     g_lock = a;
-    report("thread 1 acquires", on_thread(acquire_in_thread, NULL));
-    report("thread 2 releases with the same handle", rc = on_thread(release_in_thread, a));
+    report_thread("thread 1 acquires", on_thread(acquire_in_thread, NULL));
+    report_thread("thread 2 releases with the same handle", rc = on_thread(release_in_thread, a));
     redlock_lock_free(a);
     if (rc != REDLOCK_OK) return 1;
 
     puts("The default: one REDLOCK_THREAD_LOCAL handle used by two threads");
     a = new_lock(c, REDLOCK_THREAD_LOCAL);
     report("main thread acquires", redlock_lock_acquire(a));
-    report("thread 2 releases with the same handle", rc = on_thread(release_in_thread, a));
+    report_thread("thread 2 releases with the same handle", rc = on_thread(release_in_thread, a));
     report("main thread releases", redlock_lock_release(a));
     redlock_lock_free(a);
     redlock_client_free(c);

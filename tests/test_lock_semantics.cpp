@@ -161,14 +161,16 @@ TEST_CASE("per-call acquire overrides blocking, blocking_timeout and sleep", "[s
     CHECK(seconds_since(t0) < 0.5);
 
     // A blocked acquire succeeds once the holder releases.
+    int released = -100;
     std::thread releaser([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(150));
-        CHECK(redlock_lock_release(holder.get()) == REDLOCK_OK);
+        released = redlock_lock_release(holder.get());
     });
     a.set = REDLOCK_ACQ_SLEEP;
     a.sleep_ms = 10;
     CHECK(redlock_lock_acquire_ex(other.get(), &a) == REDLOCK_OK);
     releaser.join();
+    CHECK(released == REDLOCK_OK);
     CHECK(redlock_lock_release(other.get()) == REDLOCK_OK);
 }
 

@@ -72,7 +72,7 @@ TEST_CASE("THREAD_LOCAL: each thread of one handle has its own token", "[seed]")
     std::string theirs;
     std::thread t([&] {
         if (redlock_lock_acquire(l.get()) == REDLOCK_OK) {
-            theirs = token_of(l.get());
+            theirs = token_or_empty(l.get());
             redlock_lock_release(l.get());
         }
     });
@@ -92,7 +92,7 @@ TEST_CASE("THREAD_LOCAL: thread 1's slot survives thread 2's acquire of the same
     std::this_thread::sleep_for(std::chrono::milliseconds(650));  // expired
     std::string t2_token;
     std::thread t2([&] {
-        if (redlock_lock_acquire(l.get()) == REDLOCK_OK) t2_token = token_of(l.get());
+        if (redlock_lock_acquire(l.get()) == REDLOCK_OK) t2_token = token_or_empty(l.get());
     });
     t2.join();
     REQUIRE(!t2_token.empty());

@@ -62,12 +62,6 @@ void CuttingProxy::run() {
         }
         if (::poll(fds.data(), fds.size(), -1) < 0) continue;
         if (fds[0].revents) break;
-        if (fds[1].revents & POLLIN) {
-            int c = ::accept(listen_fd_, nullptr, nullptr);
-            int s = c >= 0 ? connect_loopback(upstream_port_) : -1;
-            if (s >= 0) pairs.push_back({c, s});
-            else if (c >= 0) ::close(c);
-        }
         std::vector<size_t> dead;
         for (size_t i = 0; i < pairs.size(); ++i) {
             auto &p = pairs[i];
@@ -92,6 +86,12 @@ void CuttingProxy::run() {
             ::close(pairs[*it].client);
             ::close(pairs[*it].server);
             pairs.erase(pairs.begin() + static_cast<long>(*it));
+        }
+        if (fds[1].revents & POLLIN) {  // accept last: the loop above covers only the pairs that were polled
+            int c = ::accept(listen_fd_, nullptr, nullptr);
+            int s = c >= 0 ? connect_loopback(upstream_port_) : -1;
+            if (s >= 0) pairs.push_back({c, s});
+            else if (c >= 0) ::close(c);
         }
     }
     for (auto &p : pairs) {

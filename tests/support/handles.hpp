@@ -57,6 +57,21 @@ inline std::string token_of(redlock_lock *l) {
     return std::string(buf, needed - 1);
 }
 
+// Catch2's assertion macros are not thread-safe: worker threads use these and report results to the main thread.
+inline std::string token_or_empty(redlock_lock *l) {
+    char buf[REDLOCK_MAX_TOKEN_LEN + 1];
+    size_t needed = 0;
+    if (redlock_lock_token(l, buf, sizeof buf, &needed) != REDLOCK_OK) return std::string();
+    return std::string(buf, needed - 1);
+}
+
+inline Lock new_lock_or_null(redlock_client *c, const std::string &name, const redlock_lock_options &o,
+                             unsigned flags = REDLOCK_THREAD_LOCAL) {
+    redlock_lock *l = nullptr;
+    redlock_lock_new(&l, c, name.c_str(), &o, flags);
+    return Lock(l);
+}
+
 // One non-blocking attempt with the lock's other defaults.
 inline int try_acquire(redlock_lock *l) {
     redlock_acquire_options a;

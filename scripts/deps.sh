@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs what a fresh Debian 12 machine lacks to build and test libredlock (Debian's packages only).
+set -eu
+pkgs="g++ gcc cmake ninja-build pkg-config binutils libhiredis-dev libfmt-dev catch2 libssl-dev
+      redis-server redis-tools python3 python3-redis python3-pytest"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
