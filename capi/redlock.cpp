@@ -82,6 +82,14 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
     });
 }
 
+REDLOCK_API int redlock_client_ping(redlock_client *client) noexcept {
+    return guarded([&]() -> int {
+        require(client != nullptr, "redlock_client_ping: client is NULL");
+        client->impl->ping();
+        return REDLOCK_OK;
+    });
+}
+
 REDLOCK_API void redlock_client_free(redlock_client *client) noexcept { delete client; }
 
 REDLOCK_API void redlock_lock_options_init(redlock_lock_options *opts) noexcept {

@@ -11,7 +11,9 @@ Reply Client::read(ArgList argv) {
     try {
         Pool::Lease c = pool_.lease();
         return c->call(argv, command_deadline());
-    } catch (const OutcomeUnknown &) {
+    } catch (const OutcomeUnknown &e) {
+        // A dropped connection (server restarted, idle socket closed) is worth one retry; a slow server is not.
+        if (e.code() != Errc::connection) throw;
         Pool::Lease c = pool_.lease(true);
         return c->call(argv, command_deadline());
     }
@@ -37,6 +39,12 @@ Reply Client::script(const Script &s, std::string_view key, ArgList args) {
         r = c->call(Argv(argv.data(), n), command_deadline());
     }
     return r;
+}
+
+void Client::ping() {
+    Reply r = read({"PING"});
+    if (r.is_error()) throw server_error(r.str, "PING failed");
+    if (!r.is_status("PONG")) throw Error(Errc::server, "PING: unexpected reply");
 }
 
 std::optional<std::string> Client::get_on_fresh_connection(std::string_view key) {

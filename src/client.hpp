@@ -14,7 +14,7 @@ class Client {
 public:
     explicit Client(ClientConfig cfg) : pool_(std::move(cfg)) {}
 
-    // A read that is safe to repeat: retried once on a new connection after a transport failure.
+    // A read that is safe to repeat: retried once on a new connection after a broken connection.
     Reply read(ArgList argv);
 
     // A command with effects: sent once. Throws OutcomeUnknown if it may have run without its reply arriving.
@@ -26,6 +26,9 @@ public:
 
     // GET on a newly opened connection, to settle an ambiguous outcome. Throws Error if that fails too.
     std::optional<std::string> get_on_fresh_connection(std::string_view key);
+
+    // PING; throws Error unless the server answers PONG.
+    void ping();
 
     const ClientConfig &config() const noexcept { return pool_.config(); }
 

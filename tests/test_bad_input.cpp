@@ -47,6 +47,7 @@ TEST_CASE("NULL everywhere is EINVAL, never a crash", "[api]") {
     CHECK(redlock_lock_new(&lout, nullptr, "x", &o, 0) == REDLOCK_EINVAL);
     CHECK(redlock_lock_new(&lout, c.get(), nullptr, &o, 0) == REDLOCK_EINVAL);
     CHECK(lout == nullptr);
+    CHECK(redlock_client_ping(nullptr) == REDLOCK_EINVAL);
     CHECK(redlock_lock_acquire(nullptr) == REDLOCK_EINVAL);
     CHECK(redlock_lock_acquire_ex(nullptr, nullptr) == REDLOCK_EINVAL);
     CHECK(redlock_lock_release(nullptr) == REDLOCK_EINVAL);

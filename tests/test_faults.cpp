@@ -30,6 +30,8 @@ TEST_CASE("server unreachable: ECONN, promptly", "[faults]") {
     auto c = make_client("redis://127.0.0.1:" + std::to_string(unused_port()));
     auto l = make_lock(c.get(), "fault:unreachable", lock_options(1000));
     auto t0 = std::chrono::steady_clock::now();
+    CHECK(redlock_client_ping(c.get()) == REDLOCK_ECONN);
+    CHECK_THAT(redlock_last_error(), Contains("cannot connect"));
     CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ECONN);
     CHECK_THAT(redlock_last_error(), Contains("cannot connect"));
     CHECK(redlock_lock_locked(l.get()) == REDLOCK_ECONN);
@@ -181,6 +183,7 @@ TEST_CASE("password: right one works, wrong or missing one is EAUTH with the ser
     s.admin_password = "s3cret";
     {
         auto c = make_client("redis://:s3cret@127.0.0.1:" + std::to_string(s.port()));
+        CHECK(redlock_client_ping(c.get()) == REDLOCK_OK);
         auto l = make_lock(c.get(), "fault:auth", lock_options(10000));
         REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
         CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
@@ -196,6 +199,8 @@ TEST_CASE("password: right one works, wrong or missing one is EAUTH with the ser
     }
     {
         auto c = make_client("redis://:wrong@127.0.0.1:" + std::to_string(s.port()));
+        CHECK(redlock_client_ping(c.get()) == REDLOCK_EAUTH);
+        CHECK_THAT(redlock_last_error(), Contains("WRONGPASS"));
         auto l = make_lock(c.get(), "fault:auth", lock_options(10000));
         CHECK(redlock_lock_acquire(l.get()) == REDLOCK_EAUTH);
         CHECK_THAT(redlock_last_error(), Contains("WRONGPASS"));

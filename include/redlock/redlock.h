@@ -153,6 +153,13 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
     REDLOCK_NOEXCEPT;
 
 /**
+ * Check that the server answers: opens (or reuses) a connection, authenticates, selects the database and sends PING.
+ * Useful at startup, since redlock_client_new() does not connect.
+ * @return REDLOCK_OK, REDLOCK_EINVAL (NULL client), REDLOCK_ECONN, REDLOCK_ETIMEDOUT, REDLOCK_EAUTH, REDLOCK_ESERVER.
+ */
+REDLOCK_API int redlock_client_ping(redlock_client *client) REDLOCK_NOEXCEPT;
+
+/**
  * Release the caller's reference to the client. Locks created from it keep the connections alive until they are
  * freed too, so the order in which clients and locks are freed does not matter. NULL is accepted.
  * Must not be called while another thread is using this same handle.
