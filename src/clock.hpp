@@ -21,6 +21,8 @@ public:
     }
     bool is_never() const noexcept { return !at_; }
     bool passed(Clock::time_point now = Clock::now()) const noexcept { return at_ && now >= *at_; }
+    // Would waiting `d` from now end past the deadline?
+    bool passed_after(Millis d, Clock::time_point now = Clock::now()) const noexcept { return at_ && now + d > *at_; }
     // Time left, clamped at zero; nullopt for "never".
     std::optional<Millis> remaining(Clock::time_point now = Clock::now()) const {
         if (!at_) return std::nullopt;

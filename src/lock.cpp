@@ -93,10 +93,7 @@ bool Lock::acquire(const AcquireArgs &args) {
             return true;
         }
         if (!blocking) return false;
-        if (!stop_trying_at.is_never()) {
-            auto left = stop_trying_at.remaining();
-            if (sleep > *left) return false;
-        }
+        if (stop_trying_at.passed_after(sleep)) return false;
         std::this_thread::sleep_for(sleep);
     }
 }

@@ -272,6 +272,11 @@ TEST_CASE("after fork() the child opens its own connections and both processes w
     auto c = make_client(s.url());
     auto l = make_lock(c.get(), "fault:fork-parent", lock_options(10000));
     REQUIRE(redlock_lock_locked(l.get()) == 0);  // the parent has a pooled connection now
+    auto connections_received = [&] {
+        auto info = s.admin({"INFO", "stats"}).str;
+        return std::stoll(info.substr(info.find("total_connections_received:") + 27));
+    };
+    long long before = connections_received();  // counts its own admin connection
     pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -287,6 +292,9 @@ TEST_CASE("after fork() the child opens its own connections and both processes w
     ::waitpid(pid, &st, 0);
     CHECK(WIFEXITED(st));
     CHECK(WEXITSTATUS(st) == 0);
+    // The child connected on its own (at least once) besides the next admin connection: it did not write on the
+    // parent's socket.
+    CHECK(connections_received() - before >= 2);
     // The parent's pooled connection was not disturbed by the child.
     REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
     CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);

@@ -158,4 +158,7 @@ TEST_CASE("deadlines are monotonic and clamp at zero", "[core]") {
     CHECK(past.remaining() == std::optional<Millis>(Millis(0)));
     Deadline later = Deadline::after(Millis(10000));
     CHECK(later.remaining()->count() > 9000);
+    CHECK_FALSE(later.passed_after(Millis(5000)));
+    CHECK(later.passed_after(Millis(10001)));
+    CHECK_FALSE(never.passed_after(Millis(1000000)));
 }
