@@ -15,8 +15,8 @@ Error server_error(const std::string &reply_text, std::string_view context) {
     return Error(code, fmt::format("{}: Redis replied: {}", context, reply_text));
 }
 
-Connection::Connection(const ClientConfig &cfg, uint64_t fork_generation)
-    : transport_(open_socket_transport(cfg, Deadline::after(cfg.connect_timeout))), generation_(fork_generation) {
+Connection::Connection(const ClientConfig &cfg, uint64_t fork_generation, const Deadline &connect_deadline)
+    : transport_(open_socket_transport(cfg, connect_deadline)), generation_(fork_generation) {
     // Pipelined handshake: one round trip whatever it contains.
     int expected = 0;
     std::string db = std::to_string(cfg.db);
@@ -30,10 +30,9 @@ Connection::Connection(const ClientConfig &cfg, uint64_t fork_generation)
         ++expected;
     }
     if (expected > 0) {
-        Deadline d = Deadline::after(cfg.connect_timeout);
-        send(d);
+        send(connect_deadline);
         for (int i = 0; i < expected; ++i) {
-            Reply r = receive(d);
+            Reply r = receive(connect_deadline);
             if (r.is_error())
                 throw server_error(r.str, i == 0 && cfg.password ? "authentication failed" : "SELECT failed");
         }

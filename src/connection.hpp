@@ -16,8 +16,9 @@ namespace redlock {
 
 class Connection {
 public:
-    // Connects and authenticates (AUTH, SELECT in one round trip); throws Error.
-    Connection(const ClientConfig &cfg, uint64_t fork_generation);
+    // Connects and authenticates (AUTH, SELECT in one round trip), all within the connect timeout; throws Error.
+    Connection(const ClientConfig &cfg, uint64_t fork_generation)
+        : Connection(cfg, fork_generation, Deadline::after(cfg.connect_timeout)) {}
 
     // Sends one command and reads its reply. On a transport failure after bytes may have left, throws
     // OutcomeUnknown; before, Error. Either way the connection is marked broken.
@@ -30,6 +31,7 @@ public:
     Clock::time_point last_used() const noexcept { return last_used_; }
 
 private:
+    Connection(const ClientConfig &cfg, uint64_t fork_generation, const Deadline &connect_deadline);
     void send(const Deadline &deadline);
     Reply receive(const Deadline &deadline);
 
