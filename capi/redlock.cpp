@@ -233,7 +233,7 @@ REDLOCK_API int redlock_lock_token(redlock_lock *lock, char *buf, size_t buflen,
     return guarded([&]() -> int {
         require(lock != nullptr, "redlock_lock_token: lock is NULL");
         require(buf != nullptr || buflen == 0, "redlock_lock_token: buf is NULL but buflen is not 0");
-        std::optional<std::string> token = lock->impl->token();
+        std::optional<std::string> token = lock->impl->current_token();
         if (!token) return fail(REDLOCK_ENOTHELD, "this owner holds no token");
         if (needed) *needed = token->size() + 1;
         if (buflen == 0) return REDLOCK_OK;

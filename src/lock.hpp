@@ -40,7 +40,7 @@ public:
     void reacquire();
     bool locked();
     bool owned();
-    std::optional<std::string> token() const { return tokens_->get(); }
+    std::optional<std::string> current_token() const { return tokens_->get(); }
 
     const std::string &name() const noexcept { return name_; }
 
