@@ -11,6 +11,11 @@ namespace {
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+long long set_calls(const RedisServer &s) {
+    std::string stats = s.admin({"INFO", "commandstats"}).str;
+    size_t at = stats.find("cmdstat_set:calls=");
+    return at == std::string::npos ? 0 : std::stoll(stats.substr(at + 18));
+}
 }  // namespace
 
 TEST_CASE("lock without timeout: key holds the token with no TTL, release deletes it", "[semantics]") {
@@ -114,11 +119,15 @@ TEST_CASE("blocking_timeout 400 ms with sleep 50 ms gives up after about 0.4 s",
     auto holder = make_lock(c.get(), "sem:bt", lock_options(10000));
     auto waiter = make_lock(c.get(), "sem:bt", lock_options(10000, 50, 1, 400));
     REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
+    auto sets_before = set_calls(s);
     auto t0 = std::chrono::steady_clock::now();
     CHECK(redlock_lock_acquire(waiter.get()) == REDLOCK_NOT_ACQUIRED);
     double took = seconds_since(t0);
+    long long attempts = set_calls(s) - sets_before;
     CHECK(took >= 0.35);  // 8 sleeps of 50 ms: never less
     CHECK(took < 2.0);    // generous: a loaded machine
+    CHECK(attempts <= 9);  // the first try and one after each of at most 8 sleeps: never a sleep past the deadline
+    CHECK(attempts >= 2);  // it did wait and retry
     REQUIRE(redlock_lock_release(holder.get()) == REDLOCK_OK);
 }
 
@@ -128,9 +137,11 @@ TEST_CASE("blocking_timeout 0 is exactly one attempt; a sleep longer than the wa
     auto holder = make_lock(c.get(), "sem:bt0", lock_options(10000));
     REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
     auto once = make_lock(c.get(), "sem:bt0", lock_options(10000, 100, 1, 0));
+    auto sets_before = set_calls(s);
     auto t0 = std::chrono::steady_clock::now();
     CHECK(redlock_lock_acquire(once.get()) == REDLOCK_NOT_ACQUIRED);
     CHECK(seconds_since(t0) < 0.09);
+    CHECK(set_calls(s) - sets_before == 1);
     auto high_sleep = make_lock(c.get(), "sem:bt0", lock_options(10000, 10000, 1, 1000));
     t0 = std::chrono::steady_clock::now();
     CHECK(redlock_lock_acquire(high_sleep.get()) == REDLOCK_NOT_ACQUIRED);
