@@ -24,6 +24,13 @@ struct Census {
     }
 };
 
+template <typename F>
+void run_threads(int n, F f) {
+    std::vector<std::thread> ts;
+    for (int i = 0; i < n; ++i) ts.emplace_back([&f, i] { f(i); });
+    for (auto &t : ts) t.join();
+}
+
 void work(redlock_lock *l, Census &census) {
     for (int i = 0; i < kRounds; ++i) {
         if (redlock_lock_acquire(l) != REDLOCK_OK) {
@@ -44,9 +51,7 @@ TEST_CASE("16 threads on one SHARED handle", "[concurrency]") {
     auto c = make_client(s.url(), &co);
     auto l = make_lock(c.get(), "conc:shared", lock_options(10000, 1), REDLOCK_SHARED);
     Census census;
-    std::vector<std::thread> ts;
-    for (int i = 0; i < kThreads; ++i) ts.emplace_back([&] { work(l.get(), census); });
-    for (auto &t : ts) t.join();
+    run_threads(kThreads, [&](int) { work(l.get(), census); });
     CHECK(census.errors == 0);
     CHECK(census.max_inside == 1);
     CHECK(census.grants == kThreads * kRounds);
@@ -58,9 +63,7 @@ TEST_CASE("16 threads on one THREAD_LOCAL handle", "[concurrency]") {
     auto c = make_client(s.url());
     auto l = make_lock(c.get(), "conc:tl", lock_options(10000, 1));
     Census census;
-    std::vector<std::thread> ts;
-    for (int i = 0; i < kThreads; ++i) ts.emplace_back([&] { work(l.get(), census); });
-    for (auto &t : ts) t.join();
+    run_threads(kThreads, [&](int) { work(l.get(), census); });
     CHECK(census.errors == 0);
     CHECK(census.max_inside == 1);
     CHECK(census.grants == kThreads * kRounds);
@@ -74,9 +77,7 @@ TEST_CASE("16 threads with a handle each, SHARED and THREAD_LOCAL mixed", "[conc
     for (int i = 0; i < kThreads; ++i)
         locks.push_back(make_lock(c.get(), "conc:per-thread", lock_options(10000, 1),
                                   i % 2 ? REDLOCK_SHARED : REDLOCK_THREAD_LOCAL));
-    std::vector<std::thread> ts;
-    for (int i = 0; i < kThreads; ++i) ts.emplace_back([&, i] { work(locks[static_cast<size_t>(i)].get(), census); });
-    for (auto &t : ts) t.join();
+    run_threads(kThreads, [&](int i) { work(locks[static_cast<size_t>(i)].get(), census); });
     CHECK(census.errors == 0);
     CHECK(census.max_inside == 1);
     CHECK(census.grants == kThreads * kRounds);
@@ -86,14 +87,11 @@ TEST_CASE("16 threads, one client, 16 different locks at once", "[concurrency]")
     auto &s = default_server();
     auto c = make_client(s.url());
     std::atomic<int> ok{0};
-    std::vector<std::thread> ts;
-    for (int i = 0; i < kThreads; ++i)
-        ts.emplace_back([&, i] {
-            auto l = new_lock_or_null(c.get(), "conc:many:" + std::to_string(i), lock_options(10000));
-            if (!l) return;
-            for (int r = 0; r < 50; ++r)
-                if (redlock_lock_acquire(l.get()) == REDLOCK_OK && redlock_lock_release(l.get()) == REDLOCK_OK) ++ok;
-        });
-    for (auto &t : ts) t.join();
+    run_threads(kThreads, [&](int i) {
+        auto l = new_lock_or_null(c.get(), "conc:many:" + std::to_string(i), lock_options(10000));
+        if (!l) return;
+        for (int r = 0; r < 50; ++r)
+            if (redlock_lock_acquire(l.get()) == REDLOCK_OK && redlock_lock_release(l.get()) == REDLOCK_OK) ++ok;
+    });
     CHECK(ok == kThreads * 50);
 }

@@ -1,4 +1,4 @@
-/* The public header alone, as C99, with every warning an error (see tests/CMakeLists.txt). */
+/* The public header alone, compiled as C99 and as C++11 with every warning an error (tests/CMakeLists.txt). */
 #include <redlock/redlock.h>
 
 int redlock_headertest(void);
