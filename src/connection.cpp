@@ -15,8 +15,8 @@ Error server_error(const std::string &reply_text, std::string_view context) {
     return Error(code, fmt::format("{}: Redis replied: {}", context, reply_text));
 }
 
-Connection::Connection(const ClientConfig &cfg, uint64_t fork_generation, const Deadline &connect_deadline)
-    : transport_(open_socket_transport(cfg, connect_deadline)), generation_(fork_generation) {
+Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline &connect_deadline)
+    : transport_(open_socket_transport(cfg, connect_deadline)), owner_pid_(owner_pid) {
     // Pipelined handshake: one round trip whatever it contains.
     int expected = 0;
     std::string db = std::to_string(cfg.db);

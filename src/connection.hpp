@@ -2,6 +2,8 @@
 // thread at a time.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,8 +19,8 @@ namespace redlock {
 class Connection {
 public:
     // Connects and authenticates (AUTH, SELECT in one round trip), all within the connect timeout; throws Error.
-    Connection(const ClientConfig &cfg, uint64_t fork_generation)
-        : Connection(cfg, fork_generation, Deadline::after(cfg.connect_timeout)) {}
+    Connection(const ClientConfig &cfg, pid_t owner_pid)
+        : Connection(cfg, owner_pid, Deadline::after(cfg.connect_timeout)) {}
 
     // Sends one command and reads its reply. On a transport failure after bytes may have left, throws
     // OutcomeUnknown; before, Error. Either way the connection is marked broken.
@@ -27,18 +29,18 @@ public:
 
     bool broken() const noexcept { return broken_; }
     bool looks_dead() noexcept { return transport_->looks_dead(); }
-    uint64_t fork_generation() const noexcept { return generation_; }
+    pid_t owner_pid() const noexcept { return owner_pid_; }
     Clock::time_point last_used() const noexcept { return last_used_; }
 
 private:
-    Connection(const ClientConfig &cfg, uint64_t fork_generation, const Deadline &connect_deadline);
+    Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline &connect_deadline);
     void send(const Deadline &deadline);
     Reply receive(const Deadline &deadline);
 
     std::unique_ptr<Transport> transport_;
     ReplyReader reader_;
     std::string out_;
-    uint64_t generation_;
+    pid_t owner_pid_;
     Clock::time_point last_used_;
     bool broken_ = false;
     char in_[16384];

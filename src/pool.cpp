@@ -1,8 +1,7 @@
 #include "pool.hpp"
 
-#include <pthread.h>
+#include <unistd.h>
 
-#include <atomic>
 #include <fmt/format.h>
 
 #include "error.hpp"
@@ -11,10 +10,6 @@ namespace redlock {
 
 namespace {
 
-std::atomic<uint64_t> g_fork_generation{0};
-
-void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
-
 // Idle connections older than this are probed (one non-blocking peek) before reuse, so a server restart is noticed
 // before a lock command is sent on a dead socket. Busier connections skip the probe; if one has died anyway, the
 // ambiguous-outcome check covers it.
@@ -22,13 +17,7 @@ constexpr auto kProbeAfterIdle = std::chrono::milliseconds(100);
 
 }  // namespace
 
-uint64_t fork_generation() noexcept {
-    static const int registered = ::pthread_atfork(nullptr, nullptr, on_fork_child);
-    (void)registered;
-    return g_fork_generation.load(std::memory_order_relaxed);
-}
-
-Pool::Pool(ClientConfig cfg) : cfg_(std::move(cfg)), generation_(fork_generation()) {
+Pool::Pool(ClientConfig cfg) : cfg_(std::move(cfg)), pid_(::getpid()) {
     idle_.reserve(cfg_.max_connections);  // give_back() must not allocate
 }
 
@@ -36,12 +25,12 @@ void Pool::forget_after_fork() {
     // Sockets inherited from the parent are closed without a word on them: the parent still uses them.
     idle_.clear();
     open_ = 0;
-    generation_ = fork_generation();
+    pid_ = ::getpid();
 }
 
 Pool::Lease Pool::lease(bool fresh) {
     std::unique_lock<std::mutex> lk(mu_);
-    if (generation_ != fork_generation()) forget_after_fork();
+    if (pid_ != ::getpid()) forget_after_fork();  // one cheap system call; also catches raw clone() children
     const auto now = Clock::now();
     while (!fresh && !idle_.empty()) {
         std::unique_ptr<Connection> c = std::move(idle_.back());
@@ -77,7 +66,7 @@ Pool::Lease Pool::lease(bool fresh) {
     ++open_;
     lk.unlock();
     try {
-        return Lease(this, std::make_unique<Connection>(cfg_, generation_));
+        return Lease(this, std::make_unique<Connection>(cfg_, pid_));
     } catch (...) {
         lk.lock();
         --open_;
@@ -88,7 +77,7 @@ Pool::Lease Pool::lease(bool fresh) {
 
 void Pool::give_back(std::unique_ptr<Connection> conn) noexcept {
     std::lock_guard<std::mutex> lk(mu_);
-    if (conn->fork_generation() != generation_) return;  // the parent's, or from before a reset: just close it
+    if (conn->owner_pid() != pid_) return;  // opened before a fork, by the parent: just close it
     if (conn->broken()) {
         --open_;
     } else {

@@ -1,6 +1,8 @@
 // A bounded pool of connections to one server, safe for any number of threads.
 #pragma once
 
+#include <sys/types.h>
+
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -48,10 +50,7 @@ private:
     std::condition_variable cv_;
     std::vector<std::unique_ptr<Connection>> idle_;
     unsigned open_ = 0;  // idle + on loan
-    uint64_t generation_;
+    pid_t pid_;          // the process that owns the connections; another pid means we are a fork()ed child
 };
-
-// Bumped in the child by a pthread_atfork handler: connections from an older generation belong to the parent.
-uint64_t fork_generation() noexcept;
 
 }  // namespace redlock
