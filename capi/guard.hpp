@@ -7,6 +7,8 @@
 #include "redlock/redlock.h"
 
 namespace redlock::capi {
+using core::Errc;
+using core::Error;
 
 // Replaces this thread's message (truncated to a fixed buffer: setting it never allocates, so never throws).
 void set_message(const char *msg) noexcept;

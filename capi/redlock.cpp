@@ -10,18 +10,18 @@
 #include "../src/lock.hpp"
 #include "guard.hpp"
 
-using redlock::Errc;
-using redlock::Error;
-using redlock::Millis;
+using redlock::core::Errc;
+using redlock::core::Error;
+using redlock::core::Millis;
 using redlock::capi::fail;
 using redlock::capi::guarded;
 
 struct redlock_client {
-    std::shared_ptr<redlock::Client> impl;
+    std::shared_ptr<redlock::core::Client> impl;
 };
 
 struct redlock_lock {
-    std::shared_ptr<redlock::Lock> impl;
+    std::shared_ptr<redlock::core::Lock> impl;
 };
 
 namespace {
@@ -58,7 +58,7 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
     return guarded([&]() -> int {
         require(out != nullptr, "redlock_client_new: out is NULL");
         require(url != nullptr, "redlock_client_new: url is NULL");
-        redlock::ClientConfig cfg = redlock::parse_url(url);
+        redlock::core::ClientConfig cfg = redlock::core::parse_url(url);
         if (opts) {
             if (opts->version != REDLOCK_CLIENT_OPTIONS_VERSION)
                 throw Error(Errc::invalid, fmt::format("redlock_client_options.version is {}, expected {}; fill the "
@@ -68,15 +68,15 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
                     "max_connections must be from 1 to 4096");
             require(opts->keepalive_s >= 0 && opts->keepalive_s <= 86400, "keepalive_s must be from 0 to 86400");
             cfg.max_connections = opts->max_connections;
-            cfg.connect_timeout = redlock::timeout_from_ms(opts->connect_timeout_ms, "connect_timeout_ms");
-            cfg.command_timeout = redlock::timeout_from_ms(opts->command_timeout_ms, "command_timeout_ms");
+            cfg.connect_timeout = redlock::core::timeout_from_ms(opts->connect_timeout_ms, "connect_timeout_ms");
+            cfg.command_timeout = redlock::core::timeout_from_ms(opts->command_timeout_ms, "command_timeout_ms");
             cfg.keepalive_s = static_cast<int>(opts->keepalive_s);
             if (opts->username) cfg.username = opts->username;
             if (opts->password) cfg.password = opts->password;
             if (opts->db >= 0) cfg.db = opts->db;
         }
         auto c = std::make_unique<redlock_client>();
-        c->impl = std::make_shared<redlock::Client>(std::move(cfg));
+        c->impl = std::make_shared<redlock::core::Client>(std::move(cfg));
         *out = c.release();
         return REDLOCK_OK;
     });
@@ -114,7 +114,7 @@ REDLOCK_API int redlock_lock_new(redlock_lock **out, redlock_client *client, con
         require(name != nullptr, "redlock_lock_new: name is NULL");
         if (flags & ~REDLOCK_SHARED)
             throw Error(Errc::invalid, fmt::format("redlock_lock_new: unknown flag bits 0x{:x}", flags & ~REDLOCK_SHARED));
-        redlock::LockOptions lo;
+        redlock::core::LockOptions lo;
         if (opts) {
             if (opts->version != REDLOCK_LOCK_OPTIONS_VERSION)
                 throw Error(Errc::invalid, fmt::format("redlock_lock_options.version is {}, expected {}; fill the "
@@ -133,9 +133,9 @@ REDLOCK_API int redlock_lock_new(redlock_lock **out, redlock_client *client, con
             throw Error(Errc::invalid, fmt::format("lock name is longer than REDLOCK_MAX_NAME_LEN ({} bytes)",
                                                    REDLOCK_MAX_NAME_LEN));
         auto l = std::make_unique<redlock_lock>();
-        l->impl = std::make_shared<redlock::Lock>(
+        l->impl = std::make_shared<redlock::core::Lock>(
             client->impl, std::string(name, len), lo,
-            (flags & REDLOCK_SHARED) ? redlock::TokenScope::shared : redlock::TokenScope::per_thread);
+            (flags & REDLOCK_SHARED) ? redlock::core::TokenScope::shared : redlock::core::TokenScope::per_thread);
         *out = l.release();
         return REDLOCK_OK;
     });
@@ -160,7 +160,7 @@ REDLOCK_API int redlock_lock_acquire(redlock_lock *lock) noexcept { return redlo
 REDLOCK_API int redlock_lock_acquire_ex(redlock_lock *lock, const redlock_acquire_options *opts) noexcept {
     return guarded([&]() -> int {
         require(lock != nullptr, "redlock_lock_acquire: lock is NULL");
-        redlock::AcquireArgs args;
+        redlock::core::AcquireArgs args;
         if (opts) {
             constexpr uint32_t known = REDLOCK_ACQ_BLOCKING | REDLOCK_ACQ_BLOCKING_TIMEOUT | REDLOCK_ACQ_SLEEP;
             if (opts->version != REDLOCK_ACQUIRE_OPTIONS_VERSION)

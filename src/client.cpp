@@ -5,7 +5,7 @@
 
 #include "error.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 Reply Client::read(ArgList argv) {
     try {
@@ -55,4 +55,4 @@ std::optional<std::string> Client::get_on_fresh_connection(std::string_view key)
     return std::move(r.str);
 }
 
-}  // namespace redlock
+}  // namespace redlock::core

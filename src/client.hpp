@@ -8,7 +8,7 @@
 #include "pool.hpp"
 #include "scripts.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 class Client {
 public:
@@ -38,4 +38,4 @@ private:
     Pool pool_;
 };
 
-}  // namespace redlock
+}  // namespace redlock::core

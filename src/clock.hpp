@@ -4,7 +4,7 @@
 #include <chrono>
 #include <optional>
 
-namespace redlock {
+namespace redlock::core {
 
 using Clock = std::chrono::steady_clock;
 using Millis = std::chrono::milliseconds;
@@ -34,4 +34,4 @@ private:
     std::optional<Clock::time_point> at_;
 };
 
-}  // namespace redlock
+}  // namespace redlock::core

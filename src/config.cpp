@@ -7,7 +7,7 @@
 
 #include "error.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 namespace {
 
@@ -176,4 +176,4 @@ std::string ClientConfig::describe() const {
     return fmt::format("{}:{}", host, port);
 }
 
-}  // namespace redlock
+}  // namespace redlock::core

@@ -8,7 +8,7 @@
 
 #include "clock.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 struct ClientConfig {
     enum class Kind { tcp, unix_socket };
@@ -34,4 +34,4 @@ ClientConfig parse_url(std::string_view url);
 // Shared validation of timeouts given in ms by the URL or the options: > 0 ms, negative = none, 0 invalid.
 std::optional<Millis> timeout_from_ms(int64_t ms, const char *what);
 
-}  // namespace redlock
+}  // namespace redlock::core

@@ -4,7 +4,7 @@
 
 #include "error.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 Error server_error(const std::string &reply_text, std::string_view context) {
     auto starts = [&](std::string_view p) { return reply_text.compare(0, p.size(), p) == 0; };
@@ -74,4 +74,4 @@ Reply Connection::receive(const Deadline &deadline) {
     return r;
 }
 
-}  // namespace redlock
+}  // namespace redlock::core

@@ -14,7 +14,7 @@
 #include "resp.hpp"
 #include "transport.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 class Connection {
 public:
@@ -55,4 +55,4 @@ public:
 // Error for a Redis error reply: authentication and permission refusals are Errc::auth, the rest Errc::server.
 Error server_error(const std::string &reply_text, std::string_view context);
 
-}  // namespace redlock
+}  // namespace redlock::core

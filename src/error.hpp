@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace redlock {
+namespace redlock::core {
 
 enum class Errc : int {
     ok = 0,
@@ -33,4 +33,4 @@ private:
 // True for failures after which a command may or may not have run on the server.
 inline bool is_transport_failure(Errc c) noexcept { return c == Errc::connection || c == Errc::timed_out; }
 
-}  // namespace redlock
+}  // namespace redlock::core

@@ -7,7 +7,7 @@
 #include "connection.hpp"
 #include "error.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 namespace {
 
@@ -174,4 +174,4 @@ bool Lock::owned() {
     return r.type == Reply::Type::string && r.str == *token;
 }
 
-}  // namespace redlock
+}  // namespace redlock::core

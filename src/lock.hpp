@@ -9,7 +9,7 @@
 #include "clock.hpp"
 #include "token.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 struct LockOptions {
     std::optional<Millis> ttl;  // nullopt: the key never expires
@@ -55,4 +55,4 @@ private:
     std::unique_ptr<TokenStore> tokens_;
 };
 
-}  // namespace redlock
+}  // namespace redlock::core

@@ -6,7 +6,7 @@
 
 #include "error.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 namespace {
 
@@ -86,4 +86,4 @@ void Pool::give_back(std::unique_ptr<Connection> conn) noexcept {
     cv_.notify_one();
 }
 
-}  // namespace redlock
+}  // namespace redlock::core

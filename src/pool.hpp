@@ -11,7 +11,7 @@
 #include "config.hpp"
 #include "connection.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 class Pool {
 public:
@@ -53,4 +53,4 @@ private:
     pid_t pid_;          // the process that owns the connections; another pid means we are a fork()ed child
 };
 
-}  // namespace redlock
+}  // namespace redlock::core

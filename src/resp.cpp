@@ -7,7 +7,7 @@
 
 #include "error.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 namespace {
 
@@ -65,4 +65,4 @@ bool ReplyReader::next(Reply &out) {
     return true;
 }
 
-}  // namespace redlock
+}  // namespace redlock::core

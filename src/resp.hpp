@@ -8,7 +8,7 @@
 
 struct redisReader;
 
-namespace redlock {
+namespace redlock::core {
 
 // A command's arguments, binary-safe: a view over string_views that outlive the call. Functions taking Argv also
 // take a braced list (an initializer_list parameter, whose array lives to the end of the caller's full-expression).
@@ -56,4 +56,4 @@ private:
     redisReader *reader_;
 };
 
-}  // namespace redlock
+}  // namespace redlock::core

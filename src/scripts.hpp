@@ -4,7 +4,7 @@
 
 #include <string_view>
 
-namespace redlock {
+namespace redlock::core {
 
 struct Script {
     std::string_view source;
@@ -56,4 +56,4 @@ inline constexpr Script kReacquireScript{R"(
     )",
                                          "1cac51482acf5858da00f6d685d68f886cd6b6b2"};
 
-}  // namespace redlock
+}  // namespace redlock::core

@@ -8,7 +8,7 @@
 
 #include "error.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 std::string random_token() {
     unsigned char raw[16];
@@ -89,4 +89,4 @@ void ThreadLocalTokenStore::clear_if(const std::string &expected) {
 
 size_t ThreadLocalTokenStore::live_slots() noexcept { return g_live_slots.load(std::memory_order_relaxed); }
 
-}  // namespace redlock
+}  // namespace redlock::core

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-namespace redlock {
+namespace redlock::core {
 
 // 128 bits from getrandom() as 32 lowercase hex characters. The kernel's generator, not a userspace PRNG, so a
 // fork()ed child never repeats its parent's tokens.
@@ -53,4 +53,4 @@ private:
     const uint64_t id_;
 };
 
-}  // namespace redlock
+}  // namespace redlock::core

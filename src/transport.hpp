@@ -9,7 +9,7 @@
 #include "clock.hpp"
 #include "config.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 class Transport {
 public:
@@ -25,4 +25,4 @@ public:
 // Opens a plain TCP or unix-socket transport, giving up at the deadline (Errc::connection either way).
 std::unique_ptr<Transport> open_socket_transport(const ClientConfig &cfg, const Deadline &deadline);
 
-}  // namespace redlock
+}  // namespace redlock::core

@@ -17,7 +17,7 @@
 #include "error.hpp"
 #include "transport.hpp"
 
-namespace redlock {
+namespace redlock::core {
 
 namespace {
 
@@ -201,4 +201,4 @@ std::unique_ptr<Transport> open_socket_transport(const ClientConfig &cfg, const 
     throw Error(Errc::connection, last);
 }
 
-}  // namespace redlock
+}  // namespace redlock::core

@@ -12,7 +12,7 @@
 #include "../../src/token.hpp"
 #include "../support/redis_server.hpp"
 
-using namespace redlock;
+using namespace redlock::core;
 using namespace std::string_literals;
 
 namespace {
