@@ -192,7 +192,7 @@ TEST_CASE("well-formed URLs are accepted", "[api]") {
     }
 }
 
-TEST_CASE("freeing the client before its locks is safe; freeing a held lock leaves Redis alone", "[api]") {
+TEST_CASE("freeing the client before its locks is safe - freeing a held lock leaves Redis alone", "[api]") {
     auto &s = default_server();
     auto c = make_client(s.url());
     auto l = make_lock(c.get(), "bad:free-order", lock_options(10000));

@@ -64,7 +64,7 @@ TEST_CASE("a caller-supplied token is stored verbatim", "[semantics]") {
     }
 }
 
-TEST_CASE("locked and owned across acquire and release; one owner among two handles", "[semantics]") {
+TEST_CASE("locked and owned across acquire and release - one owner among two handles", "[semantics]") {
     auto &s = default_server();
     auto c = make_client(s.url());
     auto a = make_lock(c.get(), "sem:owned", lock_options(10000));
@@ -131,7 +131,7 @@ TEST_CASE("blocking_timeout 400 ms with sleep 50 ms gives up after about 0.4 s",
     REQUIRE(redlock_lock_release(holder.get()) == REDLOCK_OK);
 }
 
-TEST_CASE("blocking_timeout 0 is exactly one attempt; a sleep longer than the wait means no sleep", "[semantics]") {
+TEST_CASE("blocking_timeout 0 is exactly one attempt - a sleep longer than the wait means no sleep", "[semantics]") {
     auto &s = default_server();
     auto c = make_client(s.url());
     auto holder = make_lock(c.get(), "sem:bt0", lock_options(10000));
@@ -289,7 +289,7 @@ TEST_CASE("reacquire errors: unlocked, no timeout, overwritten", "[semantics]") 
     CHECK(redlock_lock_reacquire(l.get()) == REDLOCK_ENOTOWNED);
 }
 
-TEST_CASE("extend of a key without TTL fails; a key that lost its TTL cannot be extended", "[semantics]") {
+TEST_CASE("extend of a key without TTL fails - a key that lost its TTL cannot be extended", "[semantics]") {
     auto &s = default_server();
     auto c = make_client(s.url());
     auto l = make_lock(c.get(), "sem:persist", lock_options(10000));

@@ -71,7 +71,7 @@ TEST_CASE("names with spaces, CR/LF and non-UTF-8 bytes are keys verbatim", "[wi
     CHECK(s.admin({"EXISTS", "injected"}).integer == 0);
 }
 
-TEST_CASE("acquire without timeout sends SET NX without PX; with timeout, PX in ms", "[wire]") {
+TEST_CASE("acquire without timeout sends SET NX without PX - with timeout, PX in ms", "[wire]") {
     auto &s = default_server();
     auto c = make_client(s.url());
     auto forever = make_lock(c.get(), "wire:nx", lock_options(0));

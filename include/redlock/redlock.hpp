@@ -1,0 +1,305 @@
+// libredlock for C++: a header-only RAII wrapper over the C API (so C++ programs keep the stable C ABI).
+//
+//   redlock::Client client("redis://127.0.0.1:6379/0");
+//   redlock::Lock lock(client, "jobs:nightly", redlock::LockOptions{}.timeout(std::chrono::seconds(10)));
+//   {
+//       std::lock_guard<redlock::Lock> guard(lock);   // lock() waits; throws redlock::LockError if it cannot
+//       ...
+//   }                                                // unlock(): release, errors kept in lock.unlock_error()
+//   if (redlock::Guard g{lock}) { ...; g.release(); }  // or a guard whose release() throws
+//
+// Errors are exceptions derived from redlock::Error, one class per C result code (see redlock_error_class()).
+// Requires C++17. Thread safety: as the C handles (a Client and a Lock may be used by many threads at once).
+#ifndef REDLOCK_REDLOCK_HPP
+#define REDLOCK_REDLOCK_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "redlock.h"
+
+namespace redlock {
+
+using Millis = std::chrono::milliseconds;
+
+/** Base of every libredlock exception: the C result code and the library's detail message. */
+class Error : public std::runtime_error {
+public:
+    Error(int code, const std::string &message) : std::runtime_error(message), code_(code) {}
+    /** The REDLOCK_E* code. */
+    int code() const noexcept { return code_; }
+
+private:
+    int code_;
+};
+
+/** The lock is not held by this owner (REDLOCK_ENOTHELD), has no timeout (REDLOCK_ENOTTL), or could not be acquired
+ *  by lock() (code REDLOCK_NOT_ACQUIRED). redis-py's LockError. */
+class LockError : public Error {
+    using Error::Error;
+};
+/** The token is no longer in Redis: expired or taken (REDLOCK_ENOTOWNED). redis-py's LockNotOwnedError. */
+class LockNotOwnedError : public LockError {
+    using LockError::LockError;
+};
+/** REDLOCK_EINVAL. */
+class InvalidArgument : public Error {
+    using Error::Error;
+};
+/** REDLOCK_ECONN. */
+class ConnectionError : public Error {
+    using Error::Error;
+};
+/** REDLOCK_ETIMEDOUT. */
+class TimeoutError : public Error {
+    using Error::Error;
+};
+/** REDLOCK_ESERVER. */
+class ServerError : public Error {
+    using Error::Error;
+};
+/** REDLOCK_EAUTH. */
+class AuthError : public ServerError {
+    using ServerError::ServerError;
+};
+
+namespace detail {
+
+[[noreturn]] inline void throw_code(int code, const char *message) {
+    std::string msg = message && *message ? message : redlock_strerror(code);
+    switch (code) {
+    case REDLOCK_NOT_ACQUIRED:
+    case REDLOCK_ENOTHELD:
+    case REDLOCK_ENOTTL: throw LockError(code, msg);
+    case REDLOCK_ENOTOWNED: throw LockNotOwnedError(code, msg);
+    case REDLOCK_EINVAL: throw InvalidArgument(code, msg);
+    case REDLOCK_ECONN: throw ConnectionError(code, msg);
+    case REDLOCK_ETIMEDOUT: throw TimeoutError(code, msg);
+    case REDLOCK_EAUTH: throw AuthError(code, msg);
+    case REDLOCK_ESERVER: throw ServerError(code, msg);
+    case REDLOCK_ENOMEM: throw std::bad_alloc();
+    default: throw Error(code, msg);
+    }
+}
+
+// Throws for negative codes; returns the code otherwise (OK, NOT_ACQUIRED, or a predicate's 0/1).
+inline int check(int rc) {
+    if (rc < 0) throw_code(rc, redlock_last_error());
+    return rc;
+}
+
+inline int64_t to_ms(Millis d) { return static_cast<int64_t>(d.count()); }
+
+}  // namespace detail
+
+/** Client options (see redlock_client_options). Chainable setters. */
+class ClientOptions {
+public:
+    ClientOptions() { redlock_client_options_init(&o_); }
+    ClientOptions &max_connections(uint32_t n) { o_.max_connections = n; return *this; }
+    /** std::nullopt: no limit. */
+    ClientOptions &connect_timeout(std::optional<Millis> t) { o_.connect_timeout_ms = t ? detail::to_ms(*t) : -1; return *this; }
+    ClientOptions &command_timeout(std::optional<Millis> t) { o_.command_timeout_ms = t ? detail::to_ms(*t) : -1; return *this; }
+    ClientOptions &keepalive(std::chrono::seconds s) { o_.keepalive_s = s.count(); return *this; }
+    ClientOptions &username(std::string u) { user_ = std::move(u); o_.username = user_->c_str(); return *this; }
+    ClientOptions &password(std::string p) { pass_ = std::move(p); o_.password = pass_->c_str(); return *this; }
+    ClientOptions &db(int32_t n) { o_.db = n; return *this; }
+    const redlock_client_options *get() const noexcept { return &o_; }
+
+private:
+    redlock_client_options o_;
+    std::optional<std::string> user_, pass_;
+};
+
+/** Connections to one Redis server (a pool). Copies share the same client. */
+class Client {
+public:
+    explicit Client(const std::string &url, const ClientOptions &opts = ClientOptions()) {
+        redlock_client *c = nullptr;
+        detail::check(redlock_client_new(&c, url.c_str(), opts.get()));
+        c_.reset(c, &redlock_client_free);
+    }
+    /** Throws unless the server answers (connect, AUTH, SELECT, PING). */
+    void ping() const { detail::check(redlock_client_ping(c_.get())); }
+    redlock_client *native() const noexcept { return c_.get(); }
+
+private:
+    std::shared_ptr<redlock_client> c_;
+};
+
+/** Lock options (see redlock_lock_options). Chainable setters; defaults as redis-py. */
+class LockOptions {
+public:
+    LockOptions() { redlock_lock_options_init(&o_); }
+    /** The TTL; std::nullopt or zero: never expires. */
+    LockOptions &timeout(std::optional<Millis> t) { o_.timeout_ms = t ? detail::to_ms(*t) : 0; return *this; }
+    LockOptions &sleep(Millis t) { o_.sleep_ms = detail::to_ms(t); return *this; }
+    LockOptions &blocking(bool b) { o_.blocking = b ? 1 : 0; return *this; }
+    /** std::nullopt: wait forever. */
+    LockOptions &blocking_timeout(std::optional<Millis> t) { o_.blocking_timeout_ms = t ? detail::to_ms(*t) : -1; return *this; }
+    /** true: redis-py thread_local=True (the default); false: REDLOCK_SHARED. */
+    LockOptions &thread_local_tokens(bool tl) { flags_ = tl ? REDLOCK_THREAD_LOCAL : REDLOCK_SHARED; return *this; }
+    const redlock_lock_options *get() const noexcept { return &o_; }
+    unsigned flags() const noexcept { return flags_; }
+
+private:
+    redlock_lock_options o_;
+    unsigned flags_ = REDLOCK_THREAD_LOCAL;
+};
+
+/** Per-call arguments of Lock::acquire (redis-py's acquire(blocking, blocking_timeout, sleep, token)). */
+struct AcquireArgs {
+    std::optional<bool> blocking;
+    std::optional<std::optional<Millis>> blocking_timeout;  // inner nullopt: wait forever
+    std::optional<Millis> sleep;
+    std::optional<std::string> token;
+};
+
+/**
+ * One named lock. Satisfies TimedLockable: usable with std::lock_guard, std::unique_lock and std::scoped_lock.
+ * lock() and try_lock*() throw on errors; unlock() cannot throw (the standard requires it), so a failed release is
+ * kept in unlock_error() for this thread. Use release() or redlock::Guard to see release errors as exceptions.
+ * Not copyable; movable. The lock keeps its client alive.
+ */
+class Lock {
+public:
+    Lock(const Client &client, const std::string &name, const LockOptions &opts = LockOptions()) {
+        redlock_lock *l = nullptr;
+        detail::check(redlock_lock_new(&l, client.native(), name.c_str(), opts.get(), opts.flags()));
+        l_.reset(l);
+    }
+
+    /** true: acquired; false: busy until the wait ran out (redis-py's acquire()). */
+    bool acquire(const AcquireArgs &args = {}) {
+        redlock_acquire_options a;
+        redlock_acquire_options_init(&a);
+        if (args.blocking) {
+            a.set |= REDLOCK_ACQ_BLOCKING;
+            a.blocking = *args.blocking ? 1 : 0;
+        }
+        if (args.blocking_timeout) {
+            a.set |= REDLOCK_ACQ_BLOCKING_TIMEOUT;
+            a.blocking_timeout_ms = *args.blocking_timeout ? detail::to_ms(**args.blocking_timeout) : -1;
+        }
+        if (args.sleep) {
+            a.set |= REDLOCK_ACQ_SLEEP;
+            a.sleep_ms = detail::to_ms(*args.sleep);
+        }
+        if (args.token) {
+            a.token = args.token->data();
+            a.token_len = args.token->size();
+        }
+        return detail::check(redlock_lock_acquire_ex(l_.get(), &a)) == REDLOCK_OK;
+    }
+    void release() { detail::check(redlock_lock_release(l_.get())); }
+    void extend(Millis additional, bool replace_ttl = false) {
+        detail::check(redlock_lock_extend(l_.get(), detail::to_ms(additional), replace_ttl ? 1 : 0));
+    }
+    void reacquire() { detail::check(redlock_lock_reacquire(l_.get())); }
+    bool locked() const { return detail::check(redlock_lock_locked(l_.get())) == 1; }
+    bool owned() const { return detail::check(redlock_lock_owned(l_.get())) == 1; }
+    /** This owner's token, or std::nullopt when it holds none. */
+    std::optional<std::string> token() const {
+        size_t needed = 0;
+        int rc = redlock_lock_token(l_.get(), nullptr, 0, &needed);
+        if (rc == REDLOCK_ENOTHELD) return std::nullopt;
+        detail::check(rc);
+        std::string out(needed, '\0');
+        detail::check(redlock_lock_token(l_.get(), out.data(), out.size(), &needed));
+        out.resize(needed - 1);
+        return out;
+    }
+
+    // Lockable / TimedLockable
+    /** Acquire with the lock's defaults; throws LockError if that returns "not acquired". */
+    void lock() {
+        if (!acquire())
+            throw LockError(REDLOCK_NOT_ACQUIRED, "Unable to acquire lock within the time specified");
+    }
+    bool try_lock() { return acquire(AcquireArgs{false, std::nullopt, std::nullopt, std::nullopt}); }
+    template <class Rep, class Period>
+    bool try_lock_for(const std::chrono::duration<Rep, Period> &d) {
+        AcquireArgs a;
+        a.blocking = true;
+        a.blocking_timeout = std::optional<Millis>(std::chrono::duration_cast<Millis>(d));
+        return acquire(a);
+    }
+    void unlock() noexcept {
+        int rc = redlock_lock_release(l_.get());
+        unlock_error_slot() = rc == REDLOCK_OK ? std::string() : std::string(redlock_last_error());
+        unlock_code_slot() = rc;
+    }
+    /** The result code of this thread's last unlock() (REDLOCK_OK if it succeeded) and its message. */
+    static int unlock_code() noexcept { return unlock_code_slot(); }
+    static const std::string &unlock_error() noexcept { return unlock_error_slot(); }
+
+    redlock_lock *native() const noexcept { return l_.get(); }
+
+private:
+    struct Free {
+        void operator()(redlock_lock *l) const noexcept { redlock_lock_free(l); }
+    };
+    static int &unlock_code_slot() noexcept {
+        static thread_local int code = REDLOCK_OK;
+        return code;
+    }
+    static std::string &unlock_error_slot() noexcept {
+        static thread_local std::string msg;
+        return msg;
+    }
+
+    std::unique_ptr<redlock_lock, Free> l_;  // the C lock keeps its client alive
+};
+
+/**
+ * Scoped ownership, like std::unique_lock but with a release() that throws: acquires in the constructor (throws
+ * LockError when the lock's wait runs out), releases in the destructor if still held (errors there are swallowed:
+ * call release() to see them). `std::defer_lock` / `std::try_to_lock` work as for std::unique_lock.
+ */
+class Guard {
+public:
+    explicit Guard(Lock &lock) : lock_(&lock) {
+        lock.lock();
+        held_ = true;
+    }
+    Guard(Lock &lock, std::try_to_lock_t) : lock_(&lock), held_(lock.try_lock()) {}
+    Guard(Lock &lock, std::defer_lock_t) noexcept : lock_(&lock) {}
+    Guard(const Guard &) = delete;
+    Guard &operator=(const Guard &) = delete;
+    Guard(Guard &&o) noexcept : lock_(o.lock_), held_(std::exchange(o.held_, false)) {}
+    ~Guard() {
+        if (held_) lock_->unlock();
+    }
+    void lock() {
+        lock_->lock();
+        held_ = true;
+    }
+    /** Releases now; throws LockNotOwnedError etc. The guard no longer owns the lock either way, unless the error was
+     *  a connection error (then the token is kept and release() may be retried). */
+    void release() {
+        try {
+            lock_->release();
+            held_ = false;
+        } catch (const LockError &) {
+            held_ = false;
+            throw;
+        }
+    }
+    bool owns_lock() const noexcept { return held_; }
+    explicit operator bool() const noexcept { return held_; }
+
+private:
+    Lock *lock_;
+    bool held_ = false;
+};
+
+}  // namespace redlock
+
+#endif  // REDLOCK_REDLOCK_HPP

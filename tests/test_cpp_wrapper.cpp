@@ -1,0 +1,113 @@
+// include/redlock/redlock.hpp: the header-only C++ wrapper, against a real redis-server.
+#include <mutex>
+#include <thread>
+
+#include "redlock/redlock.hpp"
+#include "support/redis_server.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace std::chrono_literals;
+using testing::default_server;
+
+TEST_CASE("C++: std::lock_guard and std::unique_lock hold the key for the scope", "[cpp]") {
+    auto &s = default_server();
+    redlock::Client client(s.url());
+    client.ping();
+    redlock::Lock lock(client, "cpp:guard", redlock::LockOptions{}.timeout(10s));
+    {
+        std::lock_guard<redlock::Lock> g(lock);
+        CHECK(s.admin({"GET", "cpp:guard"}).str == lock.token().value());
+        CHECK(lock.owned());
+    }
+    CHECK(s.admin({"EXISTS", "cpp:guard"}).integer == 0);
+    CHECK(redlock::Lock::unlock_code() == REDLOCK_OK);
+    {
+        std::unique_lock<redlock::Lock> u(lock, std::try_to_lock);
+        CHECK(u.owns_lock());
+        redlock::Lock other(client, "cpp:guard", redlock::LockOptions{}.timeout(10s));
+        CHECK_FALSE(other.try_lock());
+        CHECK_FALSE(other.try_lock_for(100ms));
+        u.unlock();
+        CHECK(other.try_lock_for(100ms));
+        other.release();
+    }
+}
+
+TEST_CASE("C++: errors are exceptions per code", "[cpp]") {
+    auto &s = default_server();
+    redlock::Client client(s.url());
+    redlock::Lock lock(client, "cpp:errors", redlock::LockOptions{}.timeout(10s));
+    CHECK_THROWS_AS(lock.release(), redlock::LockError);
+    try {
+        lock.extend(1s);
+        FAIL("no exception");
+    } catch (const redlock::LockError &e) {
+        CHECK(e.code() == REDLOCK_ENOTHELD);
+        CHECK(std::string(e.what()).find("unlocked") != std::string::npos);
+    }
+    REQUIRE(lock.acquire());
+    s.admin({"SET", "cpp:errors", "someone-else"});
+    CHECK_THROWS_AS(lock.release(), redlock::LockNotOwnedError);
+    CHECK_FALSE(lock.token().has_value());
+
+    redlock::Lock forever(client, "cpp:forever");
+    REQUIRE(forever.acquire());
+    CHECK_THROWS_AS(forever.reacquire(), redlock::LockError);
+    forever.release();
+
+    CHECK_THROWS_AS(redlock::Client("bogus://"), redlock::InvalidArgument);
+    CHECK_THROWS_AS(redlock::Lock(client, ""), redlock::InvalidArgument);
+    redlock::Client dead("redis://127.0.0.1:" + std::to_string(testing::unused_port()));
+    CHECK_THROWS_AS(dead.ping(), redlock::ConnectionError);
+    redlock::Lock dl(dead, "cpp:dead");
+    CHECK_THROWS_AS(dl.locked(), redlock::ConnectionError);
+}
+
+TEST_CASE("C++: lock() throws LockError when the wait runs out - Guard releases and reports", "[cpp]") {
+    auto &s = default_server();
+    redlock::Client client(s.url());
+    redlock::Lock holder(client, "cpp:busy", redlock::LockOptions{}.timeout(10s));
+    REQUIRE(holder.acquire());
+    redlock::Lock waiter(client, "cpp:busy", redlock::LockOptions{}.timeout(10s).blocking_timeout(150ms).sleep(20ms));
+    CHECK_THROWS_AS(waiter.lock(), redlock::LockError);
+    CHECK_THROWS_AS(redlock::Guard{waiter}, redlock::LockError);
+    redlock::Guard maybe(waiter, std::try_to_lock);
+    CHECK_FALSE(maybe);
+    holder.release();
+    {
+        redlock::Guard g(waiter);
+        CHECK(g.owns_lock());
+        CHECK(waiter.owned());
+        s.admin({"DEL", "cpp:busy"});
+        CHECK_THROWS_AS(g.release(), redlock::LockNotOwnedError);
+        CHECK_FALSE(g.owns_lock());
+    }
+    {
+        redlock::Guard g(waiter);
+        s.admin({"SET", "cpp:busy", "stolen"});
+    }  // the destructor's release fails quietly; the code is kept for this thread
+    CHECK(redlock::Lock::unlock_code() == REDLOCK_ENOTOWNED);
+    CHECK(redlock::Lock::unlock_error().find("no longer owned") != std::string::npos);
+}
+
+TEST_CASE("C++: shared vs thread-local tokens, extend and a caller token", "[cpp]") {
+    auto &s = default_server();
+    redlock::Client client(s.url(), redlock::ClientOptions{}.max_connections(4).command_timeout(2s));
+    redlock::Lock shared(client, "cpp:shared", redlock::LockOptions{}.timeout(10s).thread_local_tokens(false));
+    redlock::Lock local(client, "cpp:local", redlock::LockOptions{}.timeout(10s));
+    REQUIRE(shared.acquire(redlock::AcquireArgs{std::nullopt, std::nullopt, std::nullopt, std::string("tok-1")}));
+    REQUIRE(local.acquire());
+    int shared_rc = -100, local_rc = -100;
+    std::thread([&] {
+        shared_rc = redlock_lock_release(shared.native());
+        local_rc = redlock_lock_release(local.native());
+    }).join();
+    CHECK(shared_rc == REDLOCK_OK);
+    CHECK(local_rc == REDLOCK_ENOTHELD);
+    local.extend(10s);
+    CHECK(s.admin({"PTTL", "cpp:local"}).integer > 16000);
+    local.extend(5s, true);
+    CHECK(s.admin({"PTTL", "cpp:local"}).integer <= 5000);
+    local.release();
+}
