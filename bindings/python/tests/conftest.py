@@ -1,0 +1,69 @@
+"""A private redis-server on a free loopback port in a temp dir for the whole session; never port 6379."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+import redis
+
+import libredlock
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, extra=()):
+        self.dir = tempfile.mkdtemp(prefix="redlock-pytest-")
+        for _ in range(5):
+            self.port = _free_port()
+            self.proc = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log"), *extra],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            r = redis.Redis(port=self.port)
+            for _ in range(200):
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    r.ping()
+                    self.url = "redis://127.0.0.1:%d/0" % self.port
+                    return
+                except redis.exceptions.ConnectionError:
+                    time.sleep(0.02)
+            self.proc.kill()
+            self.proc.wait()
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def r(server):
+    """redis-py on the same server, for looking at keys and for interop."""
+    client = redis.Redis(port=server.port)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture
+def client(server, r):
+    c = libredlock.Client.from_url(server.url)
+    yield c
+    c.close()

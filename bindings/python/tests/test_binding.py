@@ -1,0 +1,207 @@
+"""The binding's own behaviour: threads (the seed's experiments), errors, loading, interop with redis-py 4.3.4."""
+import threading
+import time
+
+import pytest
+import redis
+
+import libredlock
+from libredlock import (AuthenticationError, Client, ConnectionError, InvalidArgumentError, LockError,
+                        LockNotOwnedError)
+
+
+def in_thread(fn):
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except Exception as e:  # handed back to the test's thread
+            out["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+def test_versions_agree():
+    assert libredlock.library_version().split(".")[:2] == libredlock.__version__.split(".")[:2]
+
+
+def test_experiment_1_two_shared_objects_do_not_share(client):
+    lock_a = client.lock("seed", timeout=10, thread_local=False)
+    lock_b = client.lock("seed", timeout=10, thread_local=False)
+    assert in_thread(lock_a.acquire)
+    with pytest.raises(LockError):
+        in_thread(lock_b.release)
+    assert lock_a.locked()
+    lock_a.release()
+
+
+def test_experiment_2_one_shared_object(client, r):
+    lock = client.lock("seed", timeout=10, thread_local=False)
+    assert in_thread(lock.acquire)
+    assert in_thread(lock.owned)
+    in_thread(lock.release)
+    assert r.get("seed") is None
+
+
+def test_default_thread_local(client, r):
+    lock = client.lock("seed", timeout=10)
+    assert lock.acquire()
+    with pytest.raises(LockError):
+        in_thread(lock.release)
+    assert in_thread(lock.owned) is False
+    assert in_thread(lock.locked) is True
+    assert in_thread(lambda: lock.token) is None
+    lock.release()
+
+
+def test_blocking_acquire_releases_the_gil(client):
+    holder = client.lock("gil", timeout=10, thread_local=False)
+    assert holder.acquire()
+    waiter = client.lock("gil", timeout=10, sleep=0.01)
+    got = []
+    t = threading.Thread(target=lambda: got.append(waiter.acquire(blocking_timeout=5)))
+    t.start()
+    ticks = 0
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:  # this thread keeps running while the other waits in C
+        ticks += 1
+        time.sleep(0.01)
+    holder.release()
+    t.join()
+    assert ticks >= 10
+    assert got == [True]
+
+
+def test_many_threads_one_shared_lock_no_double_grants(client):
+    lock = client.lock("conc", timeout=10, sleep=0.001, thread_local=False)
+    inside, worst, grants = [0], [0], [0]
+    guard = threading.Lock()
+
+    def work():
+        for _ in range(10):
+            with lock:
+                with guard:
+                    inside[0] += 1
+                    worst[0] = max(worst[0], inside[0])
+                    grants[0] += 1
+                time.sleep(0.0005)
+                with guard:
+                    inside[0] -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert worst[0] == 1
+    assert grants[0] == 80
+
+
+def test_errors_carry_the_library_message(server):
+    with pytest.raises(InvalidArgumentError) as e:
+        Client.from_url("http://nope")
+    assert "unsupported scheme" in str(e.value)
+    assert isinstance(e.value, ValueError)
+    with socket_closed_port() as port:
+        c = Client.from_url("redis://127.0.0.1:%d" % port, connect_timeout=1)
+        with pytest.raises(ConnectionError) as e:
+            c.lock("x").acquire()
+        assert "cannot connect" in str(e.value)
+        assert e.value.code == -5
+    c = Client.from_url(server.url.replace("redis://", "redis://:wrong@"))
+    with pytest.raises(AuthenticationError):
+        c.ping()
+    with pytest.raises(ValueError):
+        Client.from_url(server.url).lock("")
+    with pytest.raises(ValueError):
+        Client.from_url(server.url).lock("a\0b")
+    with pytest.raises(ValueError):
+        Client.from_url(server.url).lock("x", sleep=-1)
+    lock = Client.from_url(server.url).lock("x", timeout=10)
+    assert lock.acquire()
+    with pytest.raises(ValueError):
+        lock.extend(-1)
+    lock.release()
+
+
+class socket_closed_port:
+    def __enter__(self):
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        return self.port
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_binary_and_unicode_names(client, r):
+    for name in ["spaces in name", "crlf\r\nx", "ünïcödé", b"\xff\xfe"]:
+        lock = client.lock(name, timeout=10)
+        assert lock.acquire()
+        assert r.get(name) == lock.token
+        lock.release()
+
+
+def test_redis_py_is_blocked_by_us_and_can_release_with_our_token(client, r):
+    ours = client.lock("interop", timeout=10)
+    assert ours.acquire()
+    theirs = r.lock("interop", timeout=10)
+    assert not theirs.acquire(blocking=False)
+    theirs.local.token = ours.token
+    theirs.extend(10)
+    assert r.pttl("interop") > 16000
+    theirs.release()
+    assert not ours.locked()
+    with pytest.raises(LockNotOwnedError):
+        ours.release()
+
+
+def test_we_are_blocked_by_redis_py(client, r):
+    theirs = r.lock("interop", timeout=10)
+    assert theirs.acquire(blocking=False)
+    ours = client.lock("interop", timeout=10)
+    assert not ours.acquire(blocking=False)
+    assert ours.locked() and not ours.owned()
+    theirs.release()
+    assert ours.acquire(blocking=False)
+    assert not theirs.acquire(blocking=False)
+    ours.release()
+
+
+def test_script_cache_is_shared_with_redis_py(client, r):
+    r.script_flush()
+    lock = client.lock("scripts", timeout=10)
+    assert lock.acquire()
+    lock.release()  # loads redis-py's release script by EVAL
+    theirs = r.lock("scripts", timeout=10)
+    assert r.script_exists(theirs.lua_release.sha) == [True]
+
+
+def test_client_from_url_options(server):
+    c = Client.from_url(server.url, connect_timeout=2, command_timeout=None, max_connections=2, keepalive=0, db=1)
+    lock = c.lock("db1", timeout=10)
+    assert lock.acquire()
+    assert redis.Redis(port=server.port, db=1).get("db1") == lock.token
+    assert redis.Redis(port=server.port, db=0).get("db1") is None
+    lock.release()
+
+
+def test_missing_library_is_a_clear_import_error(tmp_path):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, LIBREDLOCK_PATH=str(tmp_path / "nothing.so"))
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(libredlock.__file__))  # this same package, installed or not
+    p = subprocess.run([sys.executable, "-c", "import libredlock"], env=env, capture_output=True, text=True,
+                       cwd=str(tmp_path), timeout=60)
+    assert p.returncode != 0
+    assert "libredlock.so not found; set LIBREDLOCK_PATH" in p.stderr
