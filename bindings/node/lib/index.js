@@ -1,0 +1,300 @@
+'use strict';
+// libredlock for Node.js: redis-py's Lock semantics on the libredlock C library, with promises.
+//
+// Calls that talk to Redis run synchronously on a small pool of worker threads; waiting for a busy lock is a timer
+// on the event loop, so no thread is held while waiting and the event loop is never blocked.
+// Because consecutive calls on one lock may run on different worker threads, every lock handle uses the C library's
+// REDLOCK_SHARED token state: the lock object (not an OS thread) is the owner. See docs/thread-local.md.
+const path = require('node:path');
+const { randomBytes } = require('node:crypto');
+const { Worker } = require('node:worker_threads');
+const { setTimeout: sleep } = require('node:timers/promises');
+const { codes, findLibrary, bind } = require('./native');
+
+const libraryPath = findLibrary();
+const c = bind(libraryPath);
+const SHARED = 1;
+
+class RedlockError extends Error {
+  constructor(message, code) {
+    super(message);
+    this.name = this.constructor.name;
+    this.code = code;
+  }
+}
+class LockError extends RedlockError {}
+class LockNotOwnedError extends LockError {}
+class ConnectionError extends RedlockError {}
+class TimeoutError extends RedlockError {}
+class ResponseError extends RedlockError {}
+class AuthenticationError extends ResponseError {}
+class InvalidArgumentError extends RedlockError {}
+
+const byCode = new Map([
+  [codes.ENOTHELD, LockError], [codes.ENOTTL, LockError], [codes.ENOTOWNED, LockNotOwnedError],
+  [codes.ECONN, ConnectionError], [codes.ETIMEDOUT, TimeoutError], [codes.ESERVER, ResponseError],
+  [codes.EAUTH, AuthenticationError], [codes.EINVAL, InvalidArgumentError],
+]);
+
+function errorFor(rc, msg) {
+  const Cls = byCode.get(rc) || RedlockError;
+  return new Cls(msg || c.strerror(rc), rc);
+}
+
+// Main-thread calls never do I/O: their message is read here, on the same thread.
+function check(rc) {
+  if (rc < 0) throw errorFor(rc, c.lastError());
+  return rc;
+}
+
+class WorkerPool {
+  constructor(size) {
+    this.size = size;
+    this.idle = [];
+    this.all = [];
+    this.queue = [];
+    this.pending = new Map();
+    this.nextId = 1;
+  }
+
+  run(op, ...args) {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ op, args, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  dispatch() {
+    while (this.queue.length > 0) {
+      let w = this.idle.pop();
+      if (!w && this.all.length < this.size) w = this.spawn();
+      if (!w) return;
+      const job = this.queue.shift();
+      const id = this.nextId++;
+      this.pending.set(id, job);
+      w.busy = id;
+      w.ref();  // keep the process alive while a call is under way
+      w.postMessage({ id, op: job.op, args: job.args });
+    }
+  }
+
+  spawn() {
+    const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: { libraryPath } });
+    w.on('message', ({ id, rc, msg, threadId }) => {
+      const job = this.pending.get(id);
+      this.pending.delete(id);
+      w.busy = 0;
+      w.unref();  // an idle pool does not keep the process alive
+      this.idle.push(w);
+      job.resolve({ rc, msg, threadId });
+      this.dispatch();
+    });
+    w.on('error', (e) => {
+      const job = this.pending.get(w.busy);
+      if (job) {
+        this.pending.delete(w.busy);
+        job.reject(e);
+      }
+      this.all = this.all.filter((x) => x !== w);
+      this.idle = this.idle.filter((x) => x !== w);
+      this.dispatch();
+    });
+    this.all.push(w);
+    return w;
+  }
+}
+
+const pool = new WorkerPool(Number(process.env.LIBREDLOCK_THREADS) || 4);
+
+// Runs one C call on a worker; resolves with its result code, rejects with the mapped error.
+async function io(op, ...args) {
+  const { rc, msg, threadId } = await pool.run(op, ...args);
+  if (rc < 0) throw errorFor(rc, msg);
+  return { rc, threadId };
+}
+
+function ms(value, what, { allowNull = false } = {}) {
+  if (value === null || value === undefined) {
+    if (allowNull) return null;
+    throw new InvalidArgumentError(`${what} is required`, codes.EINVAL);
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new InvalidArgumentError(`${what} must be a finite number of milliseconds`, codes.EINVAL);
+  }
+  return Math.trunc(value);
+}
+
+const handles = new FinalizationRegistry(({ free, address }) => free(address));
+
+class Client {
+  /**
+   * @param {string} url redis://[[user]:password@]host[:port][/db] or unix:///path
+   * @param {object} [options] connectTimeout, commandTimeout (ms; null = no limit), maxConnections, keepalive (s),
+   *   username, password, db
+   */
+  constructor(url, options = {}) {
+    const o = {};
+    c.clientOptionsInit(o);
+    if (options.connectTimeout !== undefined) o.connect_timeout_ms = options.connectTimeout === null ? -1 : ms(options.connectTimeout, 'connectTimeout');
+    if (options.commandTimeout !== undefined) o.command_timeout_ms = options.commandTimeout === null ? -1 : ms(options.commandTimeout, 'commandTimeout');
+    if (options.maxConnections !== undefined) o.max_connections = options.maxConnections;
+    if (options.keepalive !== undefined) o.keepalive_s = options.keepalive;
+    if (options.username !== undefined) o.username = options.username;
+    if (options.password !== undefined) o.password = options.password;
+    if (options.db !== undefined) o.db = options.db;
+    if (typeof url !== 'string') throw new InvalidArgumentError('url must be a string', codes.EINVAL);
+    const out = [0n];
+    check(c.clientNew(out, url, o));
+    this._address = out[0];
+    this._token = {};
+    handles.register(this, { free: c.clientFree, address: this._address }, this._token);
+    this.url = url;
+  }
+
+  static fromUrl(url, options) {
+    return new Client(url, options);
+  }
+
+  /** Connects, authenticates and PINGs; rejects if the server cannot be used. */
+  async ping() {
+    await io('ping', this._live());
+    return true;
+  }
+
+  /**
+   * A lock on this client. Times in milliseconds.
+   * @param {string|Buffer} name the Redis key, verbatim
+   * @param {object} [options] timeout (TTL; null/0 = never expires), sleep (default 100), blocking (default true),
+   *   blockingTimeout (null = wait forever, the default)
+   */
+  lock(name, options = {}) {
+    return new Lock(this, name, options);
+  }
+
+  /** Frees this handle now (locks made from it keep the connections alive). */
+  close() {
+    if (this._address) {
+      handles.unregister(this._token);
+      c.clientFree(this._address);
+      this._address = 0n;
+    }
+  }
+
+  _live() {
+    if (!this._address) throw new InvalidArgumentError('client is closed', codes.EINVAL);
+    return this._address;
+  }
+}
+
+class Lock {
+  constructor(client, name, options = {}) {
+    if (!(client instanceof Client)) throw new TypeError('client must be a libredlock Client');
+    this.name = name;
+    this.timeout = ms(options.timeout, 'timeout', { allowNull: true });
+    this.sleep = options.sleep === undefined ? 100 : ms(options.sleep, 'sleep');
+    this.blocking = options.blocking === undefined ? true : Boolean(options.blocking);
+    this.blockingTimeout = ms(options.blockingTimeout, 'blockingTimeout', { allowNull: true });
+    const o = {};
+    c.lockOptionsInit(o);
+    o.timeout_ms = this.timeout || 0;
+    o.sleep_ms = this.sleep;
+    const bytes = Buffer.isBuffer(name) ? name : Buffer.from(String(name), 'utf8');
+    if (bytes.includes(0)) throw new InvalidArgumentError('lock name contains a NUL byte', codes.EINVAL);
+    const out = [0n];
+    check(c.lockNew(out, client._live(), Buffer.concat([bytes, Buffer.from([0])]), o, SHARED));
+    this._address = out[0];
+    this._token = {};
+    handles.register(this, { free: c.lockFree, address: this._address }, this._token);
+    /** Worker thread ids of the latest calls (for tests and diagnostics). */
+    this.lastThreadId = 0;
+  }
+
+  /**
+   * redis-py's acquire(): resolves true once acquired, false if not blocking or blockingTimeout ran out.
+   * The first attempt is immediate; the deadline is fixed before it; never sleeps past it; one token throughout.
+   * @param {object} [options] blocking, blockingTimeout (ms, null = forever), sleep (ms), token (string)
+   */
+  async acquire(options = {}) {
+    const blocking = options.blocking === undefined ? this.blocking : Boolean(options.blocking);
+    const sleepMs = options.sleep === undefined ? this.sleep : ms(options.sleep, 'sleep');
+    const timeout = options.blockingTimeout === undefined ? this.blockingTimeout
+      : ms(options.blockingTimeout, 'blockingTimeout', { allowNull: true });
+    if (sleepMs < 0) throw new InvalidArgumentError('sleep must be >= 0', codes.EINVAL);
+    const token = options.token === undefined ? randomBytes(16).toString('hex') : String(options.token);
+    const deadline = timeout === null ? null : performance.now() + Math.max(0, timeout);
+    for (;;) {
+      const { rc, threadId } = await io('attempt', this._live(), token);
+      this.lastThreadId = threadId;
+      if (rc === codes.OK) return true;
+      if (!blocking) return false;
+      if (deadline !== null && performance.now() + sleepMs > deadline) return false;
+      await sleep(sleepMs);
+    }
+  }
+
+  /** Rejects with LockError if this lock holds no token, LockNotOwnedError if Redis no longer has it. */
+  async release() { await this._call('release'); }
+
+  /** Adds `additionalMs` to the TTL, or sets the TTL to it with replaceTtl. */
+  async extend(additionalMs, replaceTtl = false) {
+    await this._call('extend', ms(additionalMs, 'additionalMs'), replaceTtl ? 1 : 0);
+    return true;
+  }
+
+  /** Resets the TTL to the lock's timeout. */
+  async reacquire() { await this._call('reacquire'); return true; }
+
+  /** True if anyone holds the lock. */
+  async locked() { return (await this._call('locked')) === 1; }
+
+  /** True if this lock's token is the one in Redis. */
+  async owned() { return (await this._call('owned')) === 1; }
+
+  /** This lock's token (string), or null. Never does I/O. */
+  get token() {
+    const needed = [0];
+    const rc = c.token(this._live(), null, 0, needed);
+    if (rc === codes.ENOTHELD) return null;
+    check(rc);
+    const buf = Buffer.alloc(Number(needed[0]));
+    check(c.token(this._address, buf, buf.length, needed));
+    return buf.subarray(0, buf.length - 1).toString('utf8');
+  }
+
+  /** Acquire, run fn, release (like Python's `with lock:`); rejects with LockError if the lock cannot be had. */
+  async using(fn) {
+    if (!(await this.acquire())) {
+      throw new LockError('Unable to acquire lock within the time specified', codes.NOT_ACQUIRED);
+    }
+    try {
+      return await fn(this);
+    } finally {
+      await this.release();
+    }
+  }
+
+  /** Frees the handle now. Never touches Redis: a held lock stays held until its TTL. */
+  free() {
+    if (this._address) {
+      handles.unregister(this._token);
+      c.lockFree(this._address);
+      this._address = 0n;
+    }
+  }
+
+  async _call(op, ...args) {
+    const { rc, threadId } = await io(op, this._live(), ...args);
+    this.lastThreadId = threadId;
+    return rc;
+  }
+
+  _live() {
+    if (!this._address) throw new InvalidArgumentError('lock is freed', codes.EINVAL);
+    return this._address;
+  }
+}
+
+module.exports = {
+  Client, Lock, RedlockError, LockError, LockNotOwnedError, ConnectionError, TimeoutError, ResponseError,
+  AuthenticationError, InvalidArgumentError, codes, libraryPath, libraryVersion: () => c.version(),
+};

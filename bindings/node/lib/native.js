@@ -1,0 +1,89 @@
+'use strict';
+// Finds libredlock.so and declares the C functions for koffi. Loaded on the main thread (calls that never do I/O)
+// and in each worker thread (calls that talk to Redis). Handles cross threads as addresses (uintptr_t).
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const koffi = require('koffi');
+
+const codes = Object.freeze({
+  OK: 0, NOT_ACQUIRED: 1, EINVAL: -1, ENOTHELD: -2, ENOTOWNED: -3, ENOTTL: -4, ECONN: -5, ETIMEDOUT: -6,
+  ESERVER: -7, EAUTH: -8, ENOMEM: -9, EINTERNAL: -10,
+});
+
+function candidates() {
+  if (process.env.LIBREDLOCK_PATH) return [process.env.LIBREDLOCK_PATH];
+  const out = [];
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    out.push(path.join(dir, 'build', 'libredlock.so'));
+    if (path.dirname(dir) === dir) break;
+  }
+  try {
+    const libdir = execFileSync('pkg-config', ['--variable=libdir', 'redlock'], { encoding: 'utf8' }).trim();
+    if (libdir) out.push(path.join(libdir, 'libredlock.so.0'));
+  } catch { /* no pkg-config, or not installed */ }
+  out.push('libredlock.so.0');
+  return out;
+}
+
+function findLibrary() {
+  const tried = [];
+  for (const c of candidates()) {
+    const file = fs.existsSync(c) && fs.statSync(c).isDirectory() ? path.join(c, 'libredlock.so') : c;
+    if (file.includes('/') && !fs.existsSync(file)) { tried.push(file); continue; }
+    try {
+      koffi.load(file);
+      return file;
+    } catch (e) {
+      tried.push(`${file} (${e.message})`);
+    }
+  }
+  throw new Error(`libredlock.so not found; set LIBREDLOCK_PATH to the library file. Tried: ${tried.join('; ')}`);
+}
+
+let typesDeclared = false;
+function declareTypes() {
+  if (typesDeclared) return;
+  typesDeclared = true;
+  koffi.struct('redlock_client_options', {
+    version: 'uint32_t', max_connections: 'uint32_t', connect_timeout_ms: 'int64_t', command_timeout_ms: 'int64_t',
+    keepalive_s: 'int64_t', username: 'const char *', password: 'const char *', db: 'int32_t',
+  });
+  koffi.struct('redlock_lock_options', {
+    version: 'uint32_t', blocking: 'int32_t', timeout_ms: 'int64_t', sleep_ms: 'int64_t', blocking_timeout_ms: 'int64_t',
+  });
+  koffi.struct('redlock_acquire_options', {
+    version: 'uint32_t', set: 'uint32_t', blocking: 'int32_t', blocking_timeout_ms: 'int64_t', sleep_ms: 'int64_t',
+    token: 'const char *', token_len: 'size_t',
+  });
+}
+
+// Every C function, declared the same way on every thread; a missing symbol throws at load time.
+function bind(file) {
+  declareTypes();
+  const lib = koffi.load(file);
+  const f = (sig) => lib.func(sig);
+  return {
+    strerror: f('const char *redlock_strerror(int code)'),
+    lastError: f('const char *redlock_last_error(void)'),
+    version: f('const char *redlock_version(void)'),
+    clientOptionsInit: f('void redlock_client_options_init(_Out_ redlock_client_options *opts)'),
+    clientNew: f('int redlock_client_new(_Out_ uintptr_t *out, const char *url, const redlock_client_options *opts)'),
+    clientPing: f('int redlock_client_ping(uintptr_t client)'),
+    clientFree: f('void redlock_client_free(uintptr_t client)'),
+    lockOptionsInit: f('void redlock_lock_options_init(_Out_ redlock_lock_options *opts)'),
+    lockNew: f('int redlock_lock_new(_Out_ uintptr_t *out, uintptr_t client, const uint8_t *name, ' +
+               'const redlock_lock_options *opts, unsigned int flags)'),
+    lockFree: f('void redlock_lock_free(uintptr_t lock)'),
+    acquireOptionsInit: f('void redlock_acquire_options_init(_Out_ redlock_acquire_options *opts)'),
+    acquireEx: f('int redlock_lock_acquire_ex(uintptr_t lock, const redlock_acquire_options *opts)'),
+    release: f('int redlock_lock_release(uintptr_t lock)'),
+    extend: f('int redlock_lock_extend(uintptr_t lock, int64_t additional_ms, int replace_ttl)'),
+    reacquire: f('int redlock_lock_reacquire(uintptr_t lock)'),
+    locked: f('int redlock_lock_locked(uintptr_t lock)'),
+    owned: f('int redlock_lock_owned(uintptr_t lock)'),
+    token: f('int redlock_lock_token(uintptr_t lock, _Out_ uint8_t *buf, size_t buflen, _Out_ size_t *needed)'),
+  };
+}
+
+module.exports = { codes, findLibrary, bind };

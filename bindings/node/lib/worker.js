@@ -1,0 +1,40 @@
+'use strict';
+// A worker thread: runs the C calls that talk to Redis, synchronously, and reads the detail message on this same
+// thread right after (the C API keeps it per thread), so the event loop never waits on the network.
+const { parentPort, workerData, threadId } = require('node:worker_threads');
+const { bind } = require('./native');
+
+const c = bind(workerData.libraryPath);
+const ACQ_BLOCKING = 1;
+
+const ops = {
+  ping: (h) => c.clientPing(h),
+  // One attempt with the caller's token: the wait between attempts is a timer on the main thread.
+  attempt: (h, token) => {
+    const o = {};
+    c.acquireOptionsInit(o);
+    o.set = ACQ_BLOCKING;
+    o.blocking = 0;
+    o.token = token;
+    o.token_len = Buffer.byteLength(token);
+    return c.acquireEx(h, o);
+  },
+  release: (h) => c.release(h),
+  extend: (h, ms, replace) => c.extend(h, ms, replace),
+  reacquire: (h) => c.reacquire(h),
+  locked: (h) => c.locked(h),
+  owned: (h) => c.owned(h),
+};
+
+parentPort.on('message', ({ id, op, args }) => {
+  let rc;
+  let msg = '';
+  try {
+    rc = ops[op](...args);
+    if (rc !== 0) msg = c.lastError();
+  } catch (e) {
+    rc = -10;
+    msg = `binding error: ${e.message}`;
+  }
+  parentPort.postMessage({ id, rc, msg, threadId });
+});

@@ -1,0 +1,149 @@
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const {
+  Client, LockError, LockNotOwnedError, ConnectionError, AuthenticationError, InvalidArgumentError, libraryVersion,
+} = require('../lib');
+const { startRedis } = require('./redis-server');
+
+let redis;
+let client;
+before(async () => {
+  redis = await startRedis();
+  client = Client.fromUrl(redis.url);
+});
+after(() => {
+  client.close();
+  redis.stop();
+});
+
+test('acquire stores the token in the key; release deletes it', async () => {
+  assert.match(libraryVersion(), /^0\.1\./);
+  const lock = client.lock('node:basic', { timeout: 10000 });
+  assert.equal(lock.token, null);
+  assert.equal(await lock.acquire(), true);
+  assert.match(lock.token, /^[0-9a-f]{32}$/);
+  assert.equal(redis.cli('GET', 'node:basic'), lock.token);
+  const ttl = Number(redis.cli('PTTL', 'node:basic'));
+  assert.ok(ttl > 8000 && ttl <= 10000);
+  assert.equal(await lock.locked(), true);
+  assert.equal(await lock.owned(), true);
+  await lock.release();
+  assert.equal(redis.cli('EXISTS', 'node:basic'), '0');
+  await assert.rejects(lock.release(), LockError);
+  lock.free();
+});
+
+test('competing locks, caller token, extend and reacquire, errors in redis-py order', async () => {
+  const a = client.lock('node:compete', { timeout: 10000 });
+  const b = client.lock('node:compete', { timeout: 10000, blocking: false });
+  assert.equal(await a.acquire({ token: 'tok-a' }), true);
+  assert.equal(redis.cli('GET', 'node:compete'), 'tok-a');
+  assert.equal(await b.acquire(), false);
+  assert.equal(await b.owned(), false);
+  await a.extend(10000);
+  assert.ok(Number(redis.cli('PTTL', 'node:compete')) > 16000);
+  await a.extend(5000, true);
+  assert.ok(Number(redis.cli('PTTL', 'node:compete')) <= 5000);
+  redis.cli('PEXPIRE', 'node:compete', '1000');
+  await a.reacquire();
+  assert.ok(Number(redis.cli('PTTL', 'node:compete')) > 8000);
+  redis.cli('SET', 'node:compete', 'someone-else');
+  await assert.rejects(a.extend(1000), LockNotOwnedError);
+  await assert.rejects(a.release(), LockNotOwnedError);
+  await assert.rejects(a.release(), LockError);  // token cleared by the failed release
+
+  const forever = client.lock('node:forever');
+  assert.equal(await forever.acquire(), true);
+  await assert.rejects(forever.extend(1000), (e) => e instanceof LockError && /no timeout/.test(e.message));
+  await forever.release();
+});
+
+test('blockingTimeout gives up in time and the event loop keeps running meanwhile', async () => {
+  const holder = client.lock('node:wait', { timeout: 10000 });
+  const waiter = client.lock('node:wait', { timeout: 10000, sleep: 50, blockingTimeout: 400 });
+  assert.equal(await holder.acquire(), true);
+  let ticks = 0;
+  const timer = setInterval(() => { ticks++; }, 10);
+  const t0 = performance.now();
+  assert.equal(await waiter.acquire(), false);
+  const took = performance.now() - t0;
+  clearInterval(timer);
+  assert.ok(took >= 350 && took < 2000, `took ${took} ms`);
+  assert.ok(ticks >= 15, `event loop ticked only ${ticks} times`);
+  assert.equal(await waiter.acquire({ blockingTimeout: 0 }), false);
+
+  setTimeout(() => { holder.release(); }, 100);
+  assert.equal(await waiter.acquire({ blockingTimeout: 3000, sleep: 10 }), true);
+  await waiter.release();
+});
+
+test('the default token state is shared by the handle: release works from another worker thread', async () => {
+  // Why SHARED: a lock's calls are spread over worker threads. Here the acquire runs on one worker; while that
+  // worker is kept busy, the release necessarily runs on another. With per-thread tokens it would be refused.
+  const lock = client.lock('node:threads', { timeout: 10000 });
+  const other = client.lock('node:threads-other', { timeout: 10000 });
+  assert.equal(await lock.acquire(), true);
+  const acquiredOn = lock.lastThreadId;
+  const [, released] = await Promise.all([other.locked(), lock.release().then(() => lock.lastThreadId)]);
+  assert.notEqual(released, acquiredOn);
+  assert.equal(redis.cli('EXISTS', 'node:threads'), '0');
+});
+
+test('using() holds the lock around the callback and releases on throw', async () => {
+  const lock = client.lock('node:using', { timeout: 10000, blockingTimeout: 100 });
+  const seen = await lock.using(async () => redis.cli('GET', 'node:using'));
+  assert.match(seen, /^[0-9a-f]{32}$/);
+  assert.equal(redis.cli('EXISTS', 'node:using'), '0');
+  await assert.rejects(lock.using(async () => { throw new Error('boom'); }), /boom/);
+  assert.equal(redis.cli('EXISTS', 'node:using'), '0');
+  redis.cli('SET', 'node:using', 'taken');
+  await assert.rejects(lock.using(async () => 1), LockError);
+});
+
+test('many concurrent acquirers on one name: never two holders', async () => {
+  const locks = Array.from({ length: 8 }, () => client.lock('node:many', { timeout: 10000, sleep: 2 }));
+  let inside = 0;
+  let worst = 0;
+  let grants = 0;
+  await Promise.all(locks.map(async (l) => {
+    for (let i = 0; i < 5; i++) {
+      await l.using(async () => {
+        inside++;
+        worst = Math.max(worst, inside);
+        grants++;
+        await new Promise((r) => setTimeout(r, 1));
+        inside--;
+      });
+    }
+  }));
+  assert.equal(worst, 1);
+  assert.equal(grants, 40);
+});
+
+test('errors carry the library message', async () => {
+  assert.throws(() => Client.fromUrl('http://x'), (e) => e instanceof InvalidArgumentError && /unsupported scheme/.test(e.message));
+  assert.throws(() => client.lock(''), InvalidArgumentError);
+  assert.throws(() => client.lock('x', { timeout: -1 }), InvalidArgumentError);
+  const dead = Client.fromUrl('redis://127.0.0.1:1', { connectTimeout: 500 });
+  await assert.rejects(dead.ping(), (e) => e instanceof ConnectionError && /cannot connect/.test(e.message) && e.code === -5);
+  await assert.rejects(dead.lock('x').acquire(), ConnectionError);
+  const wrong = Client.fromUrl(redis.url.replace('redis://', 'redis://:nope@'));
+  await assert.rejects(wrong.ping(), AuthenticationError);
+});
+
+test('excludes redis-py on the same name, both ways', async () => {
+  const py = (code) => execFileSync('/usr/bin/python3', ['-c', `import redis; r = redis.Redis(port=${redis.port}); ${code}`],
+    { encoding: 'utf8' }).trim();
+  const lock = client.lock('node:interop', { timeout: 10000, blocking: false });
+  assert.equal(await lock.acquire(), true);
+  assert.equal(py("print(r.lock('node:interop', timeout=10).acquire(blocking=False))"), 'False');
+  await lock.release();
+  const theirToken = py("l = r.lock('node:interop', timeout=10); l.acquire(blocking=False); print(l.local.token.decode())");
+  assert.equal(await lock.acquire(), false);
+  assert.equal(await lock.locked(), true);
+  py(`l = r.lock('node:interop', timeout=10); l.local.token = b'${theirToken}'; l.release()`);
+  assert.equal(await lock.acquire(), true);
+  await lock.release();
+});
