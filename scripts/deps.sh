@@ -1,8 +1,11 @@
 #!/bin/sh
-# Installs what a fresh Debian 12 machine lacks to build and test libredlock (Debian's packages only).
+# Installs what a fresh Debian 12 machine lacks to build and test libredlock (Debian's packages only; the Node
+# binding's one dependency, koffi, comes from npm in scripts/test.sh).
 set -eu
 pkgs="g++ gcc cmake ninja-build pkg-config binutils libhiredis-dev libfmt-dev catch2 libssl-dev
-      redis-server redis-tools python3 python3-redis python3-pytest"
+      redis-server redis-tools python3 python3-redis python3-pytest python3-venv"
+command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
