@@ -25,7 +25,11 @@ export LIBREDLOCK_PATH="$root/build/libredlock.so"
 rm -rf build/venv
 /usr/bin/python3 -m venv --system-site-packages build/venv  # Debian's python3-redis and pytest stay visible
 build/venv/bin/pip install --no-index --quiet ./bindings/python  # --no-index: proves nothing is downloaded
-(cd build && ./venv/bin/python -m pytest -p no:cacheprovider -q "$root/bindings/python/tests")
+# From an empty directory: a libredlock.so in the working directory would shadow the package (Python would take
+# it for an extension module), and the source tree must not be importable, so the installed copy is what runs.
+pytest_dir=$(mktemp -d /tmp/redlock-pytest-XXXXXX)
+(cd "$pytest_dir" && "$root/build/venv/bin/python" -m pytest -p no:cacheprovider -q "$root/bindings/python/tests")
+rmdir "$pytest_dir"
 sh scripts/with-redis.sh build/venv/bin/python examples/python_example.py
 
 echo "== Node binding"
