@@ -62,7 +62,13 @@ function declareTypes() {
 function bind(file) {
   declareTypes();
   const lib = koffi.load(file);
-  const f = (sig) => lib.func(sig);
+  const f = (sig) => {
+    try {
+      return lib.func(sig);
+    } catch (e) {
+      throw new Error(`${file} is not a compatible libredlock (${sig.match(/redlock_\w+/)[0]}: ${e.message})`);
+    }
+  };
   return {
     strerror: f('const char *redlock_strerror(int code)'),
     lastError: f('const char *redlock_last_error(void)'),

@@ -133,6 +133,22 @@ test('errors carry the library message', async () => {
   await assert.rejects(wrong.ping(), AuthenticationError);
 });
 
+test('a missing library or symbol is a clear error at require time', () => {
+  const load = (libPath) => {
+    try {
+      execFileSync(process.execPath, ['-e', "require('./lib')"], {
+        cwd: require('node:path').join(__dirname, '..'), env: { ...process.env, LIBREDLOCK_PATH: libPath }, stdio: 'pipe',
+      });
+      return '';
+    } catch (e) {
+      return e.stderr.toString();
+    }
+  };
+  assert.match(load('/nonexistent/libredlock.so'), /libredlock\.so not found; set LIBREDLOCK_PATH/);
+  const hiredis = execFileSync('sh', ['-c', 'ls /usr/lib/*/libhiredis.so* | head -1'], { encoding: 'utf8' }).trim();
+  assert.match(load(hiredis), /is not a compatible libredlock \(redlock_strerror/);
+});
+
 test('excludes redis-py on the same name, both ways', async () => {
   const py = (code) => execFileSync('/usr/bin/python3', ['-c', `import redis; r = redis.Redis(port=${redis.port}); ${code}`],
     { encoding: 'utf8' }).trim();

@@ -195,7 +195,7 @@ def test_client_from_url_options(server):
     lock.release()
 
 
-def test_missing_library_is_a_clear_import_error(tmp_path):
+def test_missing_library_or_symbol_is_a_clear_import_error(tmp_path):
     import os
     import subprocess
     import sys
@@ -205,3 +205,10 @@ def test_missing_library_is_a_clear_import_error(tmp_path):
                        cwd=str(tmp_path), timeout=60)
     assert p.returncode != 0
     assert "libredlock.so not found; set LIBREDLOCK_PATH" in p.stderr
+    # a library that is not libredlock: named missing symbol
+    import glob
+    env["LIBREDLOCK_PATH"] = sorted(glob.glob("/usr/lib/*/libhiredis.so*"))[0]
+    p = subprocess.run([sys.executable, "-c", "import libredlock"], env=env, capture_output=True, text=True,
+                       cwd=str(tmp_path), timeout=60)
+    assert p.returncode != 0
+    assert "has no symbol redlock_strerror" in p.stderr
