@@ -1,6 +1,7 @@
 // The C++ core's pure logic, with fakes where a server is not the point; plus token-slot bounds on a real server.
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <set>
 #include <thread>
 #include <vector>
@@ -53,6 +54,29 @@ TEST_CASE("URL parsing fills every field", "[core][url]") {
     CHECK(u.path == "/run/redis/redis.sock");
     CHECK(u.username == std::optional<std::string>("user"));
     CHECK(u.db == 2);
+}
+
+TEST_CASE("URL parsing of random input: a config or Error(invalid), nothing else", "[core][url]") {
+    // A cheap fuzz (the sanitizer builds run it too): every input either parses or is rejected cleanly.
+    const std::string alphabet = "redis:/unix?&=@[]%0123456789abcdefxyzAF.-_ \r\n\0"s;
+    const std::string prefixes[] = {"", "redis://", "unix://", "redis://u:p@h:1/2?", "unix:///s?"};
+    std::mt19937 rng(12345);  // fixed seed: the same inputs every run
+    int parsed = 0, rejected = 0;
+    for (int i = 0; i < 20000; ++i) {
+        std::string url = prefixes[rng() % 5];
+        size_t len = rng() % 24;
+        for (size_t k = 0; k < len; ++k) url += alphabet[rng() % alphabet.size()];
+        try {
+            ClientConfig c = parse_url(url);
+            CHECK((c.kind == ClientConfig::Kind::unix_socket ? !c.path.empty() : !c.host.empty()));
+            ++parsed;
+        } catch (const Error &e) {
+            REQUIRE(e.code() == Errc::invalid);
+            ++rejected;
+        }
+    }
+    CHECK(parsed > 100);  // the generator reaches both outcomes
+    CHECK(rejected > 100);
 }
 
 TEST_CASE("RESP encoding is binary-safe argv with lengths", "[core][resp]") {
