@@ -18,7 +18,7 @@ cc -std=c99 -Wall -Wextra -Werror -o "$tmp/with-pkgconfig" "$src/tests/consumer/
   $(pkg-config --cflags --libs redlock) -Wl,-rpath,"$libdir"
 "$tmp/with-pkgconfig" "$url"
 
-cmake -S "$src/tests/consumer/cmake_project" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+cmake -S "$src/tests/consumer/cmake_project" -B "$tmp/cmake-build" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" \
   -DCMAKE_BUILD_RPATH="$libdir" >/dev/null
 cmake --build "$tmp/cmake-build" >/dev/null
 "$tmp/cmake-build/consumer" "$url"
