@@ -155,9 +155,11 @@ class Client:
         if handle:
             _lib.redlock_client_free(handle)
 
-    def __del__(self):
-        if getattr(self, "_handle", None):
-            self.close()
+    def __del__(self, _free=_lib.redlock_client_free):  # bound now: module globals may be gone at interpreter exit
+        handle = getattr(self, "_handle", None)
+        if handle:
+            self._handle = None
+            _free(handle)
 
     def __enter__(self):
         return self
@@ -210,11 +212,11 @@ class Lock:
         _check(_lib.redlock_lock_new(ctypes.byref(handle), client._handle, name_bytes, ctypes.byref(opts), flags))
         self._handle = handle
 
-    def __del__(self):
+    def __del__(self, _free=_lib.redlock_lock_free):  # bound now: module globals may be gone at interpreter exit
         handle = getattr(self, "_handle", None)
         if handle:
             self._handle = None
-            _lib.redlock_lock_free(handle)  # never touches Redis: a held lock stays until its TTL
+            _free(handle)  # never touches Redis: a held lock stays until its TTL
 
     def __enter__(self):
         if self.acquire():
