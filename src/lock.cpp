@@ -25,10 +25,11 @@ std::string shown(std::string_view name) {
     return out;
 }
 
-void check_script_reply(const Reply &r, std::string_view what) {
-    if (r.is_error()) throw server_error(r.str, what);
+// The context is only formatted on failure: this runs on every release.
+void check_script_reply(const Reply &r, const char *verb, std::string_view name) {
+    if (r.is_error()) throw server_error(r.str, fmt::format("{} of '{}'", verb, shown(name)));
     if (r.type != Reply::Type::integer)
-        throw Error(Errc::server, fmt::format("{}: unexpected reply from the lock script", what));
+        throw Error(Errc::server, fmt::format("{} of '{}': unexpected reply from the lock script", verb, shown(name)));
 }
 
 }  // namespace
@@ -120,7 +121,7 @@ void Lock::release() {
         tokens_->clear_if(*token);  // no longer ours in Redis, whichever way it went
         return;
     }
-    check_script_reply(r, fmt::format("release of '{}'", shown(name_)));
+    check_script_reply(r, "release", name_);
     tokens_->clear_if(*token);
     if (r.integer != 1) throw Error(Errc::not_owned, "Cannot release a lock that's no longer owned");
 }
@@ -147,7 +148,7 @@ void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms
                                           "changed is unknown",
                                           verb, shown(name_), e.what()));
     }
-    check_script_reply(r, fmt::format("{} of '{}'", verb, shown(name_)));
+    check_script_reply(r, verb, name_);
     if (r.integer != 1) throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned", verb));
 }
 
