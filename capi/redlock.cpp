@@ -43,12 +43,9 @@ REDLOCK_API void redlock_client_options_init(redlock_client_options *opts) noexc
     guarded([&]() -> int {
         require(opts != nullptr, "redlock_client_options_init: opts is NULL");
         *opts = redlock_client_options{};
-        opts->version = REDLOCK_CLIENT_OPTIONS_VERSION;
-        opts->max_connections = 16;
-        opts->connect_timeout_ms = 5000;
-        opts->command_timeout_ms = 5000;
-        opts->keepalive_s = 60;
-        opts->db = -1;
+        opts->version = REDLOCK_CLIENT_OPTIONS_VERSION;  // zero fields are unset
+        opts->keepalive_s = -1;                         // 0 means "off"
+        opts->db = -1;                                  // 0 is a database
         return REDLOCK_OK;
     });
 }
@@ -64,16 +61,20 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
                 throw Error(Errc::invalid, fmt::format("redlock_client_options.version is {}, expected {}; fill the "
                                                        "struct with redlock_client_options_init()",
                                                        opts->version, REDLOCK_CLIENT_OPTIONS_VERSION));
-            require(opts->max_connections >= 1 && opts->max_connections <= 4096,
-                    "max_connections must be from 1 to 4096");
-            require(opts->keepalive_s >= 0 && opts->keepalive_s <= 86400, "keepalive_s must be from 0 to 86400");
-            cfg.max_connections = opts->max_connections;
-            cfg.connect_timeout = redlock::core::timeout_from_ms(opts->connect_timeout_ms, "connect_timeout_ms");
-            cfg.command_timeout = redlock::core::timeout_from_ms(opts->command_timeout_ms, "command_timeout_ms");
-            cfg.keepalive_s = static_cast<int>(opts->keepalive_s);
+            // Only the fields the caller set override the URL.
+            require(opts->max_connections <= 4096, "max_connections must be from 1 to 4096 (0 = unset)");
+            require(opts->keepalive_s >= -1 && opts->keepalive_s <= 86400,
+                    "keepalive_s must be from 0 to 86400 (-1 = unset)");
+            require(opts->db >= -1, "db must be >= 0 (-1 = unset)");
+            if (opts->max_connections != 0) cfg.max_connections = opts->max_connections;
+            if (opts->connect_timeout_ms != 0)
+                cfg.connect_timeout = redlock::core::timeout_from_ms(opts->connect_timeout_ms, "connect_timeout_ms");
+            if (opts->command_timeout_ms != 0)
+                cfg.command_timeout = redlock::core::timeout_from_ms(opts->command_timeout_ms, "command_timeout_ms");
+            if (opts->keepalive_s != -1) cfg.keepalive_s = static_cast<int>(opts->keepalive_s);
             if (opts->username) cfg.username = opts->username;
             if (opts->password) cfg.password = opts->password;
-            if (opts->db >= 0) cfg.db = opts->db;
+            if (opts->db != -1) cfg.db = opts->db;
         }
         auto c = std::make_unique<redlock_client>();
         c->impl = std::make_shared<redlock::core::Client>(std::move(cfg));

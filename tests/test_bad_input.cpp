@@ -125,13 +125,18 @@ TEST_CASE("negative and zero times", "[api]") {
 
     redlock_client_options co;
     redlock_client_options_init(&co);
-    co.command_timeout_ms = 0;
+    co.max_connections = 5000;
     redlock_client *cl = nullptr;
     CHECK(redlock_client_new(&cl, s.url().c_str(), &co) == REDLOCK_EINVAL);
-    CHECK_THAT(redlock_last_error(), Contains("command_timeout_ms"));
+    CHECK_THAT(redlock_last_error(), Contains("max_connections"));
     redlock_client_options_init(&co);
-    co.max_connections = 0;
+    co.keepalive_s = -2;
     CHECK(redlock_client_new(&cl, s.url().c_str(), &co) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("keepalive_s"));
+    redlock_client_options_init(&co);
+    co.db = -7;
+    CHECK(redlock_client_new(&cl, s.url().c_str(), &co) == REDLOCK_EINVAL);
+    CHECK(cl == nullptr);
 
     auto lk = make_lock(c.get(), "bad:times", lock_options(10000));
     redlock_acquire_options a;

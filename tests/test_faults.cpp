@@ -299,3 +299,19 @@ TEST_CASE("after fork() the child opens its own connections and both processes w
     REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
     CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
 }
+
+TEST_CASE("URL options survive an options struct that leaves them unset", "[faults][timing]") {
+    RedisServer s;
+    redlock_client_options o;
+    redlock_client_options_init(&o);  // the caller only wants to set a field the URL does not have
+    o.keepalive_s = 30;
+    auto c = make_client(s.url() + "?command_timeout=200", &o);
+    auto l = make_lock(c.get(), "fault:url-options", lock_options(10000));
+    REQUIRE(redlock_lock_locked(l.get()) == 0);  // connected
+    std::thread sleeper([&] { s.admin({"DEBUG", "SLEEP", "1.2"}); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(redlock_lock_locked(l.get()) == REDLOCK_ETIMEDOUT);  // the URL's 200 ms, not a default 5 s
+    CHECK(seconds_since(t0) < 0.9);
+    sleeper.join();
+}

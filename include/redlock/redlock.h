@@ -118,19 +118,23 @@ typedef struct redlock_client redlock_client;
 
 #define REDLOCK_CLIENT_OPTIONS_VERSION 1
 
-/** Options for redlock_client_new(). Fill with redlock_client_options_init(), then change fields. */
+/**
+ * Options for redlock_client_new(). Fill with redlock_client_options_init(), then set the fields you want: a field
+ * left unset keeps the URL's value (query parameter or path), else the library default.
+ */
 typedef struct redlock_client_options {
     uint32_t version;           /**< REDLOCK_CLIENT_OPTIONS_VERSION (set by _init). */
-    uint32_t max_connections;   /**< Pool size; default 16, at least 1. */
-    int64_t connect_timeout_ms; /**< Per connection attempt; default 5000; negative = no limit; 0 is invalid. */
-    int64_t command_timeout_ms; /**< Per command round trip; default 5000; negative = no limit; 0 is invalid. */
-    int64_t keepalive_s;        /**< TCP keepalive idle seconds; default 60; 0 = keepalive off. */
-    const char *username;       /**< If not NULL, overrides the URL's ACL user. Copied. */
-    const char *password;       /**< If not NULL, overrides the URL's password. Copied. */
-    int32_t db;                 /**< If >= 0, overrides the URL's database number; default -1. */
+    uint32_t max_connections;   /**< Pool size, 1..4096; 0 = unset (default 16). */
+    int64_t connect_timeout_ms; /**< Per connection attempt, with AUTH/SELECT; negative = no limit;
+                                     0 = unset (default 5000). */
+    int64_t command_timeout_ms; /**< Per command round trip; negative = no limit; 0 = unset (default 5000). */
+    int64_t keepalive_s;        /**< TCP keepalive idle seconds, 0..86400, 0 = off; -1 = unset (default 60). */
+    const char *username;       /**< ACL user; NULL = unset. Copied. */
+    const char *password;       /**< Password; NULL = unset. Copied. */
+    int32_t db;                 /**< Database number; -1 = unset (default 0). */
 } redlock_client_options;
 
-/** Fill `opts` with the defaults above. NULL is ignored (and sets the detail message). */
+/** Fill `opts` with the version and every field unset. NULL is ignored (and sets the detail message). */
 REDLOCK_API void redlock_client_options_init(redlock_client_options *opts) REDLOCK_NOEXCEPT;
 
 /**
@@ -142,7 +146,7 @@ REDLOCK_API void redlock_client_options_init(redlock_client_options *opts) REDLO
  *  - `unix:///path/to.sock[?query]`
  *  Query keys: `db`, `connect_timeout` and `command_timeout` (ms), `max_connections`, `keepalive` (s),
  *  `username`, `password`. Unknown keys are REDLOCK_EINVAL. `rediss://` (TLS) is not supported by this build.
- *  Options given in `opts` override the URL.
+ *  Fields set in `opts` override the URL; unset fields keep it.
  *
  * @param out  receives the client on REDLOCK_OK, NULL otherwise. Free with redlock_client_free().
  * @param url  the server address; copied.

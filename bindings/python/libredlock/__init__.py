@@ -111,7 +111,8 @@ class Client:
 
     def __init__(self, url="redis://127.0.0.1:6379/0", *, connect_timeout=_DEFAULT, command_timeout=_DEFAULT,
                  max_connections=None, keepalive=None, username=None, password=None, db=None):
-        """Timeouts are float seconds; None means no limit; left out, the library's default (5 s)."""
+        """Timeouts are float seconds; None means no limit. An argument left out keeps the URL's value (query
+        parameter or path), else the library default (5 s timeouts, 16 connections, 60 s keepalive, db 0)."""
         opts = _native.ClientOptions()
         _lib.redlock_client_options_init(ctypes.byref(opts))
         if connect_timeout is not _DEFAULT:
