@@ -128,11 +128,14 @@ public:
     }
 
 private:
-    // The kernel timeout must not outlast the deadline; in the common case (a fresh per-command deadline equal to
-    // the configured timeout) it already matches and no system call is made.
+    // The kernel timeout follows the deadline: never longer, not much shorter, none without a deadline. In the
+    // common case (a fresh per-command deadline equal to the command timeout) it already matches: no system call.
     void ensure_timeout(const Deadline &deadline) {
         auto rem = deadline.remaining();
-        if (!rem) return;  // no deadline: timeouts stay as configured (none)
+        if (!rem) {  // e.g. no command timeout, after a handshake that ran under the connect deadline
+            if (current_.count() != 0) set_timeouts(Millis(0));
+            return;
+        }
         if (rem->count() == 0) throw Error(Errc::timed_out, "command timed out");
         if (current_.count() == 0 || *rem < current_ || *rem > current_ + Millis(50)) set_timeouts(*rem);
     }
@@ -145,7 +148,7 @@ private:
     }
 
     Fd fd_;
-    Millis current_{0};  // 0: none set
+    Millis current_{0};  // the kernel's SO_RCVTIMEO/SO_SNDTIMEO; 0: none
 };
 
 void set_keepalive(int fd, int idle_s) {
