@@ -47,12 +47,19 @@ void Client::ping() {
     if (!r.is_status("PONG")) throw Error(Errc::server, "PING: unexpected reply");
 }
 
+namespace {
+std::optional<std::string> get_value(Reply &&r) {
+    if (r.is_error()) throw server_error(r.str, "GET failed");
+    if (r.type != Reply::Type::string) return std::nullopt;  // nil: no key
+    return std::move(r.str);
+}
+}  // namespace
+
+std::optional<std::string> Client::get(std::string_view key) { return get_value(read({"GET", key})); }
+
 std::optional<std::string> Client::get_on_fresh_connection(std::string_view key) {
     Pool::Lease c = pool_.lease(true);
-    Reply r = c->call({"GET", key}, command_deadline());
-    if (r.is_error()) throw server_error(r.str, "GET failed");
-    if (r.is_nil()) return std::nullopt;
-    return std::move(r.str);
+    return get_value(c->call({"GET", key}, command_deadline()));
 }
 
 }  // namespace redlock::core

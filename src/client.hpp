@@ -24,6 +24,9 @@ public:
     // connection, which also caches it again. Throws like write().
     Reply script(const Script &s, std::string_view key, ArgList args);
 
+    // GET as a read (retried once after a dropped connection). Throws Error.
+    std::optional<std::string> get(std::string_view key);
+
     // GET on a newly opened connection, to settle an ambiguous outcome. Throws Error if that fails too.
     std::optional<std::string> get_on_fresh_connection(std::string_view key);
 

@@ -79,6 +79,22 @@ void apply_query(ClientConfig &cfg, std::string_view query) {
     }
 }
 
+// Consumes "[user][:password]@" before the last '@' of `rest` into cfg; returns what follows it.
+std::string_view take_credentials(ClientConfig &cfg, std::string_view rest, bool user_alone_ok) {
+    size_t at = rest.rfind('@');
+    if (at == std::string_view::npos) return rest;
+    std::string_view cred = rest.substr(0, at);
+    size_t colon = cred.find(':');
+    if (colon == std::string_view::npos) {
+        if (!user_alone_ok) bad_url("credentials must be written user:password@ or :password@");
+        if (!cred.empty()) cfg.username = percent_decode(cred);
+    } else {
+        if (colon > 0) cfg.username = percent_decode(cred.substr(0, colon));
+        cfg.password = percent_decode(cred.substr(colon + 1));
+    }
+    return rest.substr(at + 1);
+}
+
 // host[:port] where host may be [ipv6].
 void parse_host_port(ClientConfig &cfg, std::string_view hp) {
     std::string_view port;
@@ -129,18 +145,7 @@ ClientConfig parse_url(std::string_view url) {
     } else if (url.substr(0, unix_s.size()) == unix_s) {
         cfg.kind = ClientConfig::Kind::unix_socket;
         std::string_view rest = url.substr(unix_s.size());
-        if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
-            // unix://[user[:password]]@/path, as redis-py accepts
-            std::string_view cred = rest.substr(0, at);
-            rest = rest.substr(at + 1);
-            size_t colon = cred.find(':');
-            if (colon == std::string_view::npos) {
-                if (!cred.empty()) cfg.username = percent_decode(cred);
-            } else {
-                if (colon > 0) cfg.username = percent_decode(cred.substr(0, colon));
-                cfg.password = percent_decode(cred.substr(colon + 1));
-            }
-        }
+        rest = take_credentials(cfg, rest, true);  // unix://[user[:password]]@/path, as redis-py accepts
         if (rest.empty() || rest.front() != '/') bad_url("unix:// needs an absolute socket path, as unix:///path");
         cfg.path = percent_decode(rest);
     } else if (url.substr(0, redis.size()) == redis) {
@@ -150,14 +155,7 @@ ClientConfig parse_url(std::string_view url) {
             path = rest.substr(slash + 1);
             rest = rest.substr(0, slash);
         }
-        if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
-            std::string_view cred = rest.substr(0, at);
-            rest = rest.substr(at + 1);
-            size_t colon = cred.find(':');
-            if (colon == std::string_view::npos) bad_url("credentials must be written user:password@ or :password@");
-            if (colon > 0) cfg.username = percent_decode(cred.substr(0, colon));
-            cfg.password = percent_decode(cred.substr(colon + 1));
-        }
+        rest = take_credentials(cfg, rest, false);
         parse_host_port(cfg, rest);
         if (!path.empty()) cfg.db = parse_int<int>(path, 0, std::numeric_limits<int>::max(), "db");
     } else {

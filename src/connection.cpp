@@ -19,14 +19,13 @@ Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline 
     : transport_(open_socket_transport(cfg, connect_deadline)), owner_pid_(owner_pid) {
     // Pipelined handshake: one round trip whatever it contains.
     int expected = 0;
-    std::string db = std::to_string(cfg.db);
     if (cfg.password) {
         if (cfg.username) encode_command(out_, {"AUTH", *cfg.username, *cfg.password});
         else encode_command(out_, {"AUTH", *cfg.password});
         ++expected;
     }
     if (cfg.db != 0) {
-        encode_command(out_, {"SELECT", db});
+        encode_command(out_, {"SELECT", std::to_string(cfg.db)});
         ++expected;
     }
     if (expected > 0) {
@@ -45,16 +44,11 @@ Reply Connection::call(Argv argv, const Deadline &deadline) {
     encode_command(out_, argv);
     try {
         send(deadline);
-    } catch (const Error &e) {
-        broken_ = true;
-        // A failed send may still have delivered part or all of the command.
-        throw OutcomeUnknown(e.code(), e.what());
-    }
-    try {
         Reply r = receive(deadline);
         last_used_ = Clock::now();
         return r;
     } catch (const Error &e) {
+        // Even a failed send may have delivered part or all of the command.
         broken_ = true;
         throw OutcomeUnknown(e.code(), e.what());
     }

@@ -11,9 +11,6 @@ namespace redlock::core {
 
 namespace {
 
-constexpr size_t kMaxNameLen = 65536;  // REDLOCK_MAX_NAME_LEN
-constexpr size_t kMaxTokenLen = 4096;  // REDLOCK_MAX_TOKEN_LEN
-
 // Lock names can be huge or binary: messages show a bounded, printable prefix.
 std::string shown(std::string_view name) {
     std::string out;
@@ -48,23 +45,27 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
     else tokens_ = std::make_unique<ThreadLocalTokenStore>();
 }
 
+std::optional<std::string> Lock::value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
+                                             const std::string *keep) {
+    try {
+        return client_->get_on_fresh_connection(name_);
+    } catch (const Error &check) {
+        if (keep) tokens_->set(*keep);
+        throw Error(lost.code(), fmt::format("{} of '{}': {}; the outcome could not be checked ({}){}{}", verb,
+                                             shown(name_), lost.what(), check.what(), advice.empty() ? "" : "; ",
+                                             advice));
+    }
+}
+
 bool Lock::try_set(const std::string &token) {
     Reply r;
     try {
         r = opts_.ttl ? client_->write({"SET", name_, token, "NX", "PX", ttl_ms_})
                       : client_->write({"SET", name_, token, "NX"});
     } catch (const OutcomeUnknown &e) {
-        // The SET may have run. Ask on a new connection rather than guess or resend it.
-        std::optional<std::string> now;
-        try {
-            now = client_->get_on_fresh_connection(name_);
-        } catch (const Error &check) {
-            tokens_->set(token);  // it may be ours: keep the token so release() can clean up safely
-            throw Error(e.code(), fmt::format("acquire of '{}': {}; the outcome could not be checked ({}); the token is "
-                                              "kept so release() can clean up",
-                                              shown(name_), e.what(), check.what()));
-        }
-        if (now == token) return true;
+        // The SET may have run: ask rather than guess or resend it. If we cannot ask, the lock may be ours, so the
+        // token is kept and release() can clean up safely.
+        if (value_after(e, "acquire", "the token is kept so release() can clean up", &token) == token) return true;
         throw Error(e.code(), fmt::format("acquire of '{}': {}; checked on a new connection: not held by this owner",
                                           shown(name_), e.what()));
     }
@@ -106,15 +107,7 @@ void Lock::release() {
     try {
         r = client_->script(kReleaseScript, name_, {*token});
     } catch (const OutcomeUnknown &e) {
-        std::optional<std::string> now;
-        try {
-            now = client_->get_on_fresh_connection(name_);
-        } catch (const Error &check) {
-            throw Error(e.code(), fmt::format("release of '{}': {}; the outcome could not be checked ({}); the token is "
-                                              "kept: retry the release",
-                                              shown(name_), e.what(), check.what()));
-        }
-        if (now == *token)
+        if (value_after(e, "release", "the token is kept: retry the release") == *token)
             throw Error(e.code(), fmt::format("release of '{}': {}; the lock is still held: the token is kept, retry "
                                               "the release",
                                               shown(name_), e.what()));
@@ -134,14 +127,7 @@ void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms
     try {
         r = mode.empty() ? client_->script(s, name_, {*token, ms}) : client_->script(s, name_, {*token, ms, mode});
     } catch (const OutcomeUnknown &e) {
-        std::optional<std::string> now;
-        try {
-            now = client_->get_on_fresh_connection(name_);
-        } catch (const Error &check) {
-            throw Error(e.code(), fmt::format("{} of '{}': {}; the outcome could not be checked ({})", verb,
-                                              shown(name_), e.what(), check.what()));
-        }
-        if (now != *token)
+        if (value_after(e, verb, "") != *token)
             throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned (checked after: {})", verb,
                                                      e.what()));
         throw Error(e.code(), fmt::format("{} of '{}': {}; the lock is still held by this owner, but whether its TTL "
@@ -161,18 +147,11 @@ void Lock::extend(Millis additional, bool replace_ttl) {
 
 void Lock::reacquire() { run_ttl_script(kReacquireScript, "reacquire", ttl_ms_, {}); }
 
-bool Lock::locked() {
-    Reply r = client_->read({"GET", name_});
-    if (r.is_error()) throw server_error(r.str, fmt::format("GET '{}'", shown(name_)));
-    return !r.is_nil();
-}
+bool Lock::locked() { return client_->get(name_).has_value(); }
 
 bool Lock::owned() {
     std::optional<std::string> token = tokens_->get();
-    if (!token) return false;
-    Reply r = client_->read({"GET", name_});
-    if (r.is_error()) throw server_error(r.str, fmt::format("GET '{}'", shown(name_)));
-    return r.type == Reply::Type::string && r.str == *token;
+    return token && client_->get(name_) == token;
 }
 
 }  // namespace redlock::core

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "client.hpp"
+#include "connection.hpp"
 #include "clock.hpp"
 #include "token.hpp"
 
@@ -28,6 +29,10 @@ struct AcquireArgs {
 
 enum class TokenScope { per_thread, shared };
 
+// REDLOCK_MAX_NAME_LEN and REDLOCK_MAX_TOKEN_LEN (capi/ checks they agree).
+inline constexpr size_t kMaxNameLen = 65536;
+inline constexpr size_t kMaxTokenLen = 4096;
+
 class Lock {
 public:
     // Validates the name (1..REDLOCK_MAX_NAME_LEN bytes) and options; throws Error(invalid).
@@ -46,6 +51,10 @@ public:
 
 private:
     bool try_set(const std::string &token);
+    // After a lost reply: the key's value, read on a new connection. If that read fails too, throws `lost`'s code
+    // with both reasons and `advice`, first storing `keep` (when given) as this owner's token.
+    std::optional<std::string> value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
+                                           const std::string *keep = nullptr);
     void run_ttl_script(const Script &s, const char *verb, std::string_view ms, std::string_view mode);
 
     std::shared_ptr<Client> client_;

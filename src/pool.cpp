@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "error.hpp"
 
 namespace redlock::core {
@@ -31,37 +33,27 @@ void Pool::forget_after_fork() {
 Pool::Lease Pool::lease(bool fresh) {
     std::unique_lock<std::mutex> lk(mu_);
     if (pid_ != ::getpid()) forget_after_fork();  // one cheap system call; also catches raw clone() children
-    const auto now = Clock::now();
-    while (!fresh && !idle_.empty()) {
-        std::unique_ptr<Connection> c = std::move(idle_.back());
-        idle_.pop_back();
-        if (now - c->last_used() < kProbeAfterIdle || !c->looks_dead()) return Lease(this, std::move(c));
-        --open_;
-    }
-    if (open_ >= cfg_.max_connections) {
-        Deadline wait = Deadline::after(cfg_.connect_timeout);
-        for (;;) {
-            if (fresh && !idle_.empty()) {  // make room for the fresh one by dropping an idle connection
-                idle_.pop_back();
-                --open_;
-                break;
-            }
-            if (!idle_.empty()) {
+    std::optional<Deadline> wait;                 // set when we first have to wait for a connection
+    for (;;) {
+        if (!fresh) {
+            const auto now = Clock::now();
+            while (!idle_.empty()) {
                 std::unique_ptr<Connection> c = std::move(idle_.back());
                 idle_.pop_back();
-                return Lease(this, std::move(c));
+                if (now - c->last_used() < kProbeAfterIdle || !c->looks_dead()) return Lease(this, std::move(c));
+                --open_;
             }
-            if (open_ < cfg_.max_connections) break;
-            auto rem = wait.remaining();
-            if (!rem) {
-                cv_.wait(lk);
-            } else if (rem->count() == 0 || cv_.wait_for(lk, *rem) == std::cv_status::timeout) {
-                if (!idle_.empty() || open_ < cfg_.max_connections) continue;
-                throw Error(Errc::timed_out,
-                            fmt::format("all {} connections to {} stayed busy for the connect timeout",
-                                        cfg_.max_connections, cfg_.describe()));
-            }
+        } else if (open_ >= cfg_.max_connections && !idle_.empty()) {
+            idle_.pop_back();  // make room for the fresh one
+            --open_;
         }
+        if (open_ < cfg_.max_connections) break;
+        if (!wait) wait = Deadline::after(cfg_.connect_timeout);
+        if (wait->passed())
+            throw Error(Errc::timed_out, fmt::format("all {} connections to {} stayed busy for the connect timeout",
+                                                     cfg_.max_connections, cfg_.describe()));
+        if (auto rem = wait->remaining()) cv_.wait_for(lk, *rem);
+        else cv_.wait(lk);
     }
     ++open_;
     lk.unlock();
