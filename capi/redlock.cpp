@@ -26,8 +26,32 @@ struct redlock_lock {
 
 namespace {
 
+static_assert(redlock::core::kMaxNameLen == REDLOCK_MAX_NAME_LEN);
+static_assert(redlock::core::kMaxTokenLen == REDLOCK_MAX_TOKEN_LEN);
+
 void require(bool ok, const char *what) {
     if (!ok) throw Error(Errc::invalid, what);
+}
+
+// Options structs start with a version that their _init function sets.
+void require_version(uint32_t got, uint32_t expected, const char *type) {
+    if (got != expected)
+        throw Error(Errc::invalid, fmt::format("{}.version is {}, expected {}; fill the struct with {}_init()", type,
+                                               got, expected, type));
+}
+
+// The core's lock defaults in the C API's terms: one source for them.
+struct LockDefaults {
+    const redlock::core::LockOptions core;
+    const int32_t blocking = core.blocking ? 1 : 0;
+    const int64_t timeout_ms = core.ttl ? core.ttl->count() : 0;
+    const int64_t sleep_ms = core.sleep.count();
+    const int64_t blocking_timeout_ms = core.blocking_timeout ? core.blocking_timeout->count() : -1;
+};
+
+bool flag01(int32_t v, const char *what) {
+    if (v != 0 && v != 1) throw Error(Errc::invalid, fmt::format("{} must be 0 or 1", what));
+    return v == 1;
 }
 
 std::optional<Millis> wait_limit(int64_t ms) {
@@ -57,10 +81,7 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
         require(url != nullptr, "redlock_client_new: url is NULL");
         redlock::core::ClientConfig cfg = redlock::core::parse_url(url);
         if (opts) {
-            if (opts->version != REDLOCK_CLIENT_OPTIONS_VERSION)
-                throw Error(Errc::invalid, fmt::format("redlock_client_options.version is {}, expected {}; fill the "
-                                                       "struct with redlock_client_options_init()",
-                                                       opts->version, REDLOCK_CLIENT_OPTIONS_VERSION));
+            require_version(opts->version, REDLOCK_CLIENT_OPTIONS_VERSION, "redlock_client_options");
             // Only the fields the caller set override the URL.
             require(opts->max_connections <= 4096, "max_connections must be from 1 to 4096 (0 = unset)");
             require(opts->keepalive_s >= -1 && opts->keepalive_s <= 86400,
@@ -97,11 +118,12 @@ REDLOCK_API void redlock_lock_options_init(redlock_lock_options *opts) noexcept 
     guarded([&]() -> int {
         require(opts != nullptr, "redlock_lock_options_init: opts is NULL");
         *opts = redlock_lock_options{};
+        const LockDefaults d;
         opts->version = REDLOCK_LOCK_OPTIONS_VERSION;
-        opts->blocking = 1;
-        opts->timeout_ms = 0;
-        opts->sleep_ms = 100;
-        opts->blocking_timeout_ms = -1;
+        opts->blocking = d.blocking;
+        opts->timeout_ms = d.timeout_ms;
+        opts->sleep_ms = d.sleep_ms;
+        opts->blocking_timeout_ms = d.blocking_timeout_ms;
         return REDLOCK_OK;
     });
 }
@@ -117,16 +139,11 @@ REDLOCK_API int redlock_lock_new(redlock_lock **out, redlock_client *client, con
             throw Error(Errc::invalid, fmt::format("redlock_lock_new: unknown flag bits 0x{:x}", flags & ~REDLOCK_SHARED));
         redlock::core::LockOptions lo;
         if (opts) {
-            if (opts->version != REDLOCK_LOCK_OPTIONS_VERSION)
-                throw Error(Errc::invalid, fmt::format("redlock_lock_options.version is {}, expected {}; fill the "
-                                                       "struct with redlock_lock_options_init()",
-                                                       opts->version, REDLOCK_LOCK_OPTIONS_VERSION));
+            require_version(opts->version, REDLOCK_LOCK_OPTIONS_VERSION, "redlock_lock_options");
             require(opts->timeout_ms >= 0, "timeout_ms must be >= 0 (0 = the lock never expires)");
-            require(opts->sleep_ms >= 0, "sleep_ms must be >= 0");
-            require(opts->blocking == 0 || opts->blocking == 1, "blocking must be 0 or 1");
             if (opts->timeout_ms > 0) lo.ttl = Millis(opts->timeout_ms);
-            lo.sleep = Millis(opts->sleep_ms);
-            lo.blocking = opts->blocking == 1;
+            lo.sleep = Millis(opts->sleep_ms);  // the core checks the values
+            lo.blocking = flag01(opts->blocking, "blocking");
             lo.blocking_timeout = wait_limit(opts->blocking_timeout_ms);
         }
         size_t len = strnlen(name, REDLOCK_MAX_NAME_LEN + 1);  // bounded: never scans a huge name to its end
@@ -148,10 +165,11 @@ REDLOCK_API void redlock_acquire_options_init(redlock_acquire_options *opts) noe
     guarded([&]() -> int {
         require(opts != nullptr, "redlock_acquire_options_init: opts is NULL");
         *opts = redlock_acquire_options{};
+        const LockDefaults d;  // shown as the values an override would start from; `set` decides what applies
         opts->version = REDLOCK_ACQUIRE_OPTIONS_VERSION;
-        opts->blocking = 1;
-        opts->blocking_timeout_ms = -1;
-        opts->sleep_ms = 100;
+        opts->blocking = d.blocking;
+        opts->blocking_timeout_ms = d.blocking_timeout_ms;
+        opts->sleep_ms = d.sleep_ms;
         return REDLOCK_OK;
     });
 }
@@ -164,24 +182,15 @@ REDLOCK_API int redlock_lock_acquire_ex(redlock_lock *lock, const redlock_acquir
         redlock::core::AcquireArgs args;
         if (opts) {
             constexpr uint32_t known = REDLOCK_ACQ_BLOCKING | REDLOCK_ACQ_BLOCKING_TIMEOUT | REDLOCK_ACQ_SLEEP;
-            if (opts->version != REDLOCK_ACQUIRE_OPTIONS_VERSION)
-                throw Error(Errc::invalid, fmt::format("redlock_acquire_options.version is {}, expected {}; fill the "
-                                                       "struct with redlock_acquire_options_init()",
-                                                       opts->version, REDLOCK_ACQUIRE_OPTIONS_VERSION));
+            require_version(opts->version, REDLOCK_ACQUIRE_OPTIONS_VERSION, "redlock_acquire_options");
             if (opts->set & ~known)
                 throw Error(Errc::invalid, fmt::format("redlock_acquire_options.set has unknown bits 0x{:x}",
                                                        opts->set & ~known));
-            if (opts->set & REDLOCK_ACQ_BLOCKING) {
-                require(opts->blocking == 0 || opts->blocking == 1, "blocking must be 0 or 1");
-                args.blocking = opts->blocking == 1;
-            }
+            if (opts->set & REDLOCK_ACQ_BLOCKING) args.blocking = flag01(opts->blocking, "blocking");
             if (opts->set & REDLOCK_ACQ_BLOCKING_TIMEOUT) args.blocking_timeout = wait_limit(opts->blocking_timeout_ms);
-            if (opts->set & REDLOCK_ACQ_SLEEP) {
-                require(opts->sleep_ms >= 0, "sleep_ms must be >= 0");
-                args.sleep = Millis(opts->sleep_ms);
-            }
+            if (opts->set & REDLOCK_ACQ_SLEEP) args.sleep = Millis(opts->sleep_ms);  // the core checks the values
             if (opts->token) {
-                require(opts->token_len > 0, "token_len is 0: a token cannot be empty");
+                // Bounded before copying: token_len is only as good as the caller's arithmetic.
                 require(opts->token_len <= REDLOCK_MAX_TOKEN_LEN, "token is longer than REDLOCK_MAX_TOKEN_LEN");
                 args.token.emplace(opts->token, opts->token_len);
             }
