@@ -124,6 +124,14 @@ function ms(value, what, { allowNull = false } = {}) {
   return Math.trunc(value);
 }
 
+// A connection timeout: null = no limit, else >= 1 ms (the C API would read 0 as "unset").
+function limitMs(value, what) {
+  if (value === null) return -1;
+  const v = ms(value, what);
+  if (v < 1) throw new InvalidArgumentError(`${what} must be >= 1 ms, or null for no limit`, codes.EINVAL);
+  return v;
+}
+
 const handles = new FinalizationRegistry(({ free, address }) => free(address));
 
 class Client {
@@ -135,8 +143,8 @@ class Client {
   constructor(url, options = {}) {
     const o = {};
     c.clientOptionsInit(o);
-    if (options.connectTimeout !== undefined) o.connect_timeout_ms = options.connectTimeout === null ? -1 : ms(options.connectTimeout, 'connectTimeout');
-    if (options.commandTimeout !== undefined) o.command_timeout_ms = options.commandTimeout === null ? -1 : ms(options.commandTimeout, 'commandTimeout');
+    if (options.connectTimeout !== undefined) o.connect_timeout_ms = limitMs(options.connectTimeout, 'connectTimeout');
+    if (options.commandTimeout !== undefined) o.command_timeout_ms = limitMs(options.commandTimeout, 'commandTimeout');
     if (options.maxConnections !== undefined) o.max_connections = options.maxConnections;
     if (options.keepalive !== undefined) o.keepalive_s = options.keepalive;
     if (options.username !== undefined) o.username = options.username;

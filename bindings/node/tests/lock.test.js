@@ -125,6 +125,7 @@ test('many concurrent acquirers on one name: never two holders', async () => {
 test('errors carry the library message', async () => {
   assert.throws(() => Client.fromUrl('http://x'), (e) => e instanceof InvalidArgumentError && /unsupported scheme/.test(e.message));
   assert.throws(() => client.lock(''), InvalidArgumentError);
+  assert.throws(() => Client.fromUrl(redis.url, { commandTimeout: 0 }), InvalidArgumentError);
   assert.throws(() => client.lock('x', { timeout: -1 }), InvalidArgumentError);
   const dead = Client.fromUrl('redis://127.0.0.1:1', { connectTimeout: 500 });
   await assert.rejects(dead.ping(), (e) => e instanceof ConnectionError && /cannot connect/.test(e.message) && e.code === -5);

@@ -95,6 +95,23 @@ def _ms(seconds, what):
     return ms
 
 
+def _limit_ms(seconds, what):
+    """A connection timeout: None = no limit, else > 0 s (the C API would read 0 as "unset")."""
+    if seconds is None:
+        return -1
+    if seconds <= 0:
+        raise InvalidArgumentError("%s must be > 0 s, or None for no limit" % what, _native.EINVAL)
+    return _ms(seconds, what)
+
+
+def _sleep_ms(seconds):
+    return _ms(seconds, "sleep") if seconds >= 0 else -1  # negative: the library rejects it
+
+
+def _wait_ms(seconds):
+    return max(0, _ms(seconds, "blocking_timeout"))  # negative: one attempt, as redis-py
+
+
 def _to_bytes(value, what):
     if isinstance(value, str):
         value = value.encode()
@@ -116,9 +133,9 @@ class Client:
         opts = _native.ClientOptions()
         _lib.redlock_client_options_init(ctypes.byref(opts))
         if connect_timeout is not _DEFAULT:
-            opts.connect_timeout_ms = -1 if connect_timeout is None else _ms(connect_timeout, "connect_timeout")
+            opts.connect_timeout_ms = _limit_ms(connect_timeout, "connect_timeout")
         if command_timeout is not _DEFAULT:
-            opts.command_timeout_ms = -1 if command_timeout is None else _ms(command_timeout, "command_timeout")
+            opts.command_timeout_ms = _limit_ms(command_timeout, "command_timeout")
         if max_connections is not None:
             opts.max_connections = max_connections
         if keepalive is not None:
@@ -202,9 +219,9 @@ class Lock:
         opts = _native.LockOptions()
         _lib.redlock_lock_options_init(ctypes.byref(opts))
         opts.timeout_ms = _ms(timeout, "timeout") if timeout else 0
-        opts.sleep_ms = _ms(sleep, "sleep") if sleep >= 0 else -1
+        opts.sleep_ms = _sleep_ms(sleep)
         opts.blocking = 1 if blocking else 0
-        opts.blocking_timeout_ms = -1 if blocking_timeout is None else max(0, _ms(blocking_timeout, "blocking_timeout"))
+        opts.blocking_timeout_ms = -1 if blocking_timeout is None else _wait_ms(blocking_timeout)
         name_bytes = _to_bytes(name, "name")
         if b"\0" in name_bytes:
             raise InvalidArgumentError("lock name contains a NUL byte", _native.EINVAL)
@@ -236,13 +253,13 @@ class Lock:
         _lib.redlock_acquire_options_init(ctypes.byref(a))
         if sleep is not None:
             a.set |= _native.ACQ_SLEEP
-            a.sleep_ms = _ms(sleep, "sleep") if sleep >= 0 else -1
+            a.sleep_ms = _sleep_ms(sleep)
         if blocking is not None:
             a.set |= _native.ACQ_BLOCKING
             a.blocking = 1 if blocking else 0
         if blocking_timeout is not None:
             a.set |= _native.ACQ_BLOCKING_TIMEOUT
-            a.blocking_timeout_ms = max(0, _ms(blocking_timeout, "blocking_timeout"))  # negative: one try, as redis-py
+            a.blocking_timeout_ms = _wait_ms(blocking_timeout)
         token_bytes = None
         if token is not None:
             token_bytes = _to_bytes(token, "token")

@@ -118,6 +118,8 @@ def test_errors_carry_the_library_message(server):
     with pytest.raises(AuthenticationError):
         c.ping()
     with pytest.raises(ValueError):
+        Client.from_url(server.url, connect_timeout=0)
+    with pytest.raises(ValueError):
         Client.from_url(server.url).lock("")
     with pytest.raises(ValueError):
         Client.from_url(server.url).lock("a\0b")
