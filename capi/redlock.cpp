@@ -28,6 +28,7 @@ namespace {
 
 static_assert(redlock::core::kMaxNameLen == REDLOCK_MAX_NAME_LEN);
 static_assert(redlock::core::kMaxTokenLen == REDLOCK_MAX_TOKEN_LEN);
+static_assert(redlock::core::kMaxDurationMs == REDLOCK_MAX_DURATION_MS);
 
 void require(bool ok, const char *what) {
     if (!ok) throw Error(Errc::invalid, what);
@@ -42,7 +43,7 @@ void require_version(uint32_t got, uint32_t expected, const char *type) {
 
 // The core's lock defaults in the C API's terms: one source for them.
 struct LockDefaults {
-    const redlock::core::LockOptions core;
+    const redlock::core::LockOptions core{};
     const int32_t blocking = core.blocking ? 1 : 0;
     const int64_t timeout_ms = core.ttl ? core.ttl->count() : 0;
     const int64_t sleep_ms = core.sleep.count();
@@ -52,11 +53,6 @@ struct LockDefaults {
 bool flag01(int32_t v, const char *what) {
     if (v != 0 && v != 1) throw Error(Errc::invalid, fmt::format("{} must be 0 or 1", what));
     return v == 1;
-}
-
-std::optional<Millis> wait_limit(int64_t ms) {
-    if (ms < 0) return std::nullopt;
-    return Millis(ms);
 }
 
 }  // namespace
@@ -140,11 +136,10 @@ REDLOCK_API int redlock_lock_new(redlock_lock **out, redlock_client *client, con
         redlock::core::LockOptions lo;
         if (opts) {
             require_version(opts->version, REDLOCK_LOCK_OPTIONS_VERSION, "redlock_lock_options");
-            require(opts->timeout_ms >= 0, "timeout_ms must be >= 0 (0 = the lock never expires)");
-            if (opts->timeout_ms > 0) lo.ttl = Millis(opts->timeout_ms);
+            if (opts->timeout_ms != 0) lo.ttl = Millis(opts->timeout_ms);  // 0: never expires
             lo.sleep = Millis(opts->sleep_ms);  // the core checks the values
             lo.blocking = flag01(opts->blocking, "blocking");
-            lo.blocking_timeout = wait_limit(opts->blocking_timeout_ms);
+            lo.blocking_timeout = redlock::core::wait_limit(opts->blocking_timeout_ms);
         }
         size_t len = strnlen(name, REDLOCK_MAX_NAME_LEN + 1);  // bounded: never scans a huge name to its end
         if (len > REDLOCK_MAX_NAME_LEN)
@@ -187,7 +182,7 @@ REDLOCK_API int redlock_lock_acquire_ex(redlock_lock *lock, const redlock_acquir
                 throw Error(Errc::invalid, fmt::format("redlock_acquire_options.set has unknown bits 0x{:x}",
                                                        opts->set & ~known));
             if (opts->set & REDLOCK_ACQ_BLOCKING) args.blocking = flag01(opts->blocking, "blocking");
-            if (opts->set & REDLOCK_ACQ_BLOCKING_TIMEOUT) args.blocking_timeout = wait_limit(opts->blocking_timeout_ms);
+            if (opts->set & REDLOCK_ACQ_BLOCKING_TIMEOUT) args.blocking_timeout = redlock::core::wait_limit(opts->blocking_timeout_ms);
             if (opts->set & REDLOCK_ACQ_SLEEP) args.sleep = Millis(opts->sleep_ms);  // the core checks the values
             if (opts->token) {
                 // Bounded before copying: token_len is only as good as the caller's arithmetic.

@@ -56,14 +56,14 @@ void apply_query(ClientConfig &cfg, std::string_view query) {
         if (eq == std::string_view::npos) bad_url(fmt::format("query parameter '{}' has no value", pair));
         std::string_view key = pair.substr(0, eq);
         std::string value = percent_decode(pair.substr(eq + 1));
-        constexpr auto i64max = std::numeric_limits<int64_t>::max();
+        constexpr auto i64max = std::numeric_limits<int64_t>::max(), i64min = std::numeric_limits<int64_t>::min();
         if (key == "db") {
             cfg.db = parse_int<int>(value, 0, std::numeric_limits<int>::max(), "db");
         } else if (key == "connect_timeout") {
-            cfg.connect_timeout = timeout_from_ms(parse_int<int64_t>(value, -1, i64max, "connect_timeout"),
+            cfg.connect_timeout = timeout_from_ms(parse_int<int64_t>(value, i64min, i64max, "connect_timeout"),
                                                   "connect_timeout");
         } else if (key == "command_timeout") {
-            cfg.command_timeout = timeout_from_ms(parse_int<int64_t>(value, -1, i64max, "command_timeout"),
+            cfg.command_timeout = timeout_from_ms(parse_int<int64_t>(value, i64min, i64max, "command_timeout"),
                                                   "command_timeout");
         } else if (key == "max_connections") {
             cfg.max_connections = parse_int<unsigned>(value, 1, 4096, "max_connections");
@@ -126,8 +126,7 @@ void parse_host_port(ClientConfig &cfg, std::string_view hp) {
 
 std::optional<Millis> timeout_from_ms(int64_t ms, const char *what) {
     if (ms == 0) throw Error(Errc::invalid, fmt::format("{} must be > 0 ms, or negative for no limit", what));
-    if (ms < 0) return std::nullopt;
-    return Millis(ms);
+    return wait_limit(ms);
 }
 
 ClientConfig parse_url(std::string_view url) {

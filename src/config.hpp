@@ -31,7 +31,8 @@ struct ClientConfig {
 // Parses redis:// and unix:// URLs (see redlock.h); throws Error(Errc::invalid) with the reason.
 ClientConfig parse_url(std::string_view url);
 
-// Shared validation of timeouts given in ms by the URL or the options: > 0 ms, negative = none, 0 invalid.
+// Shared validation of timeouts given in ms by the URL or the options: > 0 ms; negative or above
+// REDLOCK_MAX_DURATION_MS = none; 0 invalid.
 std::optional<Millis> timeout_from_ms(int64_t ms, const char *what);
 
 }  // namespace redlock::core

@@ -39,8 +39,8 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
     if (name_.empty()) throw Error(Errc::invalid, "lock name is empty");
     if (name_.size() > kMaxNameLen)
         throw Error(Errc::invalid, fmt::format("lock name is {} bytes; the limit is {}", name_.size(), kMaxNameLen));
-    if (opts_.ttl && opts_.ttl->count() <= 0) throw Error(Errc::invalid, "timeout must be > 0 ms, or none");
-    if (opts_.sleep.count() < 0) throw Error(Errc::invalid, "sleep must be >= 0 ms");
+    if (opts_.ttl) checked_duration(opts_.ttl->count(), "timeout_ms (the TTL; 0 = none)", 1);
+    checked_duration(opts_.sleep.count(), "sleep_ms");
     if (scope == TokenScope::shared) tokens_ = std::make_unique<SharedTokenStore>();
     else tokens_ = std::make_unique<ThreadLocalTokenStore>();
 }
@@ -78,8 +78,9 @@ bool Lock::try_set(const std::string &token) {
 bool Lock::acquire(const AcquireArgs &args) {
     const bool blocking = args.blocking.value_or(opts_.blocking);
     const Millis sleep = args.sleep.value_or(opts_.sleep);
-    const std::optional<Millis> blocking_timeout = args.blocking_timeout.value_or(opts_.blocking_timeout);
-    if (sleep.count() < 0) throw Error(Errc::invalid, "sleep must be >= 0 ms");
+    std::optional<Millis> blocking_timeout = args.blocking_timeout.value_or(opts_.blocking_timeout);
+    if (blocking_timeout && blocking_timeout->count() > kMaxDurationMs) blocking_timeout.reset();  // forever
+    checked_duration(sleep.count(), "sleep_ms");
     if (args.token) {
         if (args.token->empty()) throw Error(Errc::invalid, "token is empty");
         if (args.token->size() > kMaxTokenLen)
@@ -139,9 +140,9 @@ void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms
 }
 
 void Lock::extend(Millis additional, bool replace_ttl) {
-    if (additional.count() < 0) throw Error(Errc::invalid, "additional time must be >= 0 ms");
     if (replace_ttl && additional.count() == 0)
         throw Error(Errc::invalid, "a replaced TTL must be > 0 ms (0 would delete the key; use release)");
+    checked_duration(additional.count(), "additional_ms");
     run_ttl_script(kExtendScript, "extend", std::to_string(additional.count()), replace_ttl ? "1" : "0");
 }
 

@@ -1,4 +1,5 @@
 // include/redlock/redlock.hpp: the header-only C++ wrapper, against a real redis-server.
+#include <cmath>
 #include <mutex>
 #include <thread>
 
@@ -110,4 +111,33 @@ TEST_CASE("C++: shared vs thread-local tokens, extend and a caller token", "[cpp
     local.extend(5s, true);
     CHECK(s.admin({"PTTL", "cpp:local"}).integer <= 5000);
     local.release();
+}
+
+TEST_CASE("C++: chrono extremes saturate - try_lock_for with a huge wait waits, a negative one tries once", "[cpp]") {
+    auto &s = default_server();
+    redlock::Client client(s.url());
+    redlock::Lock holder(client, "cpp:extremes", redlock::LockOptions{}.timeout(10s).thread_local_tokens(false));
+    redlock::Lock waiter(client, "cpp:extremes", redlock::LockOptions{}.timeout(10s).sleep(20ms));
+    CHECK_THROWS_AS(redlock::Lock(client, "x", redlock::LockOptions{}.timeout(std::chrono::hours::max())),
+                    redlock::InvalidArgument);
+    CHECK_THROWS_AS(redlock::Lock(client, "x", redlock::LockOptions{}.sleep(std::chrono::hours::min())),
+                    redlock::InvalidArgument);
+    CHECK_THROWS_AS(redlock::Lock(client, "x", redlock::LockOptions{}.timeout(std::chrono::duration<double>(NAN))),
+                    redlock::InvalidArgument);
+    holder.lock();
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK_FALSE(waiter.try_lock_for(-1ms));
+    CHECK_FALSE(waiter.try_lock_for(std::chrono::hours::min()));
+    CHECK_FALSE(waiter.try_lock_until(std::chrono::steady_clock::time_point::min()));
+    CHECK(std::chrono::steady_clock::now() - t0 < 1s);  // each was one attempt, not "forever"
+    CHECK_THROWS_AS(holder.extend(std::chrono::hours::max()), redlock::InvalidArgument);
+    std::thread releaser([&] {
+        std::this_thread::sleep_for(300ms);
+        holder.release();
+    });
+    CHECK(waiter.try_lock_for(std::chrono::hours::max()));  // waits (no overflow into "give up now")
+    releaser.join();
+    waiter.release();
+    CHECK(waiter.try_lock_until(std::chrono::steady_clock::time_point::max()));
+    waiter.release();
 }

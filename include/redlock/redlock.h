@@ -13,6 +13,10 @@
  *  - No C++ exception ever crosses this interface; out-of-memory is reported as REDLOCK_ENOMEM.
  *  - Durations are int64_t milliseconds. Options are structs whose first field is a version, filled by an `_init`
  *    function; passing NULL options means "defaults".
+ *  - Every duration has one of two rules, named at its field: an *exact* duration (a TTL, a pause, an extension) must
+ *    lie within its range, at most REDLOCK_MAX_DURATION_MS, or the call fails with REDLOCK_EINVAL naming the limit; a
+ *    *limit on a wait* (blocking, connect and command timeouts) means "no limit" when negative or above
+ *    REDLOCK_MAX_DURATION_MS. No value of any int64_t field can overflow inside the library.
  */
 #ifndef REDLOCK_REDLOCK_H
 #define REDLOCK_REDLOCK_H
@@ -79,6 +83,9 @@ typedef enum redlock_result {
 /** Longest caller-supplied token accepted, in bytes. */
 #define REDLOCK_MAX_TOKEN_LEN 4096
 
+/** Longest duration in milliseconds (10^12 ms, about 31.7 years); see the conventions above for what lies beyond. */
+#define REDLOCK_MAX_DURATION_MS INT64_C(1000000000000)
+
 /* ------------------------------------------------------------------------------------------------------------------ */
 /* Errors and version                                                                                                   */
 /* ------------------------------------------------------------------------------------------------------------------ */
@@ -125,9 +132,10 @@ typedef struct redlock_client redlock_client;
 typedef struct redlock_client_options {
     uint32_t version;           /**< REDLOCK_CLIENT_OPTIONS_VERSION (set by _init). */
     uint32_t max_connections;   /**< Pool size, 1..4096; 0 = unset (default 16). */
-    int64_t connect_timeout_ms; /**< Per connection attempt, with AUTH/SELECT; negative = no limit;
-                                     0 = unset (default 5000). */
-    int64_t command_timeout_ms; /**< Per command round trip; negative = no limit; 0 = unset (default 5000). */
+    int64_t connect_timeout_ms; /**< Per connection attempt, with AUTH/SELECT; a limit on a wait: negative or
+                                     above REDLOCK_MAX_DURATION_MS = no limit; 0 = unset (default 5000). */
+    int64_t command_timeout_ms; /**< Per command round trip; a limit on a wait: negative or above
+                                     REDLOCK_MAX_DURATION_MS = no limit; 0 = unset (default 5000). */
     int64_t keepalive_s;        /**< TCP keepalive idle seconds, 0..86400, 0 = off; -1 = unset (default 60). */
     const char *username;       /**< ACL user; NULL = unset. Copied. */
     const char *password;       /**< Password; NULL = unset. Copied. */
@@ -193,10 +201,12 @@ typedef struct redlock_lock redlock_lock;
 typedef struct redlock_lock_options {
     uint32_t version;             /**< REDLOCK_LOCK_OPTIONS_VERSION (set by _init). */
     int32_t blocking;             /**< 1 (default): acquire waits for the lock; 0: one attempt. */
-    int64_t timeout_ms;           /**< The lock's TTL; 0 (default) = the key never expires (redis-py timeout=None). */
-    int64_t sleep_ms;             /**< Pause between attempts while waiting; default 100; >= 0. */
-    int64_t blocking_timeout_ms;  /**< Longest wait for acquire; negative (default -1) = wait forever;
-                                       0 = exactly one attempt. */
+    int64_t timeout_ms;           /**< The lock's TTL, exact: 1..REDLOCK_MAX_DURATION_MS, or 0 (default) = the key
+                                       never expires (redis-py timeout=None); anything else is REDLOCK_EINVAL. */
+    int64_t sleep_ms;             /**< Pause between attempts while waiting, exact: 0..REDLOCK_MAX_DURATION_MS;
+                                       default 100. */
+    int64_t blocking_timeout_ms;  /**< Longest wait for acquire, a limit on a wait: negative (default -1) or above
+                                       REDLOCK_MAX_DURATION_MS = wait forever; 0 = exactly one attempt. */
 } redlock_lock_options;
 
 /** Fill `opts` with the defaults above. NULL is ignored (and sets the detail message). */
@@ -249,8 +259,9 @@ typedef struct redlock_acquire_options {
     uint32_t version;            /**< REDLOCK_ACQUIRE_OPTIONS_VERSION (set by _init). */
     uint32_t set;                /**< OR of REDLOCK_ACQ_* bits naming the fields below that apply. */
     int32_t blocking;            /**< With REDLOCK_ACQ_BLOCKING: 1 or 0. */
-    int64_t blocking_timeout_ms; /**< With REDLOCK_ACQ_BLOCKING_TIMEOUT: negative = forever, 0 = one attempt. */
-    int64_t sleep_ms;            /**< With REDLOCK_ACQ_SLEEP: >= 0. */
+    int64_t blocking_timeout_ms; /**< With REDLOCK_ACQ_BLOCKING_TIMEOUT: as redlock_lock_options (negative or above
+                                      REDLOCK_MAX_DURATION_MS = forever, 0 = one attempt). */
+    int64_t sleep_ms;            /**< With REDLOCK_ACQ_SLEEP: 0..REDLOCK_MAX_DURATION_MS. */
     const char *token;           /**< NULL: a random token. Otherwise the token to store, `token_len` bytes
                                       (1..REDLOCK_MAX_TOKEN_LEN, any bytes), copied. */
     size_t token_len;
@@ -275,7 +286,7 @@ REDLOCK_API int redlock_lock_release(redlock_lock *lock) REDLOCK_NOEXCEPT;
  * Extend the TTL of the lock held by this owner: add `additional_ms` to the remaining TTL, or with `replace_ttl` = 1
  * set the TTL to `additional_ms`.
  *
- * @param additional_ms >= 0; > 0 when replace_ttl is 1.
+ * @param additional_ms exact: 0..REDLOCK_MAX_DURATION_MS; 1..REDLOCK_MAX_DURATION_MS when replace_ttl is 1.
  * @param replace_ttl   0 or 1.
  * @return REDLOCK_OK; REDLOCK_ENOTHELD; REDLOCK_ENOTTL (lock created with timeout 0); REDLOCK_ENOTOWNED (token no
  *         longer in Redis, or the key has no TTL); REDLOCK_EINVAL; connection or server errors.

@@ -95,7 +95,16 @@ inline int check(int rc) {
     return rc;
 }
 
-inline int64_t to_ms(Millis d) { return static_cast<int64_t>(d.count()); }
+// Any std::chrono duration to whole milliseconds, saturating at the int64_t range instead of overflowing (the C
+// library then applies each field's rule: REDLOCK_EINVAL for exact durations, "no limit" for waits).
+template <class Rep, class Period>
+int64_t to_ms(const std::chrono::duration<Rep, Period> &d) {
+    const double ms = std::chrono::duration<double, std::milli>(d).count();
+    if (ms != ms) throw InvalidArgument(REDLOCK_EINVAL, "a duration is NaN");
+    if (ms >= 9.2e18) return INT64_MAX;
+    if (ms <= -9.2e18) return INT64_MIN;
+    return static_cast<int64_t>(std::chrono::duration_cast<Millis>(d).count());
+}
 
 }  // namespace detail
 
@@ -104,9 +113,13 @@ class ClientOptions {
 public:
     ClientOptions() { redlock_client_options_init(&o_); }
     ClientOptions &max_connections(uint32_t n) { o_.max_connections = n; return *this; }
-    /** std::nullopt: no limit. */
+    /** std::nullopt, or more than REDLOCK_MAX_DURATION_MS: no limit. */
     ClientOptions &connect_timeout(std::optional<Millis> t) { o_.connect_timeout_ms = t ? detail::to_ms(*t) : -1; return *this; }
+    template <class Rep, class Period>
+    ClientOptions &connect_timeout(std::chrono::duration<Rep, Period> t) { o_.connect_timeout_ms = detail::to_ms(t); return *this; }
     ClientOptions &command_timeout(std::optional<Millis> t) { o_.command_timeout_ms = t ? detail::to_ms(*t) : -1; return *this; }
+    template <class Rep, class Period>
+    ClientOptions &command_timeout(std::chrono::duration<Rep, Period> t) { o_.command_timeout_ms = detail::to_ms(t); return *this; }
     ClientOptions &keepalive(std::chrono::seconds s) { o_.keepalive_s = s.count(); return *this; }
     ClientOptions &username(std::string u) { user_ = std::move(u); o_.username = user_->c_str(); return *this; }
     ClientOptions &password(std::string p) { pass_ = std::move(p); o_.password = pass_->c_str(); return *this; }
@@ -138,12 +151,17 @@ private:
 class LockOptions {
 public:
     LockOptions() { redlock_lock_options_init(&o_); }
-    /** The TTL; std::nullopt or zero: never expires. */
+    /** The TTL; std::nullopt or zero: never expires; at most REDLOCK_MAX_DURATION_MS. */
     LockOptions &timeout(std::optional<Millis> t) { o_.timeout_ms = t ? detail::to_ms(*t) : 0; return *this; }
-    LockOptions &sleep(Millis t) { o_.sleep_ms = detail::to_ms(t); return *this; }
+    template <class Rep, class Period>
+    LockOptions &timeout(std::chrono::duration<Rep, Period> t) { o_.timeout_ms = detail::to_ms(t); return *this; }
+    template <class Rep, class Period>
+    LockOptions &sleep(std::chrono::duration<Rep, Period> t) { o_.sleep_ms = detail::to_ms(t); return *this; }
     LockOptions &blocking(bool b) { o_.blocking = b ? 1 : 0; return *this; }
-    /** std::nullopt: wait forever. */
+    /** std::nullopt, or more than REDLOCK_MAX_DURATION_MS: wait forever. */
     LockOptions &blocking_timeout(std::optional<Millis> t) { o_.blocking_timeout_ms = t ? detail::to_ms(*t) : -1; return *this; }
+    template <class Rep, class Period>
+    LockOptions &blocking_timeout(std::chrono::duration<Rep, Period> t) { o_.blocking_timeout_ms = detail::to_ms(t); return *this; }
     /** true: redis-py thread_local=True (the default); false: REDLOCK_SHARED. */
     LockOptions &thread_local_tokens(bool tl) { flags_ = tl ? REDLOCK_THREAD_LOCAL : REDLOCK_SHARED; return *this; }
     const redlock_lock_options *get() const noexcept { return &o_; }
@@ -199,7 +217,8 @@ public:
         return detail::check(redlock_lock_acquire_ex(l_.get(), &a)) == REDLOCK_OK;
     }
     void release() { detail::check(redlock_lock_release(l_.get())); }
-    void extend(Millis additional, bool replace_ttl = false) {
+    template <class Rep, class Period>
+    void extend(std::chrono::duration<Rep, Period> additional, bool replace_ttl = false) {
         detail::check(redlock_lock_extend(l_.get(), detail::to_ms(additional), replace_ttl ? 1 : 0));
     }
     void reacquire() { detail::check(redlock_lock_reacquire(l_.get())); }
@@ -224,12 +243,21 @@ public:
             throw LockError(REDLOCK_NOT_ACQUIRED, "Unable to acquire lock within the time specified");
     }
     bool try_lock() { return acquire(AcquireArgs{false, std::nullopt, std::nullopt, std::nullopt}); }
+    /** As std::timed_mutex: a zero or negative duration is one attempt. */
     template <class Rep, class Period>
     bool try_lock_for(const std::chrono::duration<Rep, Period> &d) {
-        AcquireArgs a;
-        a.blocking = true;
-        a.blocking_timeout = std::optional<Millis>(std::chrono::duration_cast<Millis>(d));
-        return acquire(a);
+        redlock_acquire_options a;
+        redlock_acquire_options_init(&a);
+        a.set = REDLOCK_ACQ_BLOCKING | REDLOCK_ACQ_BLOCKING_TIMEOUT;
+        a.blocking = 1;
+        const int64_t ms = detail::to_ms(d);
+        a.blocking_timeout_ms = ms < 0 ? 0 : ms;  // negative would mean "forever" to the C API
+        return detail::check(redlock_lock_acquire_ex(l_.get(), &a)) == REDLOCK_OK;
+    }
+    template <class Clock, class Duration>
+    bool try_lock_until(const std::chrono::time_point<Clock, Duration> &t) {
+        const auto now = Clock::now();
+        return try_lock_for(t > now ? t - now : decltype(t - now)::zero());  // t - now overflows for t far in the past
     }
     void unlock() noexcept {
         int rc = redlock_lock_release(l_.get());

@@ -1,6 +1,7 @@
 // The C++ core's pure logic, with fakes where a server is not the point; plus token-slot bounds on a real server.
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <random>
 #include <set>
 #include <thread>
@@ -185,4 +186,29 @@ TEST_CASE("deadlines are monotonic and clamp at zero", "[core]") {
     CHECK_FALSE(later.passed_after(Millis(5000)));
     CHECK(later.passed_after(Millis(10001)));
     CHECK_FALSE(never.passed_after(Millis(1000000)));
+}
+
+TEST_CASE("deadline arithmetic saturates instead of overflowing", "[core]") {
+    const auto now = Clock::now();
+    CHECK(Deadline::after(Millis::max(), now).is_never());
+    CHECK(Deadline::after(Millis(kMaxDurationMs), now).remaining(now) == std::optional<Millis>(Millis(kMaxDurationMs)));
+    Deadline soon = Deadline::after(Millis(500), now);
+    CHECK(soon.passed_after(Millis::max(), now));
+    CHECK(soon.passed_after(Millis(501), now));
+    CHECK_FALSE(soon.passed_after(Millis(500), now));
+    CHECK(soon.passed_after(Millis(1), now + Millis(600)));  // already past
+    CHECK(Deadline::after(Millis::min(), now).passed(now));
+    CHECK_FALSE(Deadline::never().passed_after(Millis::max(), now));
+}
+
+TEST_CASE("duration rules: exact durations are checked, wait limits saturate to none", "[core]") {
+    CHECK(checked_duration(0, "x") == Millis(0));
+    CHECK(checked_duration(kMaxDurationMs, "x") == Millis(kMaxDurationMs));
+    CHECK_THROWS_AS(checked_duration(kMaxDurationMs + 1, "x"), Error);
+    CHECK_THROWS_AS(checked_duration(0, "x", 1), Error);
+    CHECK_THROWS_AS(checked_duration(std::numeric_limits<int64_t>::min(), "x"), Error);
+    CHECK(wait_limit(-1) == std::nullopt);
+    CHECK(wait_limit(std::numeric_limits<int64_t>::max()) == std::nullopt);
+    CHECK(wait_limit(kMaxDurationMs) == std::optional<Millis>(Millis(kMaxDurationMs)));
+    CHECK(wait_limit(0) == std::optional<Millis>(Millis(0)));
 }
