@@ -16,7 +16,7 @@ Error server_error(const std::string &reply_text, std::string_view context) {
 }
 
 Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline &connect_deadline)
-    : transport_(open_socket_transport(cfg, connect_deadline)), owner_pid_(owner_pid) {
+    : transport_(open_socket_transport(cfg, connect_deadline)), where_(cfg.describe()), owner_pid_(owner_pid) {
     // Pipelined handshake: one round trip whatever it contains.
     int expected = 0;
     if (cfg.password) {
@@ -31,12 +31,24 @@ Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline 
     if (expected > 0) {
         send(connect_deadline);
         for (int i = 0; i < expected; ++i) {
-            Reply r = receive(connect_deadline);
+            Reply r;
+            try {
+                r = receive(connect_deadline, i == expected - 1);
+            } catch (const ProtocolError &e) {
+                if (e.kind() == ProtocolError::Kind::not_resp) throw not_a_redis_server(e);
+                throw Error(e.code(), fmt::format("protocol error from {}: {}", where_, e.what()));
+            }
             if (r.is_error())
                 throw server_error(r.str, i == 0 && cfg.password ? "authentication failed" : "SELECT failed");
         }
     }
-    last_used_ = Clock::now();
+}
+
+Error Connection::not_a_redis_server(const ProtocolError &e) const {
+    // A TLS record (alert 0x15, handshake 0x16) is the usual reason: a TLS port reached with a plain URL.
+    const bool tls = e.first_byte() == 0x15 || e.first_byte() == 0x16;
+    return Error(Errc::connection, fmt::format("{} is not a Redis server speaking plain RESP ({}){}", where_, e.what(),
+                                               tls ? "; it answered with TLS: a TLS port needs rediss://" : ""));
 }
 
 Reply Connection::call(Argv argv, const Deadline &deadline) {
@@ -44,9 +56,11 @@ Reply Connection::call(Argv argv, const Deadline &deadline) {
     encode_command(out_, argv);
     try {
         send(deadline);
-        Reply r = receive(deadline);
-        last_used_ = Clock::now();
-        return r;
+        return receive(deadline);
+    } catch (const ProtocolError &e) {
+        broken_ = true;
+        if (e.kind() == ProtocolError::Kind::not_resp) throw not_a_redis_server(e);
+        throw OutcomeUnknown(e.code(), fmt::format("protocol error from {}: {}", where_, e.what()));
     } catch (const Error &e) {
         // Even a failed send may have delivered part or all of the command.
         broken_ = true;
@@ -59,12 +73,15 @@ void Connection::send(const Deadline &deadline) {
     if (out_.capacity() > 65536) std::string().swap(out_);  // do not keep a huge command's buffer around
 }
 
-Reply Connection::receive(const Deadline &deadline) {
+Reply Connection::receive(const Deadline &deadline, bool last) {
     Reply r;
     while (!reader_.next(r)) {
-        size_t n = transport_->read_some(in_, sizeof in_, deadline);
-        reader_.feed(in_, n);
+        char *p = reader_.space(4096);
+        reader_.commit(transport_->read_some(p, reader_.space_size(), deadline));
     }
+    if (last && reader_.buffered() != 0)
+        throw ProtocolError(ProtocolError::Kind::malformed,
+                            "bytes beyond the reply (a second reply to one command?): the connection is out of step");
     return r;
 }
 

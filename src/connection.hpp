@@ -24,26 +24,29 @@ public:
 
     // Sends one command and reads its reply. On a transport failure after bytes may have left, throws
     // OutcomeUnknown; before, Error. Either way the connection is marked broken.
+    // A reply that breaks the protocol or the reader's limits, or bytes beyond the reply, break the connection too.
+    // The one exception is a first reply that is not RESP at all: that peer is not a Redis server, nothing can have
+    // run, and the Error says so.
     Reply call(Argv argv, const Deadline &deadline);
     Reply call(ArgList argv, const Deadline &deadline) { return call(Argv(argv.begin(), argv.size()), deadline); }
 
     bool broken() const noexcept { return broken_; }
     bool looks_dead() noexcept { return transport_->looks_dead(); }
     pid_t owner_pid() const noexcept { return owner_pid_; }
-    Clock::time_point last_used() const noexcept { return last_used_; }
 
 private:
     Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline &connect_deadline);
     void send(const Deadline &deadline);
-    Reply receive(const Deadline &deadline);
+    // The next reply; with `last`, bytes buffered beyond it are a protocol error (a server out of step).
+    Reply receive(const Deadline &deadline, bool last = true);
+    Error not_a_redis_server(const ProtocolError &e) const;
 
     std::unique_ptr<Transport> transport_;
     ReplyReader reader_;
     std::string out_;
+    std::string where_;  // for messages
     pid_t owner_pid_;
-    Clock::time_point last_used_;
     bool broken_ = false;
-    char in_[16384];
 };
 
 // A transport failure after a command may have reached the server: whether it ran is unknown.

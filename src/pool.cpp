@@ -10,15 +10,6 @@
 
 namespace redlock::core {
 
-namespace {
-
-// Idle connections older than this are probed (one non-blocking peek) before reuse, so a server restart is noticed
-// before a lock command is sent on a dead socket. Busier connections skip the probe; if one has died anyway, the
-// ambiguous-outcome check covers it.
-constexpr auto kProbeAfterIdle = std::chrono::milliseconds(100);
-
-}  // namespace
-
 Pool::Pool(ClientConfig cfg) : cfg_(std::move(cfg)), pid_(::getpid()) {
     idle_.reserve(cfg_.max_connections);  // give_back() must not allocate
 }
@@ -36,11 +27,13 @@ Pool::Lease Pool::lease(bool fresh) {
     std::optional<Deadline> wait;                 // set when we first have to wait for a connection
     for (;;) {
         if (!fresh) {
-            const auto now = Clock::now();
+            // Every reuse is probed (one non-blocking peek): a closed socket (server restart) is noticed before a
+            // lock command is sent on it, and bytes nobody asked for (a late second reply) can never be read as the
+            // answer to the next command.
             while (!idle_.empty()) {
                 std::unique_ptr<Connection> c = std::move(idle_.back());
                 idle_.pop_back();
-                if (now - c->last_used() < kProbeAfterIdle || !c->looks_dead()) return Lease(this, std::move(c));
+                if (!c->looks_dead()) return Lease(this, std::move(c));
                 --open_;
             }
         } else if (open_ >= cfg_.max_connections && !idle_.empty()) {

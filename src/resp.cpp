@@ -1,11 +1,10 @@
 #include "resp.hpp"
 
-#include <hiredis/hiredis.h>
+#include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
-#include <new>
-
-#include "error.hpp"
+#include <cstring>
 
 namespace redlock::core {
 
@@ -21,9 +20,17 @@ void append_header(std::string &out, char kind, size_t n) {
     out.append(buf, end);
 }
 
-struct ReplyDeleter {
-    void operator()(redisReply *r) const noexcept { freeReplyObject(r); }
-};
+[[noreturn]] void malformed(const char *what) {
+    throw ProtocolError(ProtocolError::Kind::malformed, fmt::format("malformed reply: {}", what));
+}
+
+// A RESP integer: an optional '-' and digits, nothing else, no overflow.
+long long parse_integer(std::string_view s) {
+    long long v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || s[0] == '+') malformed("bad integer");
+    return v;
+}
 
 }  // namespace
 
@@ -36,33 +43,138 @@ void encode_command(std::string &out, Argv argv) {
     }
 }
 
-ReplyReader::ReplyReader() : reader_(redisReaderCreate()) {
-    if (!reader_) throw std::bad_alloc();
+char *ReplyReader::space(size_t min) {
+    if (begin_ == end_) begin_ = end_ = 0;
+    if (cap_ - end_ < min) {
+        if (begin_ > 0) {  // slide the unparsed tail to the front
+            std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
+            end_ -= begin_;
+            begin_ = 0;
+        }
+        if (cap_ - end_ < min) {
+            size_t cap = std::max(cap_ * 2, end_ + min);
+            std::unique_ptr<char[]> bigger(new char[cap]);
+            if (end_ > 0) std::memcpy(bigger.get(), buf_.get(), end_);
+            buf_ = std::move(bigger);
+            cap_ = cap;
+        }
+    }
+    return buf_.get() + end_;
 }
 
-ReplyReader::~ReplyReader() { redisReaderFree(reader_); }
-
 void ReplyReader::feed(const char *data, size_t len) {
-    if (redisReaderFeed(reader_, data, len) != REDIS_OK) throw std::bad_alloc();
+    std::memcpy(space(len), data, len);
+    commit(len);
+}
+
+bool ReplyReader::parse_item(Reply &item, bool &opens_array, size_t &count) {
+    const char *p = buf_.get() + begin_;
+    const size_t n = end_ - begin_;
+    if (n == 0) return false;
+    const char type = p[0];
+    if (std::strchr("+-:$*", type) == nullptr || type == '\0') {
+        if (!seen_any_)
+            throw ProtocolError(ProtocolError::Kind::not_resp,
+                                fmt::format("its reply starts with byte 0x{:02x}, not a RESP type",
+                                            static_cast<unsigned char>(type)),
+                                static_cast<unsigned char>(type));
+        malformed("unknown type byte");
+    }
+    seen_any_ = true;
+    const size_t scan = std::min(n, limits_.max_line + 2);
+    const char *lf = static_cast<const char *>(std::memchr(p, '\n', scan));
+    if (!lf) {
+        if (n >= limits_.max_line + 2)
+            throw ProtocolError(ProtocolError::Kind::too_large,
+                                fmt::format("a reply line is longer than {} bytes", limits_.max_line));
+        return false;
+    }
+    const size_t line = static_cast<size_t>(lf - p);  // up to '\n', excluded
+    if (line < 2 || p[line - 1] != '\r') malformed("line not ended by CRLF");
+    const std::string_view body(p + 1, line - 2);
+    const size_t header = line + 1;
+    switch (type) {
+    case '+':
+    case '-':
+        item.type = type == '+' ? Reply::Type::status : Reply::Type::error;
+        item.str.assign(body);
+        break;
+    case ':':
+        item.type = Reply::Type::integer;
+        item.integer = parse_integer(body);
+        break;
+    case '$': {
+        const long long len = parse_integer(body);
+        if (len == -1) {
+            item.type = Reply::Type::nil;
+            break;
+        }
+        if (len < 0) malformed("negative bulk length");
+        if (static_cast<unsigned long long>(len) > limits_.max_bulk)
+            throw ProtocolError(ProtocolError::Kind::too_large,
+                                fmt::format("a bulk string of {} bytes; the limit is {}", len, limits_.max_bulk));
+        const size_t need = header + static_cast<size_t>(len) + 2;
+        if (n < need) return false;
+        if (p[need - 2] != '\r' || p[need - 1] != '\n') malformed("bulk string not ended by CRLF");
+        item.type = Reply::Type::string;
+        item.str.assign(p + header, static_cast<size_t>(len));
+        begin_ += need;
+        return true;
+    }
+    default: {  // '*'
+        const long long len = parse_integer(body);
+        if (len == -1) {
+            item.type = Reply::Type::nil;
+            break;
+        }
+        if (len < 0) malformed("negative array length");
+        if (static_cast<unsigned long long>(len) > limits_.max_elements - elements_)
+            throw ProtocolError(ProtocolError::Kind::too_large,
+                                fmt::format("an array of {} elements; the limit is {} per reply", len,
+                                            limits_.max_elements));
+        if (stack_.size() >= limits_.max_depth)
+            throw ProtocolError(ProtocolError::Kind::too_large,
+                                fmt::format("arrays nested deeper than {}", limits_.max_depth));
+        item.type = Reply::Type::array;
+        count = static_cast<size_t>(len);
+        elements_ += count;
+        opens_array = true;
+        break;
+    }
+    }
+    begin_ += header;
+    return true;
+}
+
+Reply *ReplyReader::slot() {
+    if (stack_.empty()) return &root_;
+    Frame &f = stack_.back();
+    --f.left;
+    f.array->elements.emplace_back();  // reserved: never reallocates, so open frames' pointers stay valid
+    return &f.array->elements.back();
 }
 
 bool ReplyReader::next(Reply &out) {
-    void *raw = nullptr;
-    if (redisReaderGetReply(reader_, &raw) != REDIS_OK)
-        throw Error(Errc::connection, std::string("protocol error in the server's reply: ") + reader_->errstr);
-    if (!raw) return false;
-    std::unique_ptr<redisReply, ReplyDeleter> r(static_cast<redisReply *>(raw));
-    out.integer = 0;
-    out.str.clear();
-    switch (r->type) {
-    case REDIS_REPLY_STRING: out.type = Reply::Type::string; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_STATUS: out.type = Reply::Type::status; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_ERROR: out.type = Reply::Type::error; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_INTEGER: out.type = Reply::Type::integer; out.integer = r->integer; break;
-    case REDIS_REPLY_ARRAY: out.type = Reply::Type::array; out.integer = static_cast<long long>(r->elements); break;
-    default: out.type = Reply::Type::nil; break;
+    for (;;) {
+        Reply item;
+        bool opens_array = false;
+        size_t count = 0;
+        if (!parse_item(item, opens_array, count)) return false;
+        Reply *dst = slot();
+        *dst = std::move(item);
+        if (opens_array && count > 0) {
+            dst->elements.reserve(count);
+            stack_.push_back({dst, count});
+            continue;
+        }
+        while (!stack_.empty() && stack_.back().left == 0) stack_.pop_back();
+        if (stack_.empty()) {
+            out = std::move(root_);
+            root_ = Reply();
+            elements_ = 0;
+            return true;
+        }
     }
-    return true;
 }
 
 }  // namespace redlock::core

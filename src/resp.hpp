@@ -1,12 +1,18 @@
-// RESP2 framing: commands are encoded from argv with lengths (binary-safe); replies are parsed by hiredis's reader.
+// RESP2 framing: commands are encoded from argv with lengths (binary-safe); replies are parsed by a bounded,
+// incremental reader. A lock library knows the shape of every reply it expects (a status, an integer, nil, a bulk of
+// a few KiB), so anything larger is a protocol error that breaks the connection, decided as soon as a header says
+// so: a hostile or broken server cannot make the client allocate, or wait, beyond those bounds.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
-struct redisReader;
+#include "error.hpp"
 
 namespace redlock::core {
 
@@ -33,27 +39,78 @@ struct Reply {
     enum class Type { nil, status, error, integer, string, array };
     Type type = Type::nil;
     long long integer = 0;
-    std::string str;  // status, error or bulk string text
+    std::string str;             // status, error or bulk string text
+    std::vector<Reply> elements;  // array
 
     bool is_nil() const noexcept { return type == Type::nil; }
     bool is_error() const noexcept { return type == Type::error; }
     bool is_status(std::string_view s) const noexcept { return type == Type::status && str == s; }
 };
 
-// Incremental reply parser over hiredis's redisReader (owned).
+// The largest reply a connection accepts. The defaults fit every lock command (tokens are at most 4 KiB); commands
+// with bigger answers (topology queries) raise them for their own call.
+struct ReplyLimits {
+    size_t max_bulk = 8192;     // bytes in one bulk string
+    size_t max_line = 8192;     // bytes in a status, error or integer line, or a header
+    size_t max_elements = 16;   // array elements in one reply, all levels together
+    unsigned max_depth = 2;     // arrays inside arrays
+};
+
+// The server broke the protocol or the limits; the connection cannot be trusted any more.
+class ProtocolError : public Error {
+public:
+    enum class Kind { not_resp, malformed, too_large };
+    ProtocolError(Kind kind, const std::string &message, int first_byte = -1)
+        : Error(Errc::connection, message), kind_(kind), first_byte_(first_byte) {}
+    Kind kind() const noexcept { return kind_; }
+    int first_byte() const noexcept { return first_byte_; }  // of a not_resp reply
+
+private:
+    Kind kind_;
+    int first_byte_;
+};
+
+// Incremental reply parser. Bytes go in through space()/commit() (read straight into the buffer) or feed(); whole
+// replies come out of next(). The buffer never holds more than one reply's bytes plus one read.
 class ReplyReader {
 public:
-    ReplyReader();
-    ~ReplyReader();
+    explicit ReplyReader(ReplyLimits limits = {}) : limits_(limits) {}
     ReplyReader(const ReplyReader &) = delete;
     ReplyReader &operator=(const ReplyReader &) = delete;
 
+    // Room for at least `min` more bytes at the end of the buffer; commit(n) after writing n of them.
+    char *space(size_t min);
+    size_t space_size() const noexcept { return cap_ - end_; }
+    void commit(size_t n) noexcept { end_ += n; }
     void feed(const char *data, size_t len);
-    // True and fills `out` when a whole reply is buffered; throws Error(connection) on a protocol error.
+
+    // True and fills `out` when a whole reply is buffered; false when more bytes are needed. Throws ProtocolError
+    // (the reader is then unusable).
     bool next(Reply &out);
+    // Bytes received and not yet part of a returned reply.
+    size_t buffered() const noexcept { return end_ - begin_; }
+    // True until the first byte of the first reply has been seen.
+    bool nothing_seen() const noexcept { return !seen_any_; }
+
+    void set_limits(ReplyLimits limits) noexcept { limits_ = limits; }
+    const ReplyLimits &limits() const noexcept { return limits_; }
 
 private:
-    redisReader *reader_;
+    struct Frame {
+        Reply *array;
+        size_t left;
+    };
+    // Parses one item at begin_ if it is whole; false if more bytes are needed.
+    bool parse_item(Reply &item, bool &opens_array, size_t &count);
+    Reply *slot();
+
+    ReplyLimits limits_;
+    std::unique_ptr<char[]> buf_;
+    size_t cap_ = 0, begin_ = 0, end_ = 0;
+    Reply root_;
+    std::vector<Frame> stack_;  // open arrays of the reply being parsed
+    size_t elements_ = 0;       // elements announced so far in this reply
+    bool seen_any_ = false;
 };
 
 }  // namespace redlock::core

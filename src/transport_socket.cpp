@@ -1,5 +1,5 @@
 // Plain sockets. Blocking I/O with SO_RCVTIMEO/SO_SNDTIMEO keeps a command at two system calls (send, recv), like
-// hiredis; the timeout option is only changed when a deadline is nearer than the command timeout already set.
+// hiredis does; the timeout option is only changed when a deadline is nearer than the command timeout already set.
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>

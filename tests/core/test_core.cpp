@@ -212,3 +212,72 @@ TEST_CASE("duration rules: exact durations are checked, wait limits saturate to 
     CHECK(wait_limit(kMaxDurationMs) == std::optional<Millis>(Millis(kMaxDurationMs)));
     CHECK(wait_limit(0) == std::optional<Millis>(Millis(0)));
 }
+
+namespace {
+ProtocolError::Kind protocol_error_of(std::string_view bytes, ReplyLimits limits = {}) {
+    ReplyReader r(limits);
+    feed(r, bytes);
+    Reply rep;
+    try {
+        while (r.next(rep)) {
+        }
+    } catch (const ProtocolError &e) {
+        return e.kind();
+    }
+    FAIL("no protocol error for " << bytes);
+    return ProtocolError::Kind::malformed;
+}
+}  // namespace
+
+TEST_CASE("replies beyond the limits are refused at their header, before any allocation or wait", "[core][resp]") {
+    using K = ProtocolError::Kind;
+    CHECK(protocol_error_of("$1000000000\r\n") == K::too_large);     // a 1 GB bulk: no need to see its bytes
+    CHECK(protocol_error_of("*2147483647\r\n") == K::too_large);     // the 13-byte array header
+    CHECK(protocol_error_of("*100000000\r\n") == K::too_large);
+    CHECK(protocol_error_of("$8193\r\n") == K::too_large);
+    CHECK(protocol_error_of(std::string(8200, '+')) == K::too_large);  // a status line that never ends
+    CHECK(protocol_error_of("*3\r\n*1\r\n*1\r\n:1\r\n") == K::too_large);  // nested deeper than 2
+    CHECK(protocol_error_of("*9\r\n*9\r\n") == K::too_large);              // 18 elements in one reply
+    CHECK(protocol_error_of("$99999999999999999999\r\n") == K::malformed);  // overflows
+    CHECK(protocol_error_of("$-2\r\n") == K::malformed);
+    CHECK(protocol_error_of("$3\r\nabcde\r\n") == K::malformed);  // length lies
+    CHECK(protocol_error_of(":1x\r\n") == K::malformed);
+    CHECK(protocol_error_of(":+1\r\n") == K::malformed);
+    CHECK(protocol_error_of("+OK\n") == K::malformed);
+    CHECK(protocol_error_of("HTTP/1.1 400 Bad Request\r\n") == K::not_resp);
+    CHECK(protocol_error_of(std::string("\x15\x03\x03\x00\x02", 5)) == K::not_resp);  // a TLS alert
+    CHECK(protocol_error_of("+OK\r\nHTTP") == K::malformed);  // only the first byte of the stream can be "not RESP"
+
+    ReplyLimits big;
+    big.max_bulk = 1 << 20;
+    ReplyReader r(big);
+    const std::string payload(100000, 'x');
+    feed(r, "$100000\r\n" + payload + "\r\n");
+    Reply rep;
+    REQUIRE(r.next(rep));
+    CHECK(rep.str == payload);
+}
+
+TEST_CASE("replies split at every byte parse the same - arrays nest - nothing is left over", "[core][resp]") {
+    const std::string stream = "*2\r\n*2\r\n:1\r\n$-1\r\n$2\r\nhi\r\n*0\r\n*-1\r\n-ERR a b\r\n+OK\r\n";
+    ReplyReader r;
+    std::vector<Reply> got;
+    for (char c : stream) {
+        feed(r, std::string_view(&c, 1));
+        Reply rep;
+        while (r.next(rep)) got.push_back(std::move(rep));
+    }
+    REQUIRE(got.size() == 5);
+    REQUIRE(got[0].type == Reply::Type::array);
+    REQUIRE(got[0].elements.size() == 2);
+    REQUIRE(got[0].elements[0].elements.size() == 2);
+    CHECK(got[0].elements[0].elements[0].integer == 1);
+    CHECK(got[0].elements[0].elements[1].is_nil());
+    CHECK(got[0].elements[1].str == "hi");
+    CHECK(got[1].type == Reply::Type::array);
+    CHECK(got[1].elements.empty());
+    CHECK(got[2].is_nil());
+    CHECK(got[3].str == "ERR a b");
+    CHECK(got[4].is_status("OK"));
+    CHECK(r.buffered() == 0);
+}
