@@ -7,21 +7,21 @@
 
 namespace redlock::core {
 
-Reply Client::read(ArgList argv) {
+Reply Client::read(ArgList argv, unsigned accept) {
     try {
         Pool::Lease c = pool_.lease();
-        return c->call(argv, command_deadline());
+        return c->call(argv, command_deadline(), accept);
     } catch (const OutcomeUnknown &e) {
         // A dropped connection (server restarted, idle socket closed) is worth one retry; a slow server is not.
         if (e.code() != Errc::connection) throw;
         Pool::Lease c = pool_.lease(true);
-        return c->call(argv, command_deadline());
+        return c->call(argv, command_deadline(), accept);
     }
 }
 
-Reply Client::write(ArgList argv) {
+Reply Client::write(ArgList argv, unsigned accept) {
     Pool::Lease c = pool_.lease();
-    return c->call(argv, command_deadline());
+    return c->call(argv, command_deadline(), accept);
 }
 
 Reply Client::script(const Script &s, std::string_view key, ArgList args) {
@@ -32,17 +32,17 @@ Reply Client::script(const Script &s, std::string_view key, ArgList args) {
     for (std::string_view a : args) argv[n++] = a;
 
     Pool::Lease c = pool_.lease();
-    Reply r = c->call(Argv(argv.data(), n), command_deadline());
+    Reply r = c->call(Argv(argv.data(), n), command_deadline(), expect::integer);
     if (r.is_error() && r.str.compare(0, 8, "NOSCRIPT") == 0) {
         argv[0] = "EVAL";
         argv[1] = s.source;
-        r = c->call(Argv(argv.data(), n), command_deadline());
+        r = c->call(Argv(argv.data(), n), command_deadline(), expect::integer);
     }
     return r;
 }
 
 void Client::ping() {
-    Reply r = read({"PING"});
+    Reply r = read({"PING"}, expect::status);
     if (r.is_error()) throw server_error(r.str, "PING failed");
     if (!r.is_status("PONG")) throw Error(Errc::server, "PING: unexpected reply");
 }
@@ -55,11 +55,13 @@ std::optional<std::string> get_value(Reply &&r) {
 }
 }  // namespace
 
-std::optional<std::string> Client::get(std::string_view key) { return get_value(read({"GET", key})); }
+std::optional<std::string> Client::get(std::string_view key) {
+    return get_value(read({"GET", key}, expect::string_or_nil));
+}
 
 std::optional<std::string> Client::get_on_fresh_connection(std::string_view key) {
     Pool::Lease c = pool_.lease(true);
-    return get_value(c->call({"GET", key}, command_deadline()));
+    return get_value(c->call({"GET", key}, command_deadline(), expect::string_or_nil));
 }
 
 }  // namespace redlock::core

@@ -14,14 +14,16 @@ class Client {
 public:
     explicit Client(ClientConfig cfg) : pool_(std::move(cfg)) {}
 
-    // A read that is safe to repeat: retried once on a new connection after a broken connection.
-    Reply read(ArgList argv);
+    // A read that is safe to repeat: retried once on a new connection after a broken connection. `accept`: the
+    // reply types it may answer with besides an error (expect::); any other breaks the connection.
+    Reply read(ArgList argv, unsigned accept);
 
-    // A command with effects: sent once. Throws OutcomeUnknown if it may have run without its reply arriving.
-    Reply write(ArgList argv);
+    // A command with effects: sent once. Throws OutcomeUnknown if it may have run without its reply arriving, or if
+    // its reply is not of a type in `accept` (then it may have run too).
+    Reply write(ArgList argv, unsigned accept);
 
-    // A lock script as EVALSHA with one key; on NOSCRIPT (cache flushed, server restarted) as EVAL on the same
-    // connection, which also caches it again. Throws like write().
+    // A lock script as EVALSHA with one key, answering an integer; on NOSCRIPT (cache flushed, server restarted) as
+    // EVAL on the same connection, which also caches it again. Throws like write().
     Reply script(const Script &s, std::string_view key, ArgList args);
 
     // GET as a read (retried once after a dropped connection). Throws Error.

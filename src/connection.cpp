@@ -51,12 +51,17 @@ Error Connection::not_a_redis_server(const ProtocolError &e) const {
                                                tls ? "; it answered with TLS: a TLS port needs rediss://" : ""));
 }
 
-Reply Connection::call(Argv argv, const Deadline &deadline) {
+Reply Connection::call(Argv argv, const Deadline &deadline, unsigned accept) {
     out_.clear();
     encode_command(out_, argv);
     try {
         send(deadline);
-        return receive(deadline);
+        Reply r = receive(deadline);
+        if (!r.is_error() && (accept & type_bit(r.type)) == 0)
+            throw ProtocolError(ProtocolError::Kind::malformed,
+                                fmt::format("{} reply to {}: the connection is out of step", type_name(r.type),
+                                            argv.size() > 0 ? *argv.begin() : std::string_view()));
+        return r;
     } catch (const ProtocolError &e) {
         broken_ = true;
         if (e.kind() == ProtocolError::Kind::not_resp) throw not_a_redis_server(e);

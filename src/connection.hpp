@@ -27,8 +27,11 @@ public:
     // A reply that breaks the protocol or the reader's limits, or bytes beyond the reply, break the connection too.
     // The one exception is a first reply that is not RESP at all: that peer is not a Redis server, nothing can have
     // run, and the Error says so.
-    Reply call(Argv argv, const Deadline &deadline);
-    Reply call(ArgList argv, const Deadline &deadline) { return call(Argv(argv.begin(), argv.size()), deadline); }
+    // A reply of a type outside `accept` (see expect::) is a protocol error too.
+    Reply call(Argv argv, const Deadline &deadline, unsigned accept = expect::any);
+    Reply call(ArgList argv, const Deadline &deadline, unsigned accept = expect::any) {
+        return call(Argv(argv.begin(), argv.size()), deadline, accept);
+    }
 
     bool broken() const noexcept { return broken_; }
     bool looks_dead() noexcept { return transport_->looks_dead(); }

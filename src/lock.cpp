@@ -22,11 +22,13 @@ std::string shown(std::string_view name) {
     return out;
 }
 
-// The context is only formatted on failure: this runs on every release.
+constexpr std::string_view kKeptAfterUnknownSet =
+    "the token is kept: call release() to clean up (ENOTOWNED if the SET never landed)";
+
+// The context is only formatted on failure: this runs on every release. (The reply is an integer or an error: the
+// connection refuses any other type.)
 void check_script_reply(const Reply &r, const char *verb, std::string_view name) {
     if (r.is_error()) throw server_error(r.str, fmt::format("{} of '{}'", verb, shown(name)));
-    if (r.type != Reply::Type::integer)
-        throw Error(Errc::server, fmt::format("{} of '{}': unexpected reply from the lock script", verb, shown(name)));
 }
 
 }  // namespace
@@ -60,14 +62,18 @@ std::optional<std::string> Lock::value_after(const OutcomeUnknown &lost, const c
 bool Lock::try_set(const std::string &token) {
     Reply r;
     try {
-        r = opts_.ttl ? client_->write({"SET", name_, token, "NX", "PX", ttl_ms_})
-                      : client_->write({"SET", name_, token, "NX"});
+        r = opts_.ttl ? client_->write({"SET", name_, token, "NX", "PX", ttl_ms_}, expect::status_or_nil)
+                      : client_->write({"SET", name_, token, "NX"}, expect::status_or_nil);
     } catch (const OutcomeUnknown &e) {
-        // The SET may have run: ask rather than guess or resend it. If we cannot ask, the lock may be ours, so the
-        // token is kept and release() can clean up safely.
-        if (value_after(e, "acquire", "the token is kept so release() can clean up", &token) == token) return true;
-        throw Error(e.code(), fmt::format("acquire of '{}': {}; checked on a new connection: not held by this owner",
-                                          shown(name_), e.what()));
+        // The SET may have run: ask rather than guess or resend it. Not finding our token proves nothing: the SET
+        // may still be on its way (a retransmitted segment lands after our GET) and would then hold the key for
+        // nobody. So unless the token is proven ours, it is kept: release() is a compare-and-delete, which cleans
+        // up a late SET and is harmless (ENOTOWNED) if the SET never lands.
+        if (value_after(e, "acquire", kKeptAfterUnknownSet, &token) == token) return true;
+        tokens_->set(token);
+        throw Error(e.code(), fmt::format("acquire of '{}': {}; not held by this owner when checked on a new "
+                                          "connection, but the SET may still land: {}",
+                                          shown(name_), e.what(), kKeptAfterUnknownSet));
     }
     if (r.is_status("OK")) return true;
     if (r.is_nil()) return false;

@@ -34,6 +34,18 @@ long long parse_integer(std::string_view s) {
 
 }  // namespace
 
+const char *type_name(Reply::Type t) noexcept {
+    switch (t) {
+    case Reply::Type::nil: return "nil";
+    case Reply::Type::status: return "status";
+    case Reply::Type::error: return "error";
+    case Reply::Type::integer: return "integer";
+    case Reply::Type::string: return "bulk string";
+    case Reply::Type::array: return "array";
+    }
+    return "unknown";
+}
+
 void encode_command(std::string &out, Argv argv) {
     append_header(out, '*', argv.size());
     for (std::string_view a : argv) {

@@ -47,6 +47,18 @@ struct Reply {
     bool is_status(std::string_view s) const noexcept { return type == Type::status && str == s; }
 };
 
+// The reply types a command may answer with, as a bit set (an error reply is always possible). Any other type means
+// the connection is out of step with its commands, whatever the bytes say.
+constexpr unsigned type_bit(Reply::Type t) noexcept { return 1u << static_cast<unsigned>(t); }
+namespace expect {
+inline constexpr unsigned any = ~0u;
+inline constexpr unsigned status = type_bit(Reply::Type::status);
+inline constexpr unsigned integer = type_bit(Reply::Type::integer);
+inline constexpr unsigned string_or_nil = type_bit(Reply::Type::string) | type_bit(Reply::Type::nil);
+inline constexpr unsigned status_or_nil = type_bit(Reply::Type::status) | type_bit(Reply::Type::nil);
+}  // namespace expect
+const char *type_name(Reply::Type t) noexcept;
+
 // The largest reply a connection accepts. The defaults fit every lock command (tokens are at most 4 KiB); commands
 // with bigger answers (topology queries) raise them for their own call.
 struct ReplyLimits {

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <thread>
 
-#include "support/cutting_proxy.hpp"
+#include "support/fault_proxy.hpp"
 #include "support/handles.hpp"
 
 using namespace testing;
@@ -126,8 +126,8 @@ TEST_CASE("a server slower than the command timeout: ETIMEDOUT, and no orphaned 
 
 TEST_CASE("lost replies are settled by GET on a new connection, never guessed or resent", "[faults]") {
     auto &s = default_server();
-    CuttingProxy proxy(s.port());
-    auto c = make_client("redis://127.0.0.1:" + std::to_string(proxy.port()));
+    FaultProxy proxy(s.port());
+    auto c = make_client(proxy.url());
     auto l = make_lock(c.get(), "fault:lost-reply", lock_options(10000));
     auto other = make_lock(c.get(), "fault:lost-reply", lock_options(10000, 100, 0));
     // Warm the script cache, so the cut requests below run their scripts rather than answer NOSCRIPT.
@@ -136,31 +136,118 @@ TEST_CASE("lost replies are settled by GET on a new connection, never guessed or
     REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
 
     // SET ran but its reply was lost: the check finds our token, so the acquire succeeds.
-    proxy.cut_after_next_request();
+    proxy.add({"", FaultProxy::Fault::cut});
     int rc = redlock_lock_acquire(l.get());
     INFO(redlock_last_error());
-    REQUIRE(proxy.cut_done());
+    REQUIRE(proxy.idle());
     REQUIRE(rc == REDLOCK_OK);
     CHECK(s.admin({"GET", "fault:lost-reply"}).str == token_of(l.get()));
 
     // Extend ran but its reply was lost: still ours, TTL change unknown: an error that says so.
-    proxy.cut_after_next_request();
+    proxy.add({"", FaultProxy::Fault::cut});
     CHECK(redlock_lock_extend(l.get(), 5000, 0) == REDLOCK_ECONN);
     CHECK_THAT(redlock_last_error(), Contains("still held by this owner"));
 
     // Release ran but its reply was lost: the key is gone, so the release succeeded.
-    proxy.cut_after_next_request();
+    proxy.add({"", FaultProxy::Fault::cut});
     rc = redlock_lock_release(l.get());
     INFO(redlock_last_error());
     CHECK(rc == REDLOCK_OK);
     CHECK(s.admin({"EXISTS", "fault:lost-reply"}).integer == 0);
     CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTHELD);
 
-    // A SET that did not take (the lock was busy) and lost its reply is an error, not a false "not acquired".
+    // A SET that did not take (the lock was busy) and lost its reply is an error, not a false "not acquired", and
+    // the token is kept (the check cannot prove the SET will not land later); releasing it is harmless.
     REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
-    proxy.cut_after_next_request();
+    proxy.add({"", FaultProxy::Fault::cut});
     CHECK(redlock_lock_acquire(other.get()) == REDLOCK_ECONN);
-    CHECK_THAT(redlock_last_error(), Contains("not held by this owner"));
+    CHECK_THAT(redlock_last_error(), Contains("not held by this owner") && Contains("token is kept"));
+    CHECK(redlock_lock_release(other.get()) == REDLOCK_ENOTOWNED);
+    CHECK(redlock_lock_owned(l.get()) == 1);  // the other owner's clean-up left ours alone
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("a late SET does not orphan the lock: the token is kept and release cleans up", "[faults][timing]") {
+    auto &s = default_server();
+    FaultProxy proxy(s.port());
+    auto co = client_options(1000, 200);
+    auto c = make_client(proxy.url(), &co);
+    auto l = make_lock(c.get(), "fault:late-set", lock_options(0));  // no TTL: an orphan would be held forever
+    // The SET reaches Redis 700 ms late: after the command timeout and after the GET check on a new connection.
+    proxy.add({"SET", FaultProxy::Fault::delay_request, 700});
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ETIMEDOUT);
+    CHECK_THAT(redlock_last_error(), Contains("may still land") && Contains("token is kept"));
+    CHECK(s.admin({"EXISTS", "fault:late-set"}).integer == 0);  // not yet
+    std::string kept = token_of(l.get());
+    for (int i = 0; i < 100 && s.admin({"EXISTS", "fault:late-set"}).integer == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE(s.admin({"GET", "fault:late-set"}).str == kept);  // it landed, holding our kept token
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);        // so release frees it
+    CHECK(s.admin({"EXISTS", "fault:late-set"}).integer == 0);
+}
+
+TEST_CASE("a SET that never lands: the kept token's release is a harmless ENOTOWNED", "[faults][timing]") {
+    auto &s = default_server();
+    FaultProxy proxy(s.port());
+    auto co = client_options(1000, 200);
+    auto c = make_client(proxy.url(), &co);
+    auto l = make_lock(c.get(), "fault:lost-set", lock_options(10000));
+    proxy.add({"SET", FaultProxy::Fault::drop_request});
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ETIMEDOUT);
+    CHECK(redlock_lock_token(l.get(), nullptr, 0, nullptr) == REDLOCK_OK);  // kept
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTOWNED);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTHELD);
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);  // the connection was replaced: all is well again
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("a connection reset before or after the command: never a wrong answer", "[faults]") {
+    auto &s = default_server();
+    FaultProxy proxy(s.port());
+    auto c = make_client(proxy.url());
+    auto l = make_lock(c.get(), "fault:reset", lock_options(10000));
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);  // warm the script cache and the pool
+    REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
+
+    proxy.add({"SET", FaultProxy::Fault::reset_before});  // never reached Redis
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ECONN);
+    CHECK(s.admin({"EXISTS", "fault:reset"}).integer == 0);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTOWNED);  // the kept token, cleaned up harmlessly
+
+    proxy.add({"SET", FaultProxy::Fault::reset});  // ran, then RST instead of the reply
+    int rc = redlock_lock_acquire(l.get());
+    INFO(redlock_last_error());
+    CHECK(rc == REDLOCK_OK);  // settled by the check: it is ours
+    CHECK(s.admin({"GET", "fault:reset"}).str == token_of(l.get()));
+
+    proxy.add({"EVALSHA", FaultProxy::Fault::reset});  // the release ran, its reply was lost
+    rc = redlock_lock_release(l.get());
+    INFO(redlock_last_error());
+    CHECK(rc == REDLOCK_OK);
+    CHECK(s.admin({"EXISTS", "fault:reset"}).integer == 0);
+}
+
+TEST_CASE("a swallowed or late reply times out, and the late reply is never taken for the next one",
+          "[faults][timing]") {
+    auto &s = default_server();
+    FaultProxy proxy(s.port());
+    auto co = client_options(1000, 200);
+    auto c = make_client(proxy.url(), &co);
+    auto l = make_lock(c.get(), "fault:late-reply", lock_options(10000));
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
+
+    proxy.add({"SET", FaultProxy::Fault::swallow_reply});
+    int rc = redlock_lock_acquire(l.get());
+    INFO(redlock_last_error());
+    CHECK(rc == REDLOCK_OK);  // ran; the check on a new connection finds our token
+    REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
+
+    proxy.add({"GET", FaultProxy::Fault::delay_reply, 400});  // locked(): times out, the reply arrives later
+    CHECK(redlock_lock_locked(l.get()) == REDLOCK_ETIMEDOUT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    CHECK(redlock_lock_owned(l.get()) == 1);
     CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
 }
 

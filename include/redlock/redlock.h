@@ -236,9 +236,12 @@ REDLOCK_API void redlock_lock_free(redlock_lock *lock) REDLOCK_NOEXCEPT;
  * attempts every `sleep_ms` while `blocking`, never sleeping past `blocking_timeout_ms`. Not reentrant: an owner that
  * already holds the lock waits like anyone else.
  *
- * If a reply is lost (connection broken or timed out after the SET was sent), the library asks Redis on a fresh
- * connection whether the key now holds this token: if so the call succeeds; if that cannot be determined, the error
- * is returned and the token is kept, so redlock_lock_release() can clean up safely.
+ * If a reply is lost (connection broken or timed out after the SET was sent, or a reply that breaks the protocol),
+ * the library asks Redis on a fresh connection whether the key now holds this token: if so the call succeeds.
+ * Otherwise the error is returned and the token is kept, because a SET still in flight (a retransmitted segment) can
+ * land after the check and would hold the key for nobody: call redlock_lock_release() to clean up. It deletes the key
+ * only if it holds this token, and reports REDLOCK_ENOTOWNED, harmlessly, if the SET never landed. A new acquire
+ * instead replaces the kept token (the library never holds two tokens for one owner).
  *
  * @return REDLOCK_OK (token stored for this owner), REDLOCK_NOT_ACQUIRED, or a negative error.
  */
