@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <limits>
 
@@ -11,6 +13,8 @@ namespace redlock::core {
 
 namespace {
 
+// Messages never quote the URL: a password with an unescaped '/', '?' or '#' lands in the wrong component, so any
+// quoted piece could be part of it. They name the component and the rule instead.
 [[noreturn]] void bad_url(std::string_view why) { throw Error(Errc::invalid, fmt::format("invalid URL: {}", why)); }
 
 template <typename Int>
@@ -18,8 +22,16 @@ Int parse_int(std::string_view s, Int lo, Int hi, const char *what) {
     Int v{};
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < lo || v > hi)
-        bad_url(fmt::format("{} must be an integer from {} to {}, got '{}'", what, lo, hi, s));
+        bad_url(fmt::format("{} must be an integer from {} to {}", what, lo, hi));
     return v;
+}
+
+// RFC 3986 scheme characters only, and short: safe to quote.
+bool quotable_scheme(std::string_view s) {
+    if (s.empty() || s.size() > 16 || !std::isalpha(static_cast<unsigned char>(s[0]))) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+    });
 }
 
 int hex_value(char c) {
@@ -46,14 +58,17 @@ std::string percent_decode(std::string_view s) {
     return out;
 }
 
+constexpr std::string_view kQueryKeys =
+    "db, connect_timeout, command_timeout, max_connections, keepalive, username, password";
+
 void apply_query(ClientConfig &cfg, std::string_view query) {
-    while (!query.empty()) {
+    for (int index = 1; !query.empty(); ++index) {
         size_t amp = query.find('&');
         std::string_view pair = query.substr(0, amp);
         query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
         if (pair.empty()) continue;
         size_t eq = pair.find('=');
-        if (eq == std::string_view::npos) bad_url(fmt::format("query parameter '{}' has no value", pair));
+        if (eq == std::string_view::npos) bad_url(fmt::format("query parameter {} has no '=value'", index));
         std::string_view key = pair.substr(0, eq);
         std::string value = percent_decode(pair.substr(eq + 1));
         constexpr auto i64max = std::numeric_limits<int64_t>::max(), i64min = std::numeric_limits<int64_t>::min();
@@ -74,7 +89,7 @@ void apply_query(ClientConfig &cfg, std::string_view query) {
         } else if (key == "password") {
             cfg.password = value;
         } else {
-            bad_url(fmt::format("unknown query parameter '{}'", key));
+            bad_url(fmt::format("unknown query parameter {} (the keys are: {})", index, kQueryKeys));
         }
     }
 }
@@ -122,14 +137,7 @@ void parse_host_port(ClientConfig &cfg, std::string_view hp) {
     if (!port.empty()) cfg.port = parse_int<uint16_t>(port, 1, 65535, "port");
 }
 
-}  // namespace
-
-std::optional<Millis> timeout_from_ms(int64_t ms, const char *what) {
-    if (ms == 0) throw Error(Errc::invalid, fmt::format("{} must be > 0 ms, or negative for no limit", what));
-    return wait_limit(ms);
-}
-
-ClientConfig parse_url(std::string_view url) {
+ClientConfig parse_url_components(std::string_view url) {
     ClientConfig cfg;
     if (url.find('\0') != std::string_view::npos) bad_url("contains a NUL byte");
     std::string_view query;
@@ -159,12 +167,35 @@ ClientConfig parse_url(std::string_view url) {
         if (!path.empty()) cfg.db = parse_int<int>(path, 0, std::numeric_limits<int>::max(), "db");
     } else {
         size_t scheme = url.find("://");
-        bad_url(scheme == std::string_view::npos
-                    ? std::string("expected redis://host[:port][/db] or unix:///path")
-                    : fmt::format("unsupported scheme '{}'", url.substr(0, scheme)));
+        if (scheme == std::string_view::npos) bad_url("expected redis://host[:port][/db] or unix:///path");
+        if (!quotable_scheme(url.substr(0, scheme)))
+            bad_url("unsupported scheme (expected redis:// or unix://)");
+        bad_url(fmt::format("unsupported scheme '{}' (expected redis:// or unix://)", url.substr(0, scheme)));
     }
     apply_query(cfg, query);
     return cfg;
+}
+
+}  // namespace
+
+std::optional<Millis> timeout_from_ms(int64_t ms, const char *what) {
+    if (ms == 0) throw Error(Errc::invalid, fmt::format("{} must be > 0 ms, or negative for no limit", what));
+    return wait_limit(ms);
+}
+
+ClientConfig parse_url(std::string_view url) {
+    try {
+        return parse_url_components(url);
+    } catch (const Error &e) {
+        // An '@' after the first '/', '?' or '#' past the scheme: most likely a password that needs percent-encoding.
+        const size_t start = url.find("://") == std::string_view::npos ? 0 : url.find("://") + 3;
+        const size_t delim = url.find_first_of("/?#", start);
+        if (delim != std::string_view::npos && url.find('@', delim) != std::string_view::npos)
+            throw Error(e.code(), fmt::format("{} (if the user name or password contains '/', '?', '#' or '@', "
+                                              "percent-encode it: %2F, %3F, %23, %40)",
+                                              e.what()));
+        throw;
+    }
 }
 
 std::string ClientConfig::describe() const {

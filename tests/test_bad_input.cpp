@@ -1,4 +1,5 @@
 // Bad input gets a clear code and message and changes nothing.
+#include <cctype>
 #include <cstring>
 #include <thread>
 
@@ -6,6 +7,14 @@
 
 using namespace testing;
 using Catch::Matchers::Contains;
+
+namespace {
+std::string fmt_pct(char ch) {
+    static const char hex[] = "0123456789ABCDEF";
+    const auto u = static_cast<unsigned char>(ch);
+    return std::string{'%', hex[u >> 4], hex[u & 15]};
+}
+}  // namespace
 
 TEST_CASE("version and error texts", "[api]") {
     CHECK(std::string(redlock_version()) == REDLOCK_VERSION_STRING);
@@ -172,11 +181,12 @@ TEST_CASE("malformed URLs are EINVAL with the reason", "[api]") {
                             Case{"redis://host/abc", "db"}, Case{"redis://host/-1", "db"},
                             Case{"redis://user@host", "credentials"}, Case{"redis://[::1", "unterminated"},
                             Case{"redis://::1:6379", "brackets"}, Case{"redis://host?foo=1", "unknown query parameter"},
-                            Case{"redis://host?db", "no value"}, Case{"redis://host?command_timeout=0", "> 0"},
+                            Case{"redis://host?db", "no '=value'"}, Case{"redis://host?command_timeout=0", "> 0"},
                             Case{"redis://host?connect_timeout=x", "connect_timeout"},
                             Case{"redis://host?max_connections=0", "max_connections"},
                             Case{"redis://:p%zz@host", "percent-escape"}, Case{"unix://relative.sock", "absolute"},
-                            Case{"unix://", "absolute"}}) {
+                            Case{"unix://", "absolute"}, Case{"redis://u:p/w@host", "percent-encode"},
+                            Case{"redis://u:p?w@host", "%3F"}}) {
         INFO(url);
         redlock_client *c = nullptr;
         CHECK(redlock_client_new(&c, url, nullptr) == REDLOCK_EINVAL);
@@ -207,4 +217,57 @@ TEST_CASE("freeing the client before its locks is safe - freeing a held lock lea
     l.reset();  // never touches Redis
     CHECK(s.admin({"GET", "bad:free-order"}).str == tok);
     CHECK(pttl(s, "bad:free-order") > 0);
+}
+
+TEST_CASE("no URL error message contains any part of the password", "[api][url]") {
+    // A password-shaped secret with the characters that push it into other URL components when not percent-encoded.
+    const std::string secret = "Hunter2/Zq9?Kx7#Wm4@Pv8";
+    const std::string pieces[] = {"Hunter", "Zq9", "Kx7", "Wm4", "Pv8"};
+    std::string enc;  // the same secret, correctly percent-encoded
+    for (char ch : secret) {
+        if (std::isalnum(static_cast<unsigned char>(ch))) enc += ch;
+        else enc += fmt_pct(ch);
+    }
+    // Every error path of the parser, each reached with the secret in the userinfo (raw or encoded) or the query.
+    const std::string urls[] = {
+        "redis://user:" + secret + "@host",                     // raw: '/' splits the authority: port/db errors
+        "redis://:" + secret + "@host:6379/0",
+        "redis://user:" + secret,
+        "redis://" + secret,
+        "redis://user:" + enc + "@host:99999",                   // port out of range
+        "redis://user:" + enc + "@host:abc",                     // port not a number
+        "redis://user:" + enc + "@host:",                        // empty port
+        "redis://user:" + enc + "@host/abc",                     // db
+        "redis://user:" + enc + "@[::1",                         // unterminated [
+        "redis://user:" + enc + "@[::1]x",                       // text after ]
+        "redis://user:" + enc + "@::1:6379",                     // IPv6 without brackets
+        "redis://user:" + enc + "@",                             // missing host
+        "redis://user:" + enc + "%zz@host",                      // bad percent-escape
+        "redis://" + enc + "@host",                              // user alone
+        "redis://u:" + enc + "@host?command_timeout=0",          // query: a timeout of 0
+        "redis://u:" + enc + "@host?bogus=1",                    // unknown key
+        "redis://u:" + enc + "@host?db",                         // no value
+        "redis://h?password=" + enc + "&" + secret,              // a secret that looks like a key
+        "redis://h?" + secret + "=1",
+        "redis://h?db=1&password=" + enc + "%g0",
+        "rediss://u:" + secret + "@host",                        // TLS refused
+        "unix://u:" + secret + "@relative.sock",                 // unix: not absolute
+        "unix://u:" + enc + "%@/tmp/s",                          // unix: bad escape in the password
+        secret + "://host",                                      // nonsense scheme
+        "redis:/" + secret + "://host",
+        "u:" + secret + "@host:6379",                            // no scheme at all
+        std::string("redis://u:") + secret + std::string("\0@h", 3),  // NUL
+    };
+    for (const std::string &url : urls) {
+        INFO(url);
+        redlock_client *c = nullptr;
+        int rc = redlock_client_new(&c, url.c_str(), nullptr);
+        if (url.find('\0') != std::string::npos) continue;  // the C string ends at the NUL: nothing to leak
+        CHECK(rc == REDLOCK_EINVAL);
+        const std::string msg = redlock_last_error();
+        INFO(msg);
+        CHECK_FALSE(msg.empty());
+        for (const std::string &p : pieces) CHECK(msg.find(p) == std::string::npos);
+        redlock_client_free(c);
+    }
 }
