@@ -8,8 +8,11 @@ namespace redlock::core {
 
 Error server_error(const std::string &reply_text, std::string_view context) {
     auto starts = [&](std::string_view p) { return reply_text.compare(0, p.size(), p) == 0; };
-    Errc code = starts("WRONGPASS") || starts("NOAUTH") || starts("NOPERM") || starts("ERR invalid password") ||
-                        starts("ERR AUTH")
+    // Inside a script, an ACL refusal comes back as an ERR: "The user executing the script can't run this command or
+    // subcommand" / "... can't access at least one of the keys ..." (Redis 7.0); it is a permission error all the same.
+    const bool script_acl = reply_text.find("The user executing the script can't") != std::string::npos;
+    Errc code = starts("WRONGPASS") || starts("NOAUTH") || starts("NOPERM") || starts("ERR NOPERM") ||
+                        starts("ERR invalid password") || starts("ERR AUTH") || script_acl
                     ? Errc::auth
                     : Errc::server;
     return Error(code, fmt::format("{}: Redis replied: {}", context, reply_text));

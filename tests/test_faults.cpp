@@ -330,6 +330,22 @@ TEST_CASE("ACL user: works with its permissions, NOPERM without them", "[faults]
     }
 }
 
+TEST_CASE("ACL refusals inside the lock scripts are EAUTH too, and leave the lock as it was", "[faults]") {
+    auto &s = default_server();
+    // May run the scripts but not DEL (release) or PEXPIRE (extend, reacquire), on lock:* keys only.
+    s.admin({"ACL", "SETUSER", "scripter", "on", ">pw3", "~lock:*", "+set", "+get", "+evalsha", "+eval", "+pttl"});
+    auto c = make_client("redis://scripter:pw3@127.0.0.1:" + std::to_string(s.port()));
+    auto l = make_lock(c.get(), "lock:acl-script", lock_options(10000));
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_EAUTH);
+    CHECK_THAT(redlock_last_error(), Contains("can't run this command"));
+    CHECK(redlock_lock_extend(l.get(), 1000, 0) == REDLOCK_EAUTH);
+    CHECK(redlock_lock_reacquire(l.get()) == REDLOCK_EAUTH);
+    CHECK(redlock_lock_owned(l.get()) == 1);  // nothing changed; the token is still this owner's
+    CHECK(s.admin({"GET", "lock:acl-script"}).str == token_of(l.get()));
+    s.admin({"DEL", "lock:acl-script"});
+}
+
 TEST_CASE("unix socket and database selection", "[faults]") {
     RedisServer::Options so;
     so.unix_socket = true;

@@ -67,7 +67,8 @@ typedef enum redlock_result {
     REDLOCK_ECONN = -5,        /**< Could not connect, or the connection broke. */
     REDLOCK_ETIMEDOUT = -6,    /**< The server did not answer within the command timeout. */
     REDLOCK_ESERVER = -7,      /**< Redis answered with an error (the message carries it). */
-    REDLOCK_EAUTH = -8,        /**< Redis refused the credentials (WRONGPASS, NOAUTH) or the permission (NOPERM). */
+    REDLOCK_EAUTH = -8,        /**< Redis refused the credentials (WRONGPASS, NOAUTH) or a permission (NOPERM, also
+                                    inside the lock scripts). */
     REDLOCK_ENOMEM = -9,       /**< Out of memory. */
     REDLOCK_EINTERNAL = -10,   /**< A bug in libredlock; please report it with the message. */
     REDLOCK_ERESULT_SENTINEL_ = -11 /**< One past the last code; never returned. */
