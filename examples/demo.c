@@ -1,5 +1,6 @@
-/* The seed's experiments through the C API: who may release a lock that another thread acquired?
- * Usage: demo REDIS_URL */
+/* Who may release a lock that another thread acquired? Per-thread vs shared token state, through the C API:
+ * two REDLOCK_SHARED handles (never one token), one REDLOCK_SHARED handle on two threads (one token), and one
+ * REDLOCK_THREAD_LOCAL handle on two threads (a token per thread). Usage: demo REDIS_URL */
 #include <pthread.h>
 #include <redlock/redlock.h>
 #include <stdio.h>
@@ -67,7 +68,7 @@ int main(int argc, char **argv) {
     }
     printf("libredlock %s\n", redlock_version());
 
-    puts("Experiment 1: two handles, both REDLOCK_SHARED");
+    puts("1. Two handles, both REDLOCK_SHARED: two owners, never one token");
     a = new_lock(c, REDLOCK_SHARED);
     b = new_lock(c, REDLOCK_SHARED);
     g_lock = a;
@@ -79,7 +80,7 @@ int main(int argc, char **argv) {
     redlock_lock_free(b);
     if (rc != REDLOCK_ENOTHELD) return 1;
 
-    puts("Experiment 2: one REDLOCK_SHARED handle used by two threads");
+    puts("2. One REDLOCK_SHARED handle used by two threads: one owner, the handle");
     a = new_lock(c, REDLOCK_SHARED);
     g_lock = a;
     report_thread("thread 1 acquires", on_thread(acquire_in_thread, NULL));
@@ -87,7 +88,7 @@ int main(int argc, char **argv) {
     redlock_lock_free(a);
     if (rc != REDLOCK_OK) return 1;
 
-    puts("The default: one REDLOCK_THREAD_LOCAL handle used by two threads");
+    puts("3. The default, one REDLOCK_THREAD_LOCAL handle used by two threads: each thread its own token");
     a = new_lock(c, REDLOCK_THREAD_LOCAL);
     report("main thread acquires", redlock_lock_acquire(a));
     report_thread("thread 2 releases with the same handle", rc = on_thread(release_in_thread, a));

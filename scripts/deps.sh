@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs what a fresh Debian 12 machine lacks to build and test libredlock (Debian's packages only; the Node
-# binding's one dependency, koffi, comes from npm in scripts/test.sh).
+# binding's one dependency, koffi, comes from npm in scripts/test.sh). clang and its runtime (sanitizers, libFuzzer)
+# are for the test command's second compiler and the fuzzers.
 set -eu
-pkgs="g++ gcc cmake ninja-build pkg-config binutils libhiredis-dev libfmt-dev catch2 libssl-dev
-      redis-server redis-tools python3 python3-redis python3-pytest python3-venv"
+pkgs="g++ gcc clang libclang-rt-14-dev cmake ninja-build pkg-config binutils libhiredis-dev libfmt-dev catch2
+      libssl-dev redis-server redis-tools python3 python3-redis python3-pytest python3-venv"
 command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 missing=""

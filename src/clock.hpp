@@ -32,7 +32,9 @@ public:
     static Deadline never() { return Deadline(); }
     static Deadline after(std::optional<Millis> d, Clock::time_point now = Clock::now()) {
         Deadline out;
-        if (d && *d <= std::chrono::floor<Millis>(Clock::time_point::max() - now)) out.at_ = now + *d;
+        if (!d) return out;
+        if (d->count() <= 0) out.at_ = now;  // already passed (and no overflow for very negative values)
+        else if (*d <= std::chrono::floor<Millis>(Clock::time_point::max() - now)) out.at_ = now + *d;
         return out;
     }
     bool is_never() const noexcept { return !at_; }
