@@ -6,12 +6,20 @@ build=$1 src=$2
 tmp=$(mktemp -d /tmp/redlock-consumer-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+cmake --install "$build" --prefix "$tmp/prefix" --strip >/dev/null
 libdir=$(dirname "$(find "$tmp/prefix" -name 'libredlock.so' | head -1)")
+if readelf -S "$libdir/libredlock.so" | grep -q '\.debug_'; then
+  echo "cmake --install --strip left debug sections in libredlock.so" >&2
+  exit 1
+fi
 
-export PKG_CONFIG_PATH="$libdir/pkgconfig"
+# Only the installed redlock.pc is visible: no hiredis.pc or any other (hiredis is private to the library).
+export PKG_CONFIG_LIBDIR="$libdir/pkgconfig" PKG_CONFIG_PATH=
+for q in --cflags --libs "--static --libs"; do
+  pkg-config $q redlock >/dev/null || { echo "pkg-config $q redlock failed without hiredis.pc" >&2; exit 1; }
+done
 cc -std=c99 -Wall -Wextra -Werror -o "$tmp/with-pkgconfig" "$src/tests/consumer/consumer.c" \
-  $(pkg-config --cflags --libs redlock) -Wl,-rpath,"$libdir"
+  $(pkg-config --cflags --libs redlock) -Wl,-rpath,"$(pkg-config --variable=libdir redlock)"
 
 # Ninja: a fresh Debian 12 has no make.
 cmake -S "$src/tests/consumer/cmake_project" -B "$tmp/cmake-build" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" \
