@@ -6,7 +6,8 @@
 #  - the Node binding (koffi from npm) with its node:test suite and example;
 #  - the C/C++ suites built with clang under AddressSanitizer + UndefinedBehaviorSanitizer, and the libFuzzer
 #    targets run for REDLOCK_FUZZ_SECONDS (default 10) each from their seed corpora;
-#  - the C/C++ suites built with GCC under ThreadSanitizer.
+#  - the C/C++ suites built with GCC under ThreadSanitizer;
+#  - every code block of README.md and docs/, run as written (tests/docs/run_snippets.py).
 # Every test starts its own redis-server(s) on free loopback ports or unix sockets; nothing touches port 6379.
 set -eu
 cd "$(dirname "$0")/.."
@@ -25,7 +26,8 @@ step() {
   t0=$(date +%s)
   echo "== $name (log: ${log#"$root"/})"
   if ("$@") >"$log" 2>&1; then result=PASS; else result=FAIL; failed=1; fi
-  count=$( (grep -Eo 'tests failed out of [0-9]+$' "$log"; grep -Eo '^[0-9]+ passed' "$log"; grep -Eo '^# pass [0-9]+' "$log") |
+  count=$( (grep -Eo 'tests failed out of [0-9]+$' "$log"; grep -Eo '^[0-9]+ (passed|snippets passed)' "$log"
+           grep -Eo '^# pass [0-9]+' "$log") |
           grep -Eo '[0-9]+' | awk '{ n += $1 } END { if (n) printf "%d tests", n }')
   line=$(printf '%-4s  %-56s %9s %5ss' "$result" "$name" "$count" "$(($(date +%s) - t0))")
   summary="$summary$line
@@ -79,6 +81,10 @@ gcc_tsan() {
   ctest_suite build-tsan -DCMAKE_BUILD_TYPE=Debug -DREDLOCK_SANITIZE=thread -DREDLOCK_BUILD_EXAMPLES=OFF
 }
 
+docs_snippets() {  # after the builds it uses: build/ (installed to a temp prefix), the venv, the clang fuzzers
+  sh scripts/with-redis.sh /usr/bin/python3 tests/docs/run_snippets.py build build/venv/bin/python
+}
+
 mkdir -p "$logs"
 step "demo (deps, build, run)" sh scripts/demo.sh
 step "C/C++ suites, GCC" gcc_plain
@@ -86,6 +92,7 @@ step "Python binding (pytest, example)" python_binding
 step "Node binding (node:test, example)" node_binding
 step "C/C++ suites + fuzzers, clang, ASan+UBSan" clang_asan
 step "C/C++ suites, GCC, TSan" gcc_tsan
+step "docs: every code block of README.md and docs/" docs_snippets
 echo
 printf '%s' "$summary"
 if [ $failed -eq 0 ]; then echo "PASS: every suite passed"; else echo "FAIL: see the logs above"; fi

@@ -1,4 +1,8 @@
 // Many threads on one client: never two holders at once, no lost grants.
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -94,4 +98,55 @@ TEST_CASE("16 threads, one client, 16 different locks at once", "[concurrency]")
             if (redlock_lock_acquire(l.get()) == REDLOCK_OK && redlock_lock_release(l.get()) == REDLOCK_OK) ++ok;
     });
     CHECK(ok == kThreads * 50);
+}
+
+TEST_CASE("16 processes on one lock: one holder at a time, every grant counted", "[concurrency]") {
+    auto &s = default_server();
+    // Shared between the processes: who is inside, the most ever inside, and the grants.
+    auto *shared = static_cast<std::atomic<int> *>(
+        ::mmap(nullptr, 3 * sizeof(std::atomic<int>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    REQUIRE(shared != MAP_FAILED);
+    new (shared) std::atomic<int>[3]{};
+    constexpr int kProcs = 16, kEach = 10;
+    std::vector<pid_t> kids;
+    for (int p = 0; p < kProcs; ++p) {
+        pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {  // a process of its own: its own client, lock and connections
+            redlock_client *c = nullptr;
+            redlock_lock *l = nullptr;
+            auto o = lock_options(10000, 5);
+            int bad = redlock_client_new(&c, s.url().c_str(), nullptr) != REDLOCK_OK ||
+                      redlock_lock_new(&l, c, "conc:procs", &o, REDLOCK_THREAD_LOCAL) != REDLOCK_OK;
+            for (int i = 0; i < kEach && !bad; ++i) {
+                if (redlock_lock_acquire(l) != REDLOCK_OK) {
+                    bad = 1;
+                    break;
+                }
+                int now = ++shared[0];
+                int seen = shared[1].load();
+                while (now > seen && !shared[1].compare_exchange_weak(seen, now)) {
+                }
+                ++shared[2];
+                ::usleep(300);
+                --shared[0];
+                bad = redlock_lock_release(l) != REDLOCK_OK;
+            }
+            redlock_lock_free(l);
+            redlock_client_free(c);
+            _exit(bad);
+        }
+        kids.push_back(pid);
+    }
+    int failed = 0;
+    for (pid_t k : kids) {
+        int st = 0;
+        ::waitpid(k, &st, 0);
+        failed += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    CHECK(failed == 0);
+    CHECK(shared[1].load() == 1);  // never two holders
+    CHECK(shared[2].load() == kProcs * kEach);
+    CHECK(s.admin({"EXISTS", "conc:procs"}).integer == 0);
+    ::munmap(shared, 3 * sizeof(std::atomic<int>));
 }

@@ -1,5 +1,6 @@
 // Faults against real servers: unreachable, killed and restarted, slow, script cache flushed, auth, unix sockets.
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -417,4 +418,74 @@ TEST_CASE("URL options survive an options struct that leaves them unset", "[faul
     CHECK(redlock_lock_locked(l.get()) == REDLOCK_ETIMEDOUT);  // the URL's 200 ms, not a default 5 s
     CHECK(seconds_since(t0) < 0.9);
     sleeper.join();
+}
+
+TEST_CASE("a holder stopped (SIGSTOP) past its TTL: the next owner is safe from its late release", "[faults][timing]") {
+    auto &s = default_server();
+    int go[2];
+    REQUIRE(::pipe(go) == 0);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {  // the holder: acquire with a 300 ms TTL, tell the parent, then (after SIGCONT) release
+        redlock_client *c = nullptr;
+        redlock_lock *l = nullptr;
+        auto o = lock_options(300);
+        int rc = redlock_client_new(&c, s.url().c_str(), nullptr) == REDLOCK_OK &&
+                         redlock_lock_new(&l, c, "fault:sigstop", &o, 0) == REDLOCK_OK
+                     ? redlock_lock_acquire(l)
+                     : -100;
+        char b = 1;
+        (void)!::write(go[1], &b, 1);
+        ::raise(SIGSTOP);                                  // paused here, past the TTL
+        rc = rc == REDLOCK_OK ? redlock_lock_release(l) : rc;  // the late release
+        _exit(rc == REDLOCK_ENOTOWNED ? 0 : 1);
+    }
+    char b = 0;
+    REQUIRE(::read(go[0], &b, 1) == 1);
+    int st = 0;
+    REQUIRE(::waitpid(pid, &st, WUNTRACED) == pid);  // stopped
+    REQUIRE(WIFSTOPPED(st));
+    auto c = make_client(s.url());
+    auto next = make_lock(c.get(), "fault:sigstop", lock_options(10000, 20, 1, 2000));
+    REQUIRE(redlock_lock_acquire(next.get()) == REDLOCK_OK);  // after the stopped holder's key expired
+    ::kill(pid, SIGCONT);
+    REQUIRE(::waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);                       // its release was ENOTOWNED ...
+    CHECK(redlock_lock_owned(next.get()) == 1);        // ... and did not touch the new owner's key
+    CHECK(redlock_lock_release(next.get()) == REDLOCK_OK);
+    ::close(go[0]);
+    ::close(go[1]);
+}
+
+TEST_CASE("CLIENT PAUSE past the command timeout: ETIMEDOUT, the token kept, its clean-up harmless", "[faults][timing]") {
+    RedisServer s;
+    auto co = client_options(1000, 200);
+    auto c = make_client(s.url(), &co);
+    auto l = make_lock(c.get(), "fault:paused", lock_options(0));  // no TTL: an orphan would stay forever
+    REQUIRE(redlock_lock_locked(l.get()) == 0);                    // connected
+    s.admin({"CLIENT", "PAUSE", "600", "WRITE"});  // writes wait; reads (the GET check) are served
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ETIMEDOUT);
+    CHECK(seconds_since(t0) < 0.55);  // the SET's 200 ms and the check's round trip, not the pause
+    CHECK_THAT(redlock_last_error(), Contains("token is kept"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // the pause is over
+    // Redis dropped the paused SET with the connection we closed: the kept token's release is a harmless ENOTOWNED.
+    CHECK(s.admin({"EXISTS", "fault:paused"}).integer == 0);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTOWNED);
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("eviction of the lock key (allkeys policy): owned() says 0 and release is ENOTOWNED", "[faults]") {
+    RedisServer s({{"--maxmemory", "4mb", "--maxmemory-policy", "allkeys-random"}});
+    auto c = make_client(s.url());
+    auto l = make_lock(c.get(), "fault:evicted", lock_options(60000));
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    const std::string filler(64 * 1024, 'x');
+    for (int i = 0; i < 2000 && s.admin({"EXISTS", "fault:evicted"}).integer == 1; ++i)
+        s.admin({"SET", "filler:" + std::to_string(i), filler});
+    REQUIRE(s.admin({"EXISTS", "fault:evicted"}).integer == 0);  // evicted: the documented non-guarantee
+    CHECK(redlock_lock_owned(l.get()) == 0);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTOWNED);
 }

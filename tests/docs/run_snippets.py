@@ -52,6 +52,7 @@ def main():
                    CMAKE_PREFIX_PATH=str(prefix), HOME=str(work / "home"))
         # Programs built by a page's shell steps find the library as after a system-wide install and ldconfig.
         env["LD_LIBRARY_PATH"] = str(libdir)
+        env["FUZZ_SECONDS"] = "5"  # docs/reliability.md's long fuzzing run, shortened
         pkg = run(["pkg-config", "--cflags", "--libs", "redlock"], ROOT, env, "pkg-config").split()
         rpath = ["-Wl,-rpath," + str(libdir)]
         counts, skipped, failures = {}, [], []
@@ -59,7 +60,7 @@ def main():
         for page in pages:
             scratch = work / page.stem
             scratch.mkdir()
-            for name in ("bindings", "build", "include", "examples", "scripts"):
+            for name in ("bindings", "build", "build-clang-asan", "include", "examples", "scripts", "tests"):
                 (scratch / name).symlink_to(ROOT / name)
             text = page.read_text()
             for i, m in enumerate(FENCE.finditer(text), 1):
