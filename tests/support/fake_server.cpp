@@ -10,6 +10,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "loopback.hpp"
 #include "resp_frames.hpp"
 
 namespace testing {
@@ -31,15 +32,7 @@ std::string upper(std::string s) {
 }  // namespace
 
 FakeServer::FakeServer(Handler handler) : handler_(std::move(handler)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr *>(&sa), sizeof sa) != 0 || ::listen(listen_fd_, 64) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr *>(&sa), &len) != 0)
-        throw std::runtime_error("fake server setup failed");
-    port_ = ntohs(sa.sin_port);
+    listen_fd_ = listen_loopback(port_);
     acceptor_ = std::thread([this] { accept_loop(); });
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "loopback.hpp"
 #include "resp_frames.hpp"
 
 namespace testing {
@@ -19,19 +20,6 @@ namespace testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int connect_loopback(int port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons(static_cast<uint16_t>(port));
-    if (::connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 void send_all(int fd, const std::string &b) {
     size_t off = 0;
@@ -71,15 +59,8 @@ struct Pair {
 }  // namespace
 
 FaultProxy::FaultProxy(int upstream_port) : upstream_port_(upstream_port) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr *>(&sa), sizeof sa) != 0 || ::listen(listen_fd_, 64) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr *>(&sa), &len) != 0 || ::pipe(stop_pipe_) != 0)
-        throw std::runtime_error("proxy setup failed");
-    port_ = ntohs(sa.sin_port);
+    listen_fd_ = listen_loopback(port_);
+    if (::pipe(stop_pipe_) != 0) throw std::runtime_error("proxy setup failed");
     thread_ = std::thread([this] { run(); });
 }
 
