@@ -10,25 +10,14 @@ const { randomBytes } = require('node:crypto');
 const { Worker } = require('node:worker_threads');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { codes, findLibrary, bind } = require('./native');
+const {
+  RedlockError, LockError, LockNotOwnedError, ConnectionError, TimeoutError, ResponseError, AuthenticationError,
+  InvalidArgumentError,
+} = require('./errors');
 
 const libraryPath = findLibrary();
 const c = bind(libraryPath);
 const SHARED = 1;
-
-class RedlockError extends Error {
-  constructor(message, code) {
-    super(message);
-    this.name = this.constructor.name;
-    this.code = code;
-  }
-}
-class LockError extends RedlockError {}
-class LockNotOwnedError extends LockError {}
-class ConnectionError extends RedlockError {}
-class TimeoutError extends RedlockError {}
-class ResponseError extends RedlockError {}
-class AuthenticationError extends ResponseError {}
-class InvalidArgumentError extends RedlockError {}
 
 const byCode = new Map([
   [codes.ENOTHELD, LockError], [codes.ENOTTL, LockError], [codes.ENOTOWNED, LockNotOwnedError],
