@@ -1,23 +1,37 @@
-// Types for libredlock's Node binding. Times are milliseconds.
+// Types for libredlock's Node binding. Times are milliseconds; fractions are truncated toward zero.
+// Options objects must be plain objects: any other key, or a value of another type, is a TypeError.
+/** The longest duration the C library accepts (REDLOCK_MAX_DURATION_MS): 1e12 ms. */
+export const MAX_DURATION_MS: number;
 export interface ClientOptions {
+  /** 1..MAX_DURATION_MS ms; null, Infinity or more = no limit. Default 5000 (or the URL's). */
   connectTimeout?: number | null;
+  /** 1..MAX_DURATION_MS ms; null, Infinity or more = no limit. Default 5000 (or the URL's). */
   commandTimeout?: number | null;
+  /** 1..4096. */
   maxConnections?: number;
+  /** TCP keepalive idle seconds, 0..86400; 0 = off. */
   keepalive?: number;
-  username?: string;
-  password?: string;
+  /** null = none given (the URL's, if any). */
+  username?: string | null;
+  password?: string | null;
+  /** 0..2^31-1. */
   db?: number;
 }
 export interface LockOptions {
+  /** The lock's TTL, 1..MAX_DURATION_MS ms; null or 0 = the key never expires (the default). */
   timeout?: number | null;
+  /** Pause between attempts, 0..MAX_DURATION_MS ms; default 100. */
   sleep?: number;
+  /** Default true. */
   blocking?: boolean;
+  /** Longest wait; null (default), Infinity or more than MAX_DURATION_MS = forever; negative = one attempt. */
   blockingTimeout?: number | null;
 }
 export interface AcquireOptions {
   blocking?: boolean;
   blockingTimeout?: number | null;
   sleep?: number;
+  /** 1..4096 bytes as UTF-8; default a random 32-hex-digit token. */
   token?: string;
 }
 export class Client {
@@ -30,10 +44,17 @@ export class Client {
 }
 export class Lock {
   readonly name: string | Buffer;
+  /** The TTL in ms, or null for a lock that never expires. */
+  readonly timeout: number | null;
+  readonly sleep: number;
+  readonly blocking: boolean;
+  /** null = wait forever; 0 = one attempt. */
+  readonly blockingTimeout: number | null;
   readonly token: string | null;
   lastThreadId: number;
   acquire(options?: AcquireOptions): Promise<boolean>;
   release(): Promise<void>;
+  /** additionalMs: 0..MAX_DURATION_MS (> 0 with replaceTtl). */
   extend(additionalMs: number, replaceTtl?: boolean): Promise<true>;
   reacquire(): Promise<true>;
   locked(): Promise<boolean>;

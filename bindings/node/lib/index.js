@@ -10,25 +10,16 @@ const { randomBytes } = require('node:crypto');
 const { Worker } = require('node:worker_threads');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { codes, findLibrary, bind } = require('./native');
+const {
+  RedlockError, LockError, LockNotOwnedError, ConnectionError, TimeoutError, ResponseError, AuthenticationError,
+  InvalidArgumentError,
+} = require('./errors');
+const arg = require('./options');
+const { MAX_DURATION_MS } = arg;
 
 const libraryPath = findLibrary();
 const c = bind(libraryPath);
 const SHARED = 1;
-
-class RedlockError extends Error {
-  constructor(message, code) {
-    super(message);
-    this.name = this.constructor.name;
-    this.code = code;
-  }
-}
-class LockError extends RedlockError {}
-class LockNotOwnedError extends LockError {}
-class ConnectionError extends RedlockError {}
-class TimeoutError extends RedlockError {}
-class ResponseError extends RedlockError {}
-class AuthenticationError extends ResponseError {}
-class InvalidArgumentError extends RedlockError {}
 
 const byCode = new Map([
   [codes.ENOTHELD, LockError], [codes.ENOTTL, LockError], [codes.ENOTOWNED, LockNotOwnedError],
@@ -113,44 +104,40 @@ async function io(op, ...args) {
   return { rc, threadId };
 }
 
-function ms(value, what, { allowNull = false } = {}) {
-  if (value === null || value === undefined) {
-    if (allowNull) return null;
-    throw new InvalidArgumentError(`${what} is required`, codes.EINVAL);
-  }
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new InvalidArgumentError(`${what} must be a finite number of milliseconds`, codes.EINVAL);
-  }
-  return Math.trunc(value);
+// setTimeout fires after 1 ms (with a warning) when asked for more than 2^31 - 1 ms: longer waits are chained.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+async function wait(ms) {
+  let left = ms;
+  for (; left > MAX_TIMER_MS; left -= MAX_TIMER_MS) await sleep(MAX_TIMER_MS);
+  await sleep(left);
 }
 
-// A connection timeout: null = no limit, else >= 1 ms (the C API would read 0 as "unset").
-function limitMs(value, what) {
-  if (value === null) return -1;
-  const v = ms(value, what);
-  if (v < 1) throw new InvalidArgumentError(`${what} must be >= 1 ms, or null for no limit`, codes.EINVAL);
-  return v;
-}
+const CLIENT_OPTIONS = ['connectTimeout', 'commandTimeout', 'maxConnections', 'keepalive', 'username', 'password', 'db'];
+const LOCK_OPTIONS = ['timeout', 'sleep', 'blocking', 'blockingTimeout'];
+const ACQUIRE_OPTIONS = ['blocking', 'blockingTimeout', 'sleep', 'token'];
 
 const handles = new FinalizationRegistry(({ free, address }) => free(address));
 
 class Client {
   /**
    * @param {string} url redis://[[user]:password@]host[:port][/db] or unix:///path
-   * @param {object} [options] connectTimeout, commandTimeout (ms; null = no limit), maxConnections, keepalive (s),
-   *   username, password, db
+   * @param {object} [options] connectTimeout, commandTimeout (ms; null, Infinity or > MAX_DURATION_MS = no limit),
+   *   maxConnections, keepalive (s), username, password, db; any other key is a TypeError
    */
-  constructor(url, options = {}) {
+  constructor(url, options) {
+    arg.text(url, 'url');
+    const opts = arg.options(options, 'Client option', CLIENT_OPTIONS);
     const o = {};
     c.clientOptionsInit(o);
-    if (options.connectTimeout !== undefined) o.connect_timeout_ms = limitMs(options.connectTimeout, 'connectTimeout');
-    if (options.commandTimeout !== undefined) o.command_timeout_ms = limitMs(options.commandTimeout, 'commandTimeout');
-    if (options.maxConnections !== undefined) o.max_connections = options.maxConnections;
-    if (options.keepalive !== undefined) o.keepalive_s = options.keepalive;
-    if (options.username !== undefined) o.username = options.username;
-    if (options.password !== undefined) o.password = options.password;
-    if (options.db !== undefined) o.db = options.db;
-    if (typeof url !== 'string') throw new InvalidArgumentError('url must be a string', codes.EINVAL);
+    // Each field the C struct reads as "unset" (0 or -1) is kept out of reach: an option given is an option used.
+    const given = (k) => opts[k] !== undefined;
+    if (given('connectTimeout')) o.connect_timeout_ms = arg.clientTimeout(opts.connectTimeout, 'connectTimeout');
+    if (given('commandTimeout')) o.command_timeout_ms = arg.clientTimeout(opts.commandTimeout, 'commandTimeout');
+    if (given('maxConnections')) o.max_connections = arg.integer(opts.maxConnections, 'maxConnections', 1, 2 ** 32 - 1);
+    if (given('keepalive')) o.keepalive_s = arg.integer(opts.keepalive, 'keepalive', 0, Number.MAX_SAFE_INTEGER);
+    if (given('db')) o.db = arg.integer(opts.db, 'db', 0, 2 ** 31 - 1);
+    if (opts.username != null) o.username = arg.text(opts.username, 'username');
+    if (opts.password != null) o.password = arg.text(opts.password, 'password');
     const out = [0n];
     check(c.clientNew(out, url, o));
     this._address = out[0];
@@ -173,9 +160,9 @@ class Client {
    * A lock on this client. Times in milliseconds.
    * @param {string|Buffer} name the Redis key, verbatim
    * @param {object} [options] timeout (TTL; null/0 = never expires), sleep (default 100), blocking (default true),
-   *   blockingTimeout (null = wait forever, the default)
+   *   blockingTimeout (null = wait forever, the default); any other key is a TypeError
    */
-  lock(name, options = {}) {
+  lock(name, options) {
     return new Lock(this, name, options);
   }
 
@@ -195,19 +182,20 @@ class Client {
 }
 
 class Lock {
-  constructor(client, name, options = {}) {
+  constructor(client, name, options) {
     if (!(client instanceof Client)) throw new TypeError('client must be a libredlock Client');
+    const bytes = arg.name(name);
+    const opts = arg.options(options, 'lock option', LOCK_OPTIONS);
+    const ttl = arg.ttl(opts.timeout);
     this.name = name;
-    this.timeout = ms(options.timeout, 'timeout', { allowNull: true });
-    this.sleep = options.sleep === undefined ? 100 : ms(options.sleep, 'sleep');
-    this.blocking = options.blocking === undefined ? true : Boolean(options.blocking);
-    this.blockingTimeout = ms(options.blockingTimeout, 'blockingTimeout', { allowNull: true });
+    this.timeout = ttl === 0 ? null : ttl;
+    this.sleep = opts.sleep === undefined ? 100 : arg.duration(opts.sleep, 'sleep');
+    this.blocking = opts.blocking === undefined ? true : arg.boolean(opts.blocking, 'blocking');
+    this.blockingTimeout = opts.blockingTimeout === undefined ? null : arg.waitLimit(opts.blockingTimeout);
     const o = {};
     c.lockOptionsInit(o);
-    o.timeout_ms = this.timeout || 0;
+    o.timeout_ms = ttl;
     o.sleep_ms = this.sleep;
-    const bytes = Buffer.isBuffer(name) ? name : Buffer.from(String(name), 'utf8');
-    if (bytes.includes(0)) throw new InvalidArgumentError('lock name contains a NUL byte', codes.EINVAL);
     const out = [0n];
     check(c.lockNew(out, client._live(), Buffer.concat([bytes, Buffer.from([0])]), o, SHARED));
     this._address = out[0];
@@ -220,32 +208,33 @@ class Lock {
   /**
    * redis-py's acquire(): resolves true once acquired, false if not blocking or blockingTimeout ran out.
    * The first attempt is immediate; the deadline is fixed before it; never sleeps past it; one token throughout.
-   * @param {object} [options] blocking, blockingTimeout (ms, null = forever), sleep (ms), token (string)
+   * @param {object} [options] blocking, blockingTimeout (ms; null, Infinity or > MAX_DURATION_MS = forever, negative =
+   *   one attempt), sleep (ms), token (string); any other key is a TypeError
    */
-  async acquire(options = {}) {
-    const blocking = options.blocking === undefined ? this.blocking : Boolean(options.blocking);
-    const sleepMs = options.sleep === undefined ? this.sleep : ms(options.sleep, 'sleep');
-    const timeout = options.blockingTimeout === undefined ? this.blockingTimeout
-      : ms(options.blockingTimeout, 'blockingTimeout', { allowNull: true });
-    if (sleepMs < 0) throw new InvalidArgumentError('sleep must be >= 0', codes.EINVAL);
-    const token = options.token === undefined ? randomBytes(16).toString('hex') : String(options.token);
-    const deadline = timeout === null ? null : performance.now() + Math.max(0, timeout);
+  async acquire(options) {
+    const opts = arg.options(options, 'acquire option', ACQUIRE_OPTIONS);
+    const blocking = opts.blocking === undefined ? this.blocking : arg.boolean(opts.blocking, 'blocking');
+    const sleepMs = opts.sleep === undefined ? this.sleep : arg.duration(opts.sleep, 'sleep');
+    const timeout = opts.blockingTimeout === undefined ? this.blockingTimeout : arg.waitLimit(opts.blockingTimeout);
+    const token = opts.token === undefined ? randomBytes(16).toString('hex') : arg.text(opts.token, 'token', { nul: true });
+    const deadline = timeout === null ? null : performance.now() + timeout;
     for (;;) {
       const { rc, threadId } = await io('attempt', this._live(), token);
       this.lastThreadId = threadId;
       if (rc === codes.OK) return true;
       if (!blocking) return false;
       if (deadline !== null && performance.now() + sleepMs > deadline) return false;
-      await sleep(sleepMs);
+      await wait(sleepMs);
     }
   }
 
   /** Rejects with LockError if this lock holds no token, LockNotOwnedError if Redis no longer has it. */
   async release() { await this._call('release'); }
 
-  /** Adds `additionalMs` to the TTL, or sets the TTL to it with replaceTtl. */
+  /** Adds `additionalMs` (0..MAX_DURATION_MS) to the TTL, or sets the TTL to it with replaceTtl. */
   async extend(additionalMs, replaceTtl = false) {
-    await this._call('extend', ms(additionalMs, 'additionalMs'), replaceTtl ? 1 : 0);
+    const add = arg.duration(additionalMs, 'additionalMs');
+    await this._call('extend', add, arg.boolean(replaceTtl, 'replaceTtl') ? 1 : 0);
     return true;
   }
 
@@ -304,5 +293,5 @@ class Lock {
 
 module.exports = {
   Client, Lock, RedlockError, LockError, LockNotOwnedError, ConnectionError, TimeoutError, ResponseError,
-  AuthenticationError, InvalidArgumentError, codes, libraryPath, libraryVersion: () => c.version(),
+  AuthenticationError, InvalidArgumentError, codes, MAX_DURATION_MS, libraryPath, libraryVersion: () => c.version(),
 };

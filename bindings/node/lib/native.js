@@ -11,26 +11,38 @@ const codes = Object.freeze({
   ESERVER: -7, EAUTH: -8, ENOMEM: -9, EINTERNAL: -10,
 });
 
-function candidates() {
+// Where libredlock.so may come from, in order. Never a directory merely above the package: a build/libredlock.so
+// planted in a shared parent (e.g. /tmp) would be loaded, and its constructors run, before the installed library.
+function candidates(tried) {
+  // 1. An explicit path, and nothing else: a wrong LIBREDLOCK_PATH is an error, not a fallback.
   if (process.env.LIBREDLOCK_PATH) return [process.env.LIBREDLOCK_PATH];
   const out = [];
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    out.push(path.join(dir, 'build', 'libredlock.so'));
-    if (path.dirname(dir) === dir) break;
+  // 2. The source tree's build, only when this package runs from a libredlock checkout (<root>/bindings/node).
+  const pkg = path.dirname(__dirname);
+  const root = path.dirname(path.dirname(pkg));
+  if (path.basename(pkg) === 'node' && path.basename(path.dirname(pkg)) === 'bindings' &&
+      fs.existsSync(path.join(root, 'include', 'redlock', 'redlock.h'))) {
+    out.push(path.join(root, 'build', 'libredlock.so'));
   }
+  // 3. The installed library: pkg-config's libdir, then the dynamic linker's search path.
   try {
-    const libdir = execFileSync('pkg-config', ['--variable=libdir', 'redlock'], { encoding: 'utf8' }).trim();
+    const libdir = execFileSync('pkg-config', ['--variable=libdir', 'redlock'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     if (libdir) out.push(path.join(libdir, 'libredlock.so.0'));
-  } catch { /* no pkg-config, or not installed */ }
+  } catch {
+    tried.push('pkg-config --variable=libdir redlock (no answer)');
+  }
   out.push('libredlock.so.0');
   return out;
 }
 
 function findLibrary() {
   const tried = [];
-  for (const c of candidates()) {
-    const file = fs.existsSync(c) && fs.statSync(c).isDirectory() ? path.join(c, 'libredlock.so') : c;
-    if (file.includes('/') && !fs.existsSync(file)) { tried.push(file); continue; }
+  for (const c of candidates(tried)) {
+    // A path is made absolute: worker threads load the same file, whatever the working directory is by then.
+    const found = fs.existsSync(c) && fs.statSync(c).isDirectory() ? path.join(c, 'libredlock.so') : c;
+    const file = found.includes('/') ? path.resolve(found) : found;
+    if (file.includes('/') && !fs.existsSync(file)) { tried.push(`${file} (no such file)`); continue; }
     try {
       koffi.load(file);
       return file;
@@ -38,7 +50,8 @@ function findLibrary() {
       tried.push(`${file} (${e.message})`);
     }
   }
-  throw new Error(`libredlock.so not found; set LIBREDLOCK_PATH to the library file. Tried: ${tried.join('; ')}`);
+  throw new Error('libredlock.so not found; set LIBREDLOCK_PATH to the library file (or its directory), or install ' +
+    `libredlock (pkg-config redlock, or the system linker path). Tried: ${tried.join('; ')}`);
 }
 
 let typesDeclared = false;
