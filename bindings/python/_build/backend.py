@@ -25,7 +25,7 @@ def _metadata():
 
 def _package_files():
     for name in sorted(os.listdir(os.path.join(ROOT, NAME))):
-        if name.endswith(".py"):
+        if name.endswith(".py") or name == "py.typed":  # py.typed: the package ships its type hints (PEP 561)
             yield "%s/%s" % (NAME, name)
 
 

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 ABI_MAJOR = 0
+MAX_DURATION_MS = 10 ** 12  # REDLOCK_MAX_DURATION_MS
 
 # C result codes (include/redlock/redlock.h); fixed forever.
 OK = 0
@@ -97,37 +98,53 @@ class LibraryNotFound(ImportError):
     pass
 
 
-def _candidates():
-    """Where to look, in order: $LIBREDLOCK_PATH, a build tree above this package, the system."""
+def _source_tree_build():
+    """<root>/build/libredlock.so when this package runs from a libredlock checkout (<root>/bindings/python), else None.
+
+    Only that one directory: never a build/ merely above the package, where anyone (a shared /tmp, a parent project)
+    could have planted a library whose constructors would run at import."""
+    pkg = pathlib.Path(__file__).resolve().parent
+    root = pkg.parent.parent.parent
+    if pkg.parent.name == "python" and pkg.parent.parent.name == "bindings" and \
+            (root / "include" / "redlock" / "redlock.h").is_file():
+        return str(root / "build" / "libredlock.so")
+    return None
+
+
+def _candidates(tried):
+    """Where to look, in order, and nowhere else: $LIBREDLOCK_PATH (then only there), the checkout's build when running
+    from one, pkg-config's libdir, the system's linker path."""
     env = os.environ.get("LIBREDLOCK_PATH")
     if env:
-        yield env  # a file, or a directory holding libredlock.so
+        yield env  # a file, or a directory holding libredlock.so; a wrong path is an error, not a fallback
         return
-    here = pathlib.Path(__file__).resolve().parent
-    for up in here.parents:
-        for build in ("build", "build-release"):
-            lib = up / build / "libredlock.so"
-            if lib.exists():
-                yield str(lib)
+    build = _source_tree_build()
+    if build:
+        yield build
     if shutil.which("pkg-config"):
         try:
             libdir = subprocess.run(["pkg-config", "--variable=libdir", "redlock"], capture_output=True, text=True,
                                     timeout=10).stdout.strip()
             if libdir:
                 yield os.path.join(libdir, "libredlock.so.%d" % ABI_MAJOR)
+            else:
+                tried.append("pkg-config --variable=libdir redlock (no answer)")
         except (OSError, subprocess.SubprocessError):
-            pass
+            tried.append("pkg-config --variable=libdir redlock (failed)")
     found = ctypes.util.find_library("redlock")
     if found:
         yield found
-    yield "libredlock.so.%d" % ABI_MAJOR
+    yield "libredlock.so.%d" % ABI_MAJOR  # the dynamic linker's search path (ldconfig, LD_LIBRARY_PATH)
 
 
 def load():
     tried = []
-    for cand in _candidates():
+    for cand in _candidates(tried):
         if os.path.isdir(cand):
             cand = os.path.join(cand, "libredlock.so")
+        if "/" in cand and not os.path.exists(cand):
+            tried.append("%s (no such file)" % cand)
+            continue
         try:
             lib = ctypes.CDLL(cand)
         except OSError as e:
@@ -141,5 +158,6 @@ def load():
             fn.restype = restype
             fn.argtypes = argtypes
         return lib, cand
-    raise LibraryNotFound("libredlock.so not found; set LIBREDLOCK_PATH to the library file. Tried: "
+    raise LibraryNotFound("libredlock.so not found; set LIBREDLOCK_PATH to the library file (or its directory), or "
+                          "install libredlock (pkg-config redlock, or the system linker path). Tried: "
                           + "; ".join(tried))
