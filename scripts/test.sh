@@ -26,8 +26,8 @@ step() {
   t0=$(date +%s)
   echo "== $name (log: ${log#"$root"/})"
   if ("$@") >"$log" 2>&1; then result=PASS; else result=FAIL; failed=1; fi
-  count=$( (grep -Eo 'tests failed out of [0-9]+$' "$log"; grep -Eo '^[0-9]+ (passed|snippets passed)' "$log"
-           grep -Eo '^# pass [0-9]+' "$log") |
+  count=$( (grep -Eo 'tests failed out of [0-9]+$' "$log" || :; grep -Eo '^[0-9]+ (passed|snippets passed)' "$log" || :
+           grep -Eo '^# pass [0-9]+' "$log" || :) |
           grep -Eo '[0-9]+' | awk '{ n += $1 } END { if (n) printf "%d tests", n }')
   line=$(printf '%-4s  %-56s %9s %5ss' "$result" "$name" "$count" "$(($(date +%s) - t0))")
   summary="$summary$line
