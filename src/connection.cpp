@@ -60,18 +60,23 @@ Reply Connection::call(Argv argv, const Deadline &deadline, unsigned accept) {
     try {
         send(deadline);
         Reply r = receive(deadline);
-        if (!r.is_error() && (accept & type_bit(r.type)) == 0)
+        if (!r.is_error() && ((accept & type_bit(r.type)) == 0 ||
+                              ((accept & expect::status_ok_only) && r.type == Reply::Type::status && r.str != "OK")))
             throw ProtocolError(ProtocolError::Kind::malformed,
-                                fmt::format("{} reply to {}: the connection is out of step", type_name(r.type),
+                                fmt::format("{} reply to {}: the connection is out of step",
+                                            r.type == Reply::Type::status ? "a status other than OK in"
+                                                                          : type_name(r.type),
                                             argv.size() > 0 ? *argv.begin() : std::string_view()));
         return r;
     } catch (const ProtocolError &e) {
         broken_ = true;
+        transport_->abort_on_close();
         if (e.kind() == ProtocolError::Kind::not_resp) throw not_a_redis_server(e);
         throw OutcomeUnknown(e.code(), fmt::format("protocol error from {}: {}", where_, e.what()));
     } catch (const Error &e) {
-        // Even a failed send may have delivered part or all of the command.
+        // Even a failed send may have delivered part or all of the command; a reset stops what is left of it.
         broken_ = true;
+        transport_->abort_on_close();
         throw OutcomeUnknown(e.code(), e.what());
     }
 }

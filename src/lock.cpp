@@ -52,33 +52,33 @@ std::optional<std::string> Lock::value_after(const OutcomeUnknown &lost, const c
     try {
         return client_->get_on_fresh_connection(name_);
     } catch (const Error &check) {
-        if (keep) tokens_->set(*keep);
+        if (keep) tokens_->keep_uncertain(*keep);
         throw Error(lost.code(), fmt::format("{} of '{}': {}; the outcome could not be checked ({}){}{}", verb,
                                              shown(name_), lost.what(), check.what(), advice.empty() ? "" : "; ",
                                              advice));
     }
 }
 
-bool Lock::try_set(const std::string &token) {
+bool Lock::try_set(const std::string &token, bool may_have_landed) {
     Reply r;
     try {
-        r = opts_.ttl ? client_->write({"SET", name_, token, "NX", "PX", ttl_ms_}, expect::status_or_nil)
-                      : client_->write({"SET", name_, token, "NX"}, expect::status_or_nil);
+        r = opts_.ttl ? client_->write({"SET", name_, token, "NX", "PX", ttl_ms_}, expect::ok_or_nil)
+                      : client_->write({"SET", name_, token, "NX"}, expect::ok_or_nil);
     } catch (const OutcomeUnknown &e) {
         // The SET may have run: ask rather than guess or resend it. Not finding our token proves nothing: the SET
         // may still be on its way (a retransmitted segment lands after our GET) and would then hold the key for
         // nobody. So unless the token is proven ours, it is kept: release() is a compare-and-delete, which cleans
-        // up a late SET and is harmless (ENOTOWNED) if the SET never lands.
+        // up a late SET and is harmless (ENOTOWNED) if the SET never lands, and the next acquire retries with it.
         if (value_after(e, "acquire", kKeptAfterUnknownSet, &token) == token) return true;
-        tokens_->set(token);
+        tokens_->keep_uncertain(token);
         throw Error(e.code(), fmt::format("acquire of '{}': {}; not held by this owner when checked on a new "
                                           "connection, but the SET may still land: {}",
                                           shown(name_), e.what(), kKeptAfterUnknownSet));
     }
     if (r.is_status("OK")) return true;
-    if (r.is_nil()) return false;
     if (r.is_error()) throw server_error(r.str, fmt::format("acquire of '{}'", shown(name_)));
-    throw Error(Errc::server, fmt::format("acquire of '{}': unexpected reply to SET", shown(name_)));
+    // nil: busy. Retrying with a kept token, the key may hold that very token: its late SET has landed.
+    return may_have_landed && client_->get(name_) == token;
 }
 
 bool Lock::acquire(const AcquireArgs &args) {
@@ -92,12 +92,16 @@ bool Lock::acquire(const AcquireArgs &args) {
         if (args.token->size() > kMaxTokenLen)
             throw Error(Errc::invalid, fmt::format("token is {} bytes; the limit is {}", args.token->size(), kMaxTokenLen));
     }
-    std::string token = args.token ? *args.token : random_token();
+    // A token kept after an unknown outcome is retried, not replaced: its SET may land at any time, and only this
+    // token can then release it. A caller's own token replaces it.
+    const std::optional<Held> held = tokens_->held();
+    const bool retry_kept = !args.token && held && held->uncertain;
+    std::string token = args.token ? *args.token : retry_kept ? held->token : random_token();
 
     // As redis-py: the deadline is fixed before the first attempt, which is immediate; never sleep past it.
     const Deadline stop_trying_at = blocking_timeout ? Deadline::after(*blocking_timeout) : Deadline::never();
     for (;;) {
-        if (try_set(token)) {
+        if (try_set(token, retry_kept)) {
             tokens_->set(std::move(token));
             return true;
         }
@@ -108,22 +112,27 @@ bool Lock::acquire(const AcquireArgs &args) {
 }
 
 void Lock::release() {
-    std::optional<std::string> token = tokens_->get();
-    if (!token) throw Error(Errc::not_held, "Cannot release an unlocked lock (this owner holds no token)");
+    const std::optional<Held> held = tokens_->held();
+    if (!held) throw Error(Errc::not_held, "Cannot release an unlocked lock (this owner holds no token)");
     Reply r;
     try {
-        r = client_->script(kReleaseScript, name_, {*token});
+        r = client_->script(kReleaseScript, name_, {held->token});
     } catch (const OutcomeUnknown &e) {
-        if (value_after(e, "release", "the token is kept: retry the release") == *token)
+        if (value_after(e, "release", "the token is kept: retry the release") == held->token)
             throw Error(e.code(), fmt::format("release of '{}': {}; the lock is still held: the token is kept, retry "
                                               "the release",
                                               shown(name_), e.what()));
-        tokens_->clear_if(*token);  // no longer ours in Redis, whichever way it went
+        tokens_->clear_if(held->token);  // no longer ours in Redis, whichever way it went
         return;
     }
     check_script_reply(r, "release", name_);
-    tokens_->clear_if(*token);
-    if (r.integer != 1) throw Error(Errc::not_owned, "Cannot release a lock that's no longer owned");
+    tokens_->clear_if(held->token);
+    if (r.integer != 1)
+        throw Error(Errc::not_owned, held->uncertain ? "Cannot release a lock that's no longer owned (its token was "
+                                                       "kept after an acquire whose SET never showed up; a SET "
+                                                       "still in the network could land later: only a TTL bounds "
+                                                       "that)"
+                                                     : "Cannot release a lock that's no longer owned");
 }
 
 void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms, std::string_view mode) {

@@ -50,7 +50,9 @@ public:
     const std::string &name() const noexcept { return name_; }
 
 private:
-    bool try_set(const std::string &token);
+    // One SET NX attempt: true if it took. `may_have_landed`: the token was kept after an unknown outcome, so a busy
+    // key may be holding it (checked with GET).
+    bool try_set(const std::string &token, bool may_have_landed);
     // After a lost reply: the key's value, read on a new connection. If that read fails too, throws `lost`'s code
     // with both reasons and `advice`, first storing `keep` (when given) as this owner's token.
     std::optional<std::string> value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,

@@ -56,6 +56,8 @@ inline constexpr unsigned status = type_bit(Reply::Type::status);
 inline constexpr unsigned integer = type_bit(Reply::Type::integer);
 inline constexpr unsigned string_or_nil = type_bit(Reply::Type::string) | type_bit(Reply::Type::nil);
 inline constexpr unsigned status_or_nil = type_bit(Reply::Type::status) | type_bit(Reply::Type::nil);
+inline constexpr unsigned status_ok_only = 1u << 16;  // modifier: a status must be exactly "OK"
+inline constexpr unsigned ok_or_nil = status_or_nil | status_ok_only;
 }  // namespace expect
 const char *type_name(Reply::Type t) noexcept;
 

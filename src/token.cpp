@@ -30,19 +30,24 @@ std::string random_token() {
     return out;
 }
 
-std::optional<std::string> SharedTokenStore::get() const {
+std::optional<Held> SharedTokenStore::held() const {
     std::lock_guard<std::mutex> lk(mu_);
-    return token_;
+    return held_;
 }
 
 void SharedTokenStore::set(std::string token) {
     std::lock_guard<std::mutex> lk(mu_);
-    token_ = std::move(token);
+    held_ = Held{std::move(token), false};
+}
+
+void SharedTokenStore::keep_uncertain(std::string token) {
+    std::lock_guard<std::mutex> lk(mu_);
+    keep(held_, std::move(token));
 }
 
 void SharedTokenStore::clear_if(const std::string &expected) {
     std::lock_guard<std::mutex> lk(mu_);
-    if (token_ && *token_ == expected) token_.reset();
+    if (held_ && held_->token == expected) held_.reset();
 }
 
 namespace {
@@ -52,7 +57,7 @@ std::atomic<size_t> g_live_slots{0};
 
 // The calling thread's tokens, by store id; destroyed (and uncounted) when the thread exits.
 struct ThreadSlots {
-    std::unordered_map<uint64_t, std::string> by_store;
+    std::unordered_map<uint64_t, Held> by_store;
     ~ThreadSlots() { g_live_slots.fetch_sub(by_store.size(), std::memory_order_relaxed); }
 };
 
@@ -65,7 +70,7 @@ ThreadSlots &thread_slots() {
 
 ThreadLocalTokenStore::ThreadLocalTokenStore() : id_(g_next_store_id.fetch_add(1, std::memory_order_relaxed)) {}
 
-std::optional<std::string> ThreadLocalTokenStore::get() const {
+std::optional<Held> ThreadLocalTokenStore::held() const {
     auto &m = thread_slots().by_store;
     auto it = m.find(id_);
     if (it == m.end()) return std::nullopt;
@@ -73,15 +78,26 @@ std::optional<std::string> ThreadLocalTokenStore::get() const {
 }
 
 void ThreadLocalTokenStore::set(std::string token) {
-    auto [it, inserted] = thread_slots().by_store.insert_or_assign(id_, std::move(token));
+    auto [it, inserted] = thread_slots().by_store.insert_or_assign(id_, Held{std::move(token), false});
     (void)it;
     if (inserted) g_live_slots.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ThreadLocalTokenStore::keep_uncertain(std::string token) {
+    auto &m = thread_slots().by_store;
+    auto it = m.find(id_);
+    if (it == m.end()) {
+        m.emplace(id_, Held{std::move(token), true});
+        g_live_slots.fetch_add(1, std::memory_order_relaxed);
+    } else if (it->second.uncertain) {
+        it->second = Held{std::move(token), true};
+    }
 }
 
 void ThreadLocalTokenStore::clear_if(const std::string &expected) {
     auto &m = thread_slots().by_store;
     auto it = m.find(id_);
-    if (it != m.end() && it->second == expected) {
+    if (it != m.end() && it->second.token == expected) {
         m.erase(it);
         g_live_slots.fetch_sub(1, std::memory_order_relaxed);
     }

@@ -18,8 +18,12 @@ public:
     virtual void write_all(const char *data, size_t len, const Deadline &deadline) = 0;
     // Reads at least one byte into buf or throws Error(connection | timed_out); end of stream is a connection error.
     virtual size_t read_some(char *buf, size_t cap, const Deadline &deadline) = 0;
-    // Without blocking: has the peer closed, or sent bytes nobody asked for? (checked on idle pooled connections)
+    // Without blocking: has the peer closed, or sent bytes nobody asked for? (checked before each use)
     virtual bool looks_dead() noexcept = 0;
+    // Close with a reset (RST) instead of FIN when destroyed: the kernel then drops the unacknowledged bytes of a
+    // command whose outcome is unknown, instead of retransmitting them for minutes, so the command cannot reach the
+    // server later (unless it is already in the network).
+    virtual void abort_on_close() noexcept = 0;
 };
 
 // Opens a plain TCP or unix-socket transport, giving up at the deadline (Errc::connection either way).

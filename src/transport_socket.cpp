@@ -88,6 +88,16 @@ public:
     SocketTransport(Fd fd, std::optional<Millis> io_timeout) : fd_(std::move(fd)) {
         set_timeouts(io_timeout ? *io_timeout : Millis(0));
     }
+    ~SocketTransport() override {
+        if (abort_) {
+            linger l{1, 0};
+            ::setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        }
+    }
+    SocketTransport(const SocketTransport &) = delete;
+    SocketTransport &operator=(const SocketTransport &) = delete;
+
+    void abort_on_close() noexcept override { abort_ = true; }
 
     void write_all(const char *data, size_t len, const Deadline &deadline) override {
         while (len > 0) {
@@ -149,6 +159,7 @@ private:
 
     Fd fd_;
     Millis current_{0};  // the kernel's SO_RCVTIMEO/SO_SNDTIMEO; 0: none
+    bool abort_ = false;
 };
 
 void set_keepalive(int fd, int idle_s) {

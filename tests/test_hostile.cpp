@@ -200,3 +200,23 @@ TEST_CASE("a server that hangs up at once, or never answers: clear errors within
     CHECK(seconds_since(t0) < 1.5);  // the SET and its check on a new connection, 300 ms each
     CHECK_THAT(redlock_last_error(), Contains("token is kept"));
 }
+
+TEST_CASE("a connection broken with an unknown outcome is closed with a reset, a healthy one with FIN", "[hostile]") {
+    MiniRedis mini;
+    FakeServer healthy([&](const std::vector<std::string> &argv) { return mini(argv); });
+    {
+        auto c = client_for(healthy);
+        CHECK(redlock_client_ping(c.get()) == REDLOCK_OK);
+    }  // freed: its connection closes normally
+    for (int i = 0; i < 50 && healthy.connections() > 0 && healthy.resets() == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(healthy.resets() == 0);
+
+    // The SET's reply never comes: the client gives up, and the kernel must not retransmit the SET later.
+    FakeServer silent([](const std::vector<std::string> &) { return FakeServer::Answer{}; });
+    auto c = client_for(silent, 200);
+    auto l = make_lock(c.get(), "hostile:rst", lock_options(10000));
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ETIMEDOUT);
+    for (int i = 0; i < 100 && silent.resets() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(silent.resets() == 2);  // the SET's connection and the check's
+}

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cctype>
 #include <chrono>
 #include <stdexcept>
@@ -74,7 +75,10 @@ void FakeServer::serve(int fd) {
     bool open = true;
     while (open && !stop_) {
         ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n <= 0) break;
+        if (n <= 0) {
+            if (n < 0 && errno == ECONNRESET) ++resets_;
+            break;
+        }
         framer.feed(buf, static_cast<size_t>(n));
         while (open) {
             std::optional<RespFramer::Message> m;

@@ -36,6 +36,7 @@ public:
     std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
     int connections() const { return accepted_; }
     int commands() const { return commands_; }
+    int resets() const { return resets_; }  // connections the client closed with RST rather than FIN
 
 private:
     void accept_loop();
@@ -46,7 +47,7 @@ private:
     int listen_fd_ = -1;
     int port_ = 0;
     std::atomic<bool> stop_{false};
-    std::atomic<int> accepted_{0}, commands_{0};
+    std::atomic<int> accepted_{0}, commands_{0}, resets_{0};
     std::mutex mu_;
     std::vector<int> fds_;
     std::vector<std::thread> threads_;
