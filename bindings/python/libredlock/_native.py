@@ -5,6 +5,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+from typing import Any, Iterator, List, Optional, Tuple
 
 ABI_MAJOR = 0
 
@@ -97,35 +98,48 @@ class LibraryNotFound(ImportError):
     pass
 
 
-def _candidates():
-    """Where to look, in order: $LIBREDLOCK_PATH, a build tree above this package, the system."""
+def _source_root(here: pathlib.Path) -> Optional[pathlib.Path]:
+    """The checkout this package runs from (<root>/bindings/python/libredlock with <root>/include/redlock/redlock.h),
+    else None: only a checkout may load its own build, never a build/ directory that merely sits above an install."""
+    if (here.name, here.parent.name, here.parent.parent.name) != ("libredlock", "python", "bindings"):
+        return None
+    root = here.parent.parent.parent
+    return root if (root / "include" / "redlock" / "redlock.h").is_file() else None
+
+
+def _candidates(tried: List[str]) -> Iterator[str]:
+    """Where to look, in order: $LIBREDLOCK_PATH; this checkout's build/ (only when running from a checkout); the
+    installed library (pkg-config's libdir, then the dynamic linker's path). Dead ends are noted in ``tried``."""
     env = os.environ.get("LIBREDLOCK_PATH")
     if env:
-        yield env  # a file, or a directory holding libredlock.so
+        yield env  # a file, or a directory holding libredlock.so; explicit, so nothing else is tried
         return
-    here = pathlib.Path(__file__).resolve().parent
-    for up in here.parents:
-        for build in ("build", "build-release"):
-            lib = up / build / "libredlock.so"
-            if lib.exists():
-                yield str(lib)
-    if shutil.which("pkg-config"):
+    root = _source_root(pathlib.Path(__file__).resolve().parent)
+    if root is not None:
+        yield str(root / "build" / "libredlock.so")
+    soname = "libredlock.so.%d" % ABI_MAJOR
+    if not shutil.which("pkg-config"):
+        tried.append("pkg-config (not installed)")
+    else:
         try:
-            libdir = subprocess.run(["pkg-config", "--variable=libdir", "redlock"], capture_output=True, text=True,
-                                    timeout=10).stdout.strip()
+            p = subprocess.run(["pkg-config", "--variable=libdir", "redlock"], capture_output=True, text=True,
+                               timeout=10)
+            libdir = p.stdout.strip()
             if libdir:
-                yield os.path.join(libdir, "libredlock.so.%d" % ABI_MAJOR)
-        except (OSError, subprocess.SubprocessError):
-            pass
+                yield os.path.join(os.path.realpath(libdir), soname)  # realpath: absolute, never cwd-relative
+            else:
+                tried.append("pkg-config (no redlock.pc on its path)")
+        except (OSError, subprocess.SubprocessError) as e:
+            tried.append("pkg-config (%s)" % e)
+    yield soname  # the dynamic linker's own search: LD_LIBRARY_PATH, ld.so.cache, the system directories
     found = ctypes.util.find_library("redlock")
-    if found:
+    if found and found != soname:
         yield found
-    yield "libredlock.so.%d" % ABI_MAJOR
 
 
-def load():
-    tried = []
-    for cand in _candidates():
+def load() -> Tuple[Any, str]:
+    tried: List[str] = []
+    for cand in _candidates(tried):
         if os.path.isdir(cand):
             cand = os.path.join(cand, "libredlock.so")
         try:
@@ -141,5 +155,6 @@ def load():
             fn.restype = restype
             fn.argtypes = argtypes
         return lib, cand
-    raise LibraryNotFound("libredlock.so not found; set LIBREDLOCK_PATH to the library file. Tried: "
+    raise LibraryNotFound("libredlock.so not found; set LIBREDLOCK_PATH to the library file (or its directory), or "
+                          "install libredlock (pkg-config redlock, or the dynamic linker's path). Tried: "
                           + "; ".join(tried))
