@@ -2,16 +2,23 @@
 
 Switching from redis-py is a change of import and of client construction::
 
-    # import redis; r = redis.Redis.from_url(url); lock = r.lock("jobs:nightly", timeout=10)
-    import libredlock; client = libredlock.Client.from_url(url); lock = client.lock("jobs:nightly", timeout=10)
+    # import redis; r = redis.Redis(host="db", port=6379); lock = r.lock("jobs:nightly", timeout=10)
+    import libredlock; client = libredlock.Client(host="db", port=6379); lock = client.lock("jobs:nightly", timeout=10)
     with lock:
         ...
 
 Times are float seconds, as in redis-py. The same key, token and scripts are used, so libredlock and redis-py
 processes exclude each other on the same name.
 """
+from __future__ import annotations
+
 import builtins
 import ctypes
+import numbers
+import operator
+import os
+import urllib.parse
+from typing import Any, Optional, Tuple, Type, TypeVar, Union, overload
 
 from . import _native
 
@@ -20,20 +27,29 @@ __version__ = "0.1.0"
 __all__ = [
     "Client", "Lock", "RedlockError", "LockError", "LockNotOwnedError", "ConnectionError", "TimeoutError",
     "AuthenticationError", "ResponseError", "InvalidArgumentError", "library_path", "library_version",
+    "MAX_DURATION", "MAX_DURATION_MS",
 ]
+
+#: The longest duration the C library takes, in ms (REDLOCK_MAX_DURATION_MS: about 31.7 years).
+MAX_DURATION_MS: int = _native.MAX_DURATION_MS
+#: The same in seconds, the unit of every time argument here.
+MAX_DURATION: int = MAX_DURATION_MS // 1000
 
 _lib, library_path = _native.load()
 
+Name = Union[str, bytes]
 
-def library_version():
+
+def library_version() -> str:
     """The loaded C library's version string."""
-    return _lib.redlock_version().decode()
+    version: bytes = _lib.redlock_version()
+    return version.decode()
 
 
 class RedlockError(Exception):
     """Base of every libredlock error; ``code`` is the C result code."""
 
-    def __init__(self, message, code=None):
+    def __init__(self, message: str, code: Optional[int] = None) -> None:
         super().__init__(message)
         self.code = code
 
@@ -78,7 +94,7 @@ _BY_CODE = {
 }
 
 
-def _check(rc):
+def _check(rc: int) -> int:
     """Raise for a negative result; the message is read on this thread, right after the call, as the C API wants."""
     if rc >= 0:
         return rc
@@ -88,112 +104,244 @@ def _check(rc):
     raise _BY_CODE.get(rc, RedlockError)(message, rc)
 
 
-def _ms(seconds, what):
+def _invalid(message: str) -> InvalidArgumentError:
+    return InvalidArgumentError(message, _native.EINVAL)
+
+
+# Durations: every check happens here, on the Python number, before any arithmetic that could overflow or any
+# int64 reaches C. Ints and floats compare exactly, so 2**63 or 1e300 never wrap.
+
+def _seconds(value: object, what: str) -> Any:
+    """A number of seconds: any real number but bool (a str would silently become "10" * 1000)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError("%s must be a number of seconds (int or float), not %s" % (what, type(value).__name__))
+    if value != value:
+        raise _invalid("%s must be a number of seconds, not NaN" % what)
+    return value
+
+
+def _whole_ms(seconds: Any, what: str) -> int:
+    """0..MAX_DURATION seconds (checked by the caller) to ms."""
     ms = int(seconds * 1000)  # redis-py truncates the same way
     if seconds > 0 and ms == 0:
-        raise InvalidArgumentError("%s must be at least 0.001 s" % what, _native.EINVAL)
+        raise _invalid("%s must be at least 0.001 s" % what)
     return ms
 
 
-def _limit_ms(seconds, what):
-    """A connection timeout: None = no limit, else > 0 s (the C API would read 0 as "unset")."""
-    if seconds is None:
+def _span_ms(value: object, what: str, alternative: str = "") -> int:
+    """A duration from 0 to MAX_DURATION seconds: sleep, extend's time, the lock's timeout."""
+    seconds = _seconds(value, what)
+    if not 0 <= seconds <= MAX_DURATION:
+        raise _invalid("%s must be from 0 to %d s (libredlock.MAX_DURATION)%s, got %r"
+                       % (what, MAX_DURATION, alternative, value))
+    return _whole_ms(seconds, what)
+
+
+def _ttl_ms(timeout: object) -> int:
+    """None or 0: the key never expires (0 ms to C), as redis-py."""
+    if timeout is None:
+        return 0
+    return _span_ms(timeout, "timeout", ", or None for no expiry")
+
+
+def _wait_ms(blocking_timeout: object) -> int:
+    """None, inf or beyond the limit: wait forever (-1); negative: one attempt (0), as redis-py."""
+    if blocking_timeout is None:
+        return -1
+    seconds = _seconds(blocking_timeout, "blocking_timeout")
+    if seconds > MAX_DURATION:
+        return -1
+    if seconds < 0:
+        return 0
+    return _whole_ms(seconds, "blocking_timeout")
+
+
+def _limit_ms(value: object, what: str) -> int:
+    """A connection timeout: None, inf or beyond the limit = no limit (-1); else > 0 s (C would read 0 as unset)."""
+    if value is None:
+        return -1
+    seconds = _seconds(value, what)
+    if seconds > MAX_DURATION:
         return -1
     if seconds <= 0:
-        raise InvalidArgumentError("%s must be > 0 s, or None for no limit" % what, _native.EINVAL)
-    return _ms(seconds, what)
+        raise _invalid("%s must be > 0 s, or None for no limit" % what)
+    return _whole_ms(seconds, what)
 
 
-def _sleep_ms(seconds):
-    return _ms(seconds, "sleep") if seconds >= 0 else -1  # negative: the library rejects it
+def _int(value: object, what: str, lo: int, hi: int) -> int:
+    """An int in lo..hi, checked here: ctypes would silently truncate it to the C field's width."""
+    if isinstance(value, bool):
+        raise TypeError("%s must be an int, not bool" % what)
+    try:
+        n = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError("%s must be an int, not %s" % (what, type(value).__name__)) from None
+    if not lo <= n <= hi:
+        raise _invalid("%s must be from %d to %d, got %d" % (what, lo, hi, n))
+    return n
 
 
-def _wait_ms(seconds):
-    return max(0, _ms(seconds, "blocking_timeout"))  # negative: one attempt, as redis-py
-
-
-def _to_bytes(value, what):
+def _to_bytes(value: object, what: str) -> bytes:
     if isinstance(value, str):
         value = value.encode()
     if not isinstance(value, (bytes, bytearray)):
-        raise TypeError("%s must be str or bytes" % what)
+        raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
     return bytes(value)
 
 
-_DEFAULT = object()
+_DEFAULT: Any = object()
+_DEFAULT_HOST = "127.0.0.1"
+_DEFAULT_PORT = 6379
+
+
+def _server_url(host: object, port: object, unix_socket_path: object) -> str:
+    """redis-py's host/port or unix_socket_path as a URL, without credentials (they go in the options struct)."""
+    if unix_socket_path is not None:
+        if host is not None or port is not None:
+            raise TypeError("give unix_socket_path or host/port, not both")
+        if not isinstance(unix_socket_path, (str, bytes, os.PathLike)):
+            raise TypeError("unix_socket_path must be str, bytes or a path, not %s" % type(unix_socket_path).__name__)
+        # Absolute now, as the URL needs; percent-encoded, since the URL parser decodes the path ('?', '@', '%').
+        if not os.fspath(unix_socket_path):
+            raise _invalid("unix_socket_path is empty")
+        path = os.fsencode(os.path.abspath(os.fsdecode(unix_socket_path)))
+        return "unix://" + urllib.parse.quote(path, safe="/")
+    host = _DEFAULT_HOST if host is None else host
+    if not isinstance(host, str):
+        raise TypeError("host must be str, not %s" % type(host).__name__)
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    # The URL parser takes the host verbatim: anything that would end it early or smuggle in credentials is refused.
+    if not bare or any(c in "/?#@[]" or c.isspace() or not c.isprintable() for c in bare):
+        raise _invalid("invalid host %r" % host)
+    port = _int(_DEFAULT_PORT if port is None else port, "port", 1, 65535)
+    return "redis://%s:%d" % ("[%s]" % bare if ":" in bare else bare, port)
+
+
+def _one_of(redis_py: Tuple[str, Any], ours: Tuple[str, Any]) -> Tuple[str, Any]:
+    """redis-py's name and libredlock's for one setting: either, not both. Returns the (name, value) given."""
+    if redis_py[1] is not _DEFAULT and ours[1] is not _DEFAULT:
+        raise TypeError("%s and %s are the same setting: give one" % (redis_py[0], ours[0]))
+    return redis_py if redis_py[1] is not _DEFAULT else ours
+
+
+_L = TypeVar("_L", bound="Lock")
 
 
 class Client:
-    """Connections to one Redis server, shared by every lock made from it; safe to use from many threads."""
+    """Connections to one Redis server, shared by every lock made from it; safe to use from many threads.
 
-    def __init__(self, url="redis://127.0.0.1:6379/0", *, connect_timeout=_DEFAULT, command_timeout=_DEFAULT,
-                 max_connections=None, keepalive=None, username=None, password=None, db=None):
-        """Timeouts are float seconds; None means no limit. An argument left out keeps the URL's value (query
-        parameter or path), else the library default (5 s timeouts, 16 connections, 60 s keepalive, db 0)."""
+    Either a URL (``Client(url)``, ``Client.from_url(url)``) or redis-py's keywords (``Client(host=, port=)`` or
+    ``Client(unix_socket_path=)``), not both.
+    """
+
+    def __init__(self, url: Optional[Name] = None, *, host: Optional[str] = None, port: Optional[int] = None,
+                 unix_socket_path: Optional[Union[str, bytes, "os.PathLike[str]"]] = None, db: Optional[int] = None,
+                 username: Optional[Name] = None, password: Optional[Name] = None,
+                 socket_timeout: Optional[float] = _DEFAULT, socket_connect_timeout: Optional[float] = _DEFAULT,
+                 connect_timeout: Optional[float] = _DEFAULT, command_timeout: Optional[float] = _DEFAULT,
+                 max_connections: Optional[int] = None, keepalive: Optional[float] = None) -> None:
+        """Timeouts are float seconds; None means no limit. ``socket_timeout`` is ``command_timeout`` and
+        ``socket_connect_timeout`` is ``connect_timeout`` (redis-py's names). An argument left out keeps the URL's
+        value (query parameter or path), else the library default (5 s timeouts, 16 connections, 60 s keepalive,
+        db 0, 127.0.0.1:6379); unlike redis-py, whose timeouts default to no limit."""
+        if url is not None:
+            if host is not None or port is not None or unix_socket_path is not None:
+                raise TypeError("give a URL or host/port/unix_socket_path, not both")
+            url_bytes = _to_bytes(url, "url")
+        else:
+            url = _server_url(host, port, unix_socket_path)
+            url_bytes = url.encode()
+        connect = _one_of(("socket_connect_timeout", socket_connect_timeout), ("connect_timeout", connect_timeout))
+        command = _one_of(("socket_timeout", socket_timeout), ("command_timeout", command_timeout))
         opts = _native.ClientOptions()
         _lib.redlock_client_options_init(ctypes.byref(opts))
-        if connect_timeout is not _DEFAULT:
-            opts.connect_timeout_ms = _limit_ms(connect_timeout, "connect_timeout")
-        if command_timeout is not _DEFAULT:
-            opts.command_timeout_ms = _limit_ms(command_timeout, "command_timeout")
+        if connect[1] is not _DEFAULT:
+            opts.connect_timeout_ms = _limit_ms(connect[1], connect[0])
+        if command[1] is not _DEFAULT:
+            opts.command_timeout_ms = _limit_ms(command[1], command[0])
         if max_connections is not None:
-            opts.max_connections = max_connections
+            opts.max_connections = _int(max_connections, "max_connections", 1, 4096)
         if keepalive is not None:
-            opts.keepalive_s = int(keepalive)
+            seconds = _seconds(keepalive, "keepalive")
+            if not 0 <= seconds <= 86400:
+                raise _invalid("keepalive must be from 0 to 86400 s (0 = off), got %r" % keepalive)
+            opts.keepalive_s = int(seconds)
         if username is not None:
             opts.username = _to_bytes(username, "username")
         if password is not None:
             opts.password = _to_bytes(password, "password")
         if db is not None:
-            opts.db = db
+            opts.db = _int(db, "db", 0, 2**31 - 1)
         handle = ctypes.c_void_p()
-        _check(_lib.redlock_client_new(ctypes.byref(handle), _to_bytes(url, "url"), ctypes.byref(opts)))
-        self._handle = handle
+        _check(_lib.redlock_client_new(ctypes.byref(handle), url_bytes, ctypes.byref(opts)))
+        self._handle: Optional[ctypes.c_void_p] = handle
         self.url = url
 
     @classmethod
-    def from_url(cls, url, **kwargs):
+    def from_url(cls, url: Name, **kwargs: Any) -> "Client":
         """As redis-py's ``Redis.from_url``: ``redis://[[user]:password@]host[:port][/db]`` or ``unix:///path``."""
         return cls(url, **kwargs)
 
-    def ping(self):
+    def ping(self) -> bool:
         """Connect, authenticate and PING now; raises if the server cannot be used."""
         _check(_lib.redlock_client_ping(self._handle))
         return True
 
-    def lock(self, name, timeout=None, sleep=0.1, blocking=True, blocking_timeout=None, thread_local=True,
-             lock_class=None):
-        """A :class:`Lock` on this client, with redis-py's ``Redis.lock`` arguments."""
-        return (lock_class or Lock)(self, name, timeout=timeout, sleep=sleep, blocking=blocking,
-                                    blocking_timeout=blocking_timeout, thread_local=thread_local)
+    @overload
+    def lock(self, name: Name, timeout: Optional[float] = ..., sleep: float = ..., blocking: bool = ...,
+             blocking_timeout: Optional[float] = ..., lock_class: None = ..., thread_local: bool = ...) -> "Lock":
+        ...
 
-    def close(self):
+    @overload
+    def lock(self, name: Name, timeout: Optional[float] = ..., sleep: float = ..., blocking: bool = ...,
+             blocking_timeout: Optional[float] = ..., *, lock_class: Type[_L], thread_local: bool = ...) -> _L:
+        ...
+
+    @overload
+    def lock(self, name: Name, timeout: Optional[float], sleep: float, blocking: bool,
+             blocking_timeout: Optional[float], lock_class: Type[_L], thread_local: bool = ...) -> _L:
+        ...
+
+    def lock(self, name: Name, timeout: Optional[float] = None, sleep: float = 0.1, blocking: bool = True,
+             blocking_timeout: Optional[float] = None, lock_class: Optional[Type[Lock]] = None,
+             thread_local: bool = True) -> Lock:
+        """A :class:`Lock` (or ``lock_class``, a subclass of it) on this client, with redis-py's ``Redis.lock``
+        arguments in redis-py's order."""
+        if lock_class is None:
+            return Lock(self, name, timeout=timeout, sleep=sleep, blocking=blocking,
+                        blocking_timeout=blocking_timeout, thread_local=thread_local)
+        if not (isinstance(lock_class, type) and issubclass(lock_class, Lock)):
+            raise TypeError("lock_class must be libredlock.Lock or a subclass of it, not %r" % (lock_class,))
+        return lock_class(self, name, timeout=timeout, sleep=sleep, blocking=blocking,
+                          blocking_timeout=blocking_timeout, thread_local=thread_local)
+
+    def close(self) -> None:
         """Drop this reference to the connections (locks made from it keep them alive)."""
         handle, self._handle = self._handle, None
         if handle:
             _lib.redlock_client_free(handle)
 
-    def __del__(self, _free=_lib.redlock_client_free):  # bound now: module globals may be gone at interpreter exit
+    def __del__(self, _free: Any = _lib.redlock_client_free) -> None:  # bound now: globals may be gone at exit
         handle = getattr(self, "_handle", None)
         if handle:
             self._handle = None
             _free(handle)
 
-    def __enter__(self):
+    def __enter__(self) -> "Client":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
 class _LocalView:
     """Read-only stand-in for redis-py's ``lock.local``: ``lock.local.token`` is this owner's token."""
 
-    def __init__(self, lock):
+    def __init__(self, lock: "Lock") -> None:
         self._lock = lock
 
     @property
-    def token(self):
+    def token(self) -> Optional[bytes]:
         return self._lock.token
 
 
@@ -204,10 +352,19 @@ class Lock:
     ``thread_local=False``: every thread using this Lock object shares one token. Two Lock objects never share one.
     """
 
-    def __init__(self, client, name, timeout=None, sleep=0.1, blocking=True, blocking_timeout=None,
-                 thread_local=True):
+    def __init__(self, client: Client, name: Name, timeout: Optional[float] = None, sleep: float = 0.1,
+                 blocking: bool = True, blocking_timeout: Optional[float] = None, thread_local: bool = True) -> None:
         if not isinstance(client, Client):
-            raise TypeError("client must be a libredlock.Client")
+            raise TypeError("client must be a libredlock.Client, not %s" % type(client).__name__)
+        name_bytes = _to_bytes(name, "name")
+        if b"\0" in name_bytes:
+            raise _invalid("lock name contains a NUL byte")
+        opts = _native.LockOptions()
+        _lib.redlock_lock_options_init(ctypes.byref(opts))
+        opts.timeout_ms = _ttl_ms(timeout)
+        opts.sleep_ms = _span_ms(sleep, "sleep")
+        opts.blocking = 1 if blocking else 0
+        opts.blocking_timeout_ms = _wait_ms(blocking_timeout)
         self.client = client
         self.name = name
         self.timeout = timeout
@@ -216,35 +373,27 @@ class Lock:
         self.blocking_timeout = blocking_timeout
         self.thread_local = bool(thread_local)
         self.local = _LocalView(self)
-        opts = _native.LockOptions()
-        _lib.redlock_lock_options_init(ctypes.byref(opts))
-        opts.timeout_ms = _ms(timeout, "timeout") if timeout else 0
-        opts.sleep_ms = _sleep_ms(sleep)
-        opts.blocking = 1 if blocking else 0
-        opts.blocking_timeout_ms = -1 if blocking_timeout is None else _wait_ms(blocking_timeout)
-        name_bytes = _to_bytes(name, "name")
-        if b"\0" in name_bytes:
-            raise InvalidArgumentError("lock name contains a NUL byte", _native.EINVAL)
         handle = ctypes.c_void_p()
         flags = _native.THREAD_LOCAL if self.thread_local else _native.SHARED
         _check(_lib.redlock_lock_new(ctypes.byref(handle), client._handle, name_bytes, ctypes.byref(opts), flags))
-        self._handle = handle
+        self._handle: Optional[ctypes.c_void_p] = handle
 
-    def __del__(self, _free=_lib.redlock_lock_free):  # bound now: module globals may be gone at interpreter exit
+    def __del__(self, _free: Any = _lib.redlock_lock_free) -> None:  # bound now: globals may be gone at exit
         handle = getattr(self, "_handle", None)
         if handle:
             self._handle = None
             _free(handle)  # never touches Redis: a held lock stays until its TTL
 
-    def __enter__(self):
+    def __enter__(self: _L) -> _L:
         if self.acquire():
             return self
         raise LockError("Unable to acquire lock within the time specified", _native.NOT_ACQUIRED)
 
-    def __exit__(self, exc_type, exc_value, traceback):
+    def __exit__(self, exc_type: object, exc_value: object, traceback: object) -> None:
         self.release()
 
-    def acquire(self, sleep=None, blocking=None, blocking_timeout=None, token=None):
+    def acquire(self, sleep: Optional[float] = None, blocking: Optional[bool] = None,
+                blocking_timeout: Optional[float] = None, token: Optional[Name] = None) -> bool:
         """True once acquired; False if not blocking, or the blocking_timeout ran out (redis-py's ``acquire``).
 
         The wait runs in C with the GIL released, so other Python threads keep running.
@@ -253,7 +402,7 @@ class Lock:
         _lib.redlock_acquire_options_init(ctypes.byref(a))
         if sleep is not None:
             a.set |= _native.ACQ_SLEEP
-            a.sleep_ms = _sleep_ms(sleep)
+            a.sleep_ms = _span_ms(sleep, "sleep")
         if blocking is not None:
             a.set |= _native.ACQ_BLOCKING
             a.blocking = 1 if blocking else 0
@@ -267,30 +416,31 @@ class Lock:
             a.token_len = len(token_bytes)
         return _check(_lib.redlock_lock_acquire_ex(self._handle, ctypes.byref(a))) == _native.OK
 
-    def release(self):
+    def release(self) -> None:
         """Release; LockError if this owner holds no token, LockNotOwnedError if Redis no longer has it."""
         _check(_lib.redlock_lock_release(self._handle))
 
-    def extend(self, additional_time, replace_ttl=False):
+    def extend(self, additional_time: float, replace_ttl: bool = False) -> bool:
         """Add ``additional_time`` seconds to the TTL (or set the TTL to it with ``replace_ttl``). Returns True."""
-        _check(_lib.redlock_lock_extend(self._handle, int(additional_time * 1000), 1 if replace_ttl else 0))
+        ms = _span_ms(additional_time, "additional_time")
+        _check(_lib.redlock_lock_extend(self._handle, ms, 1 if replace_ttl else 0))
         return True
 
-    def reacquire(self):
+    def reacquire(self) -> bool:
         """Reset the TTL to ``timeout``. Returns True."""
         _check(_lib.redlock_lock_reacquire(self._handle))
         return True
 
-    def locked(self):
+    def locked(self) -> bool:
         """True if anyone holds the lock."""
         return _check(_lib.redlock_lock_locked(self._handle)) == 1
 
-    def owned(self):
+    def owned(self) -> bool:
         """True if this owner's token is the one in Redis."""
         return _check(_lib.redlock_lock_owned(self._handle)) == 1
 
     @property
-    def token(self):
+    def token(self) -> Optional[bytes]:
         """This owner's token (bytes), or None: hand it to another client to release or extend the lock there."""
         needed = ctypes.c_size_t(0)
         rc = _lib.redlock_lock_token(self._handle, None, 0, ctypes.byref(needed))
