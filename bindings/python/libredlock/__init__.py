@@ -8,7 +8,8 @@ Switching from redis-py is a change of import and of client construction::
         ...
 
 Times are float seconds, as in redis-py. The same key, token and scripts are used, so libredlock and redis-py
-processes exclude each other on the same name.
+processes exclude each other on the same name. When redis-py is installed, every exception here is also the redis-py
+exception of the same name, so ``except redis.exceptions.LockError`` keeps working.
 """
 from __future__ import annotations
 
@@ -46,35 +47,52 @@ def library_version() -> str:
     return version.decode()
 
 
-class RedlockError(Exception):
+try:
+    from redis import exceptions as _redis_exceptions  # type: ignore[import]
+except ImportError:  # redis-py is optional
+    _redis_exceptions = None
+
+
+def _redis(*names: str) -> Tuple[type, ...]:
+    """redis-py's exception classes of these names, as extra bases, so that code written against redis-py
+    (``except redis.exceptions.LockError``) catches ours. Empty without redis-py. (Type checkers see only the
+    static bases: hence the ignores below.)"""
+    found = (getattr(_redis_exceptions, n, None) for n in names)
+    return tuple(c for c in found if isinstance(c, type) and issubclass(c, Exception))
+
+
+class RedlockError(*_redis("RedisError"), Exception):  # type: ignore[misc]
     """Base of every libredlock error; ``code`` is the C result code."""
 
     def __init__(self, message: str, code: Optional[int] = None) -> None:
         super().__init__(message)
+        self.args = (message,)  # again: a redis-py base's own __init__ (newer LockError's) may not set it
         self.code = code
 
 
-class LockError(RedlockError):
+class LockError(RedlockError, *_redis("LockError")):  # type: ignore[misc]
     """This owner holds no token, the lock has no timeout, or ``with lock:`` could not acquire (redis-py's)."""
 
 
-class LockNotOwnedError(LockError):
+class LockNotOwnedError(LockError, *_redis("LockNotOwnedError")):  # type: ignore[misc]
     """The token is no longer in Redis: the lock expired or was taken (redis-py's)."""
 
 
-class ConnectionError(RedlockError, builtins.ConnectionError):
+class ConnectionError(RedlockError, builtins.ConnectionError, *_redis("ConnectionError")):  # type: ignore[misc]
     """Could not connect, or the connection broke."""
 
 
-class TimeoutError(RedlockError, builtins.TimeoutError):
+class TimeoutError(RedlockError, builtins.TimeoutError, *_redis("TimeoutError")):  # type: ignore[misc]
     """Redis did not answer within the command timeout."""
 
 
-class ResponseError(RedlockError):
+class ResponseError(RedlockError, *_redis("ResponseError")):  # type: ignore[misc]
     """Redis answered with an error."""
 
 
-class AuthenticationError(ResponseError):
+# redis-py raises AuthenticationError (a ConnectionError there) for bad credentials and NoPermissionError (a
+# ResponseError) for NOPERM; the C library reports both as one code, so this is both.
+class AuthenticationError(ResponseError, *_redis("AuthenticationError", "NoPermissionError")):  # type: ignore[misc]
     """Redis refused the credentials (WRONGPASS, NOAUTH) or the permission (NOPERM)."""
 
 
