@@ -89,21 +89,24 @@ def test_every_call_with_extremes(server, r, value):
     assert 0 < r.pttl("args:x") <= 10000  # nothing reached Redis
     lock.release()
     if value != value:
-        for call in (lambda: c.lock("args:x", blocking_timeout=value), lambda: lock.acquire(blocking_timeout=value)):
+        for call in (lambda: c.lock("args:x", blocking_timeout=value), lambda: lock.acquire(blocking_timeout=value),
+                     lambda: Lock(c, "args:x", blocking_timeout=value)):
             with pytest.raises(InvalidArgumentError):
                 call()
     else:
-        other = c.lock("args:x", blocking_timeout=value)
-        assert other.acquire()  # free: acquired at once
-        other.release()
+        for other in (c.lock("args:x", blocking_timeout=value), Lock(c, "args:x", blocking_timeout=value)):
+            assert other.acquire()  # free: acquired at once
+            other.release()
         assert lock.acquire(blocking_timeout=value)
         lock.release()
     for name in ("connect_timeout", "command_timeout", "socket_timeout", "socket_connect_timeout"):
-        if value == value and value > 0:
-            assert Client(server.url, **{name: value}).ping()  # no limit
-        else:
-            with pytest.raises(InvalidArgumentError):
-                Client(server.url, **{name: value})
+        for make in (lambda: Client(server.url, **{name: value}), lambda: Client.from_url(server.url, **{name: value}),
+                     lambda: Client(port=server.port, **{name: value})):
+            if value == value and value > 0:
+                assert make().ping()  # no limit
+            else:
+                with pytest.raises(InvalidArgumentError):
+                    make()
 
 
 def _acquire_in_thread(lock, **kw):
