@@ -207,6 +207,14 @@ def _to_bytes(value: object, what: str) -> bytes:
     return bytes(value)
 
 
+def _c_string(value: object, what: str) -> bytes:
+    """For a NUL-terminated C string, where a NUL byte would silently cut the value short."""
+    data = _to_bytes(value, what)
+    if b"\0" in data:
+        raise _invalid("%s contains a NUL byte" % what)
+    return data
+
+
 _DEFAULT: Any = object()
 _DEFAULT_HOST = "127.0.0.1"
 _DEFAULT_PORT = 6379
@@ -223,13 +231,15 @@ def _server_url(host: object, port: object, unix_socket_path: object) -> str:
         if not os.fspath(unix_socket_path):
             raise _invalid("unix_socket_path is empty")
         path = os.fsencode(os.path.abspath(os.fsdecode(unix_socket_path)))
+        if b"\0" in path:
+            raise _invalid("unix_socket_path contains a NUL byte")
         return "unix://" + urllib.parse.quote(path, safe="/")
     host = _DEFAULT_HOST if host is None else host
     if not isinstance(host, str):
         raise TypeError("host must be str, not %s" % type(host).__name__)
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     # The URL parser takes the host verbatim: anything that would end it early or smuggle in credentials is refused.
-    if not bare or any(c in "/?#@[]" or c.isspace() or not c.isprintable() for c in bare):
+    if not bare or any(c in "/?#@[]" or c.isspace() or not c.isprintable() for c in bare):  # NUL is not printable
         raise _invalid("invalid host %r" % host)
     port = _int(_DEFAULT_PORT if port is None else port, "port", 1, 65535)
     return "redis://%s:%d" % ("[%s]" % bare if ":" in bare else bare, port)
@@ -265,7 +275,7 @@ class Client:
         if url is not None:
             if host is not None or port is not None or unix_socket_path is not None:
                 raise TypeError("give a URL or host/port/unix_socket_path, not both")
-            url_bytes = _to_bytes(url, "url")
+            url_bytes = _c_string(url, "url")
         else:
             url = _server_url(host, port, unix_socket_path)
             url_bytes = url.encode()
@@ -285,9 +295,9 @@ class Client:
                 raise _invalid("keepalive must be from 0 to 86400 s (0 = off), got %r" % keepalive)
             opts.keepalive_s = int(seconds)
         if username is not None:
-            opts.username = _to_bytes(username, "username")
+            opts.username = _c_string(username, "username")
         if password is not None:
-            opts.password = _to_bytes(password, "password")
+            opts.password = _c_string(password, "password")
         if db is not None:
             opts.db = _int(db, "db", 0, 2**31 - 1)
         handle = ctypes.c_void_p()
@@ -374,9 +384,7 @@ class Lock:
                  blocking: bool = True, blocking_timeout: Optional[float] = None, thread_local: bool = True) -> None:
         if not isinstance(client, Client):
             raise TypeError("client must be a libredlock.Client, not %s" % type(client).__name__)
-        name_bytes = _to_bytes(name, "name")
-        if b"\0" in name_bytes:
-            raise _invalid("lock name contains a NUL byte")
+        name_bytes = _c_string(name, "lock name")
         opts = _native.LockOptions()
         _lib.redlock_lock_options_init(ctypes.byref(opts))
         opts.timeout_ms = _ttl_ms(timeout)

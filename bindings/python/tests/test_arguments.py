@@ -250,6 +250,9 @@ def test_tokens_are_str_or_bytes(client):
     ({"socket_timeout": 1, "command_timeout": 1}, TypeError),
     ({"socket_connect_timeout": 1, "connect_timeout": 1}, TypeError),
     ({"password": 1234}, TypeError), ({"username": 1234}, TypeError),
+    ({"password": "a\0b"}, InvalidArgumentError), ({"username": b"a\0"}, InvalidArgumentError),
+    ({"url": "redis://127.0.0.1:1\0/2"}, InvalidArgumentError), ({"host": "a\0b"}, InvalidArgumentError),
+    ({"unix_socket_path": "/tmp/a\0b"}, InvalidArgumentError),
 ])
 def test_client_keyword_checks(kw, error):
     with pytest.raises(error):
