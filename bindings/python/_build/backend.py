@@ -20,12 +20,12 @@ def _version():
 def _metadata():
     return ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n"
             "Summary: redis-py's Lock semantics on the libredlock C library (ctypes)\n"
-            "Requires-Python: >=3.8\nLicense: MIT\n" % (NAME, _version()))
+            "Requires-Python: >=3.8\nLicense: MIT\nClassifier: Typing :: Typed\n" % (NAME, _version()))
 
 
 def _package_files():
     for name in sorted(os.listdir(os.path.join(ROOT, NAME))):
-        if name.endswith(".py") or name == "py.typed":  # py.typed: the package ships its type hints (PEP 561)
+        if name.endswith(".py") or name == "py.typed":  # py.typed: the annotations are for type checkers (PEP 561)
             yield "%s/%s" % (NAME, name)
 
 

@@ -2,25 +2,26 @@
 
 Switching from redis-py is a change of import and of client construction::
 
-    # import redis; r = redis.Redis.from_url(url); lock = r.lock("jobs:nightly", timeout=10)
-    import libredlock; client = libredlock.Client.from_url(url); lock = client.lock("jobs:nightly", timeout=10)
+    # import redis; r = redis.Redis(host="db", port=6379); lock = r.lock("jobs:nightly", timeout=10)
+    import libredlock; client = libredlock.Client(host="db", port=6379); lock = client.lock("jobs:nightly", timeout=10)
     with lock:
         ...
 
 Times are float seconds, as in redis-py. The same key, token and scripts are used, so libredlock and redis-py
-processes exclude each other on the same name.
+processes exclude each other on the same name. When redis-py is installed, every exception here is also the redis-py
+exception of the same name, so ``except redis.exceptions.LockError`` keeps working.
 """
+from __future__ import annotations
+
 import builtins
 import ctypes
-import math
-from typing import Any, Callable, Optional, Type, TypeVar, Union
+import numbers
+import operator
+import os
+import urllib.parse
+from typing import Any, Optional, Tuple, Type, TypeVar, Union, overload
 
 from . import _native
-
-try:  # With redis-py importable, each error is also redis-py's: `except redis.exceptions.LockError` keeps working.
-    import redis.exceptions as _redis_exceptions
-except Exception:  # not installed (or broken): the package works on the standard library alone
-    _redis_exceptions = None
 
 __version__ = "0.1.0"
 
@@ -30,56 +31,69 @@ __all__ = [
     "MAX_DURATION", "MAX_DURATION_MS",
 ]
 
+#: The longest duration the C library takes, in ms (REDLOCK_MAX_DURATION_MS: about 31.7 years).
+MAX_DURATION_MS: int = _native.MAX_DURATION_MS
+#: The same in seconds, the unit of every time argument here.
+MAX_DURATION: int = MAX_DURATION_MS // 1000
+
 _lib, library_path = _native.load()
 
-#: The longest duration the C library accepts, in milliseconds (REDLOCK_MAX_DURATION_MS, about 31.7 years) ...
-MAX_DURATION_MS = _native.MAX_DURATION_MS
-#: ... and in seconds, as this package counts time.
-MAX_DURATION = MAX_DURATION_MS // 1000
+Name = Union[str, bytes]
 
 
 def library_version() -> str:
     """The loaded C library's version string."""
-    return _lib.redlock_version().decode()
+    version: bytes = _lib.redlock_version()
+    return version.decode()
 
 
-def _redis(*names: str) -> tuple:
-    """redis-py's exception classes of these names, as extra bases; none without redis-py."""
-    if _redis_exceptions is None:
-        return ()
-    return tuple(getattr(_redis_exceptions, n) for n in names if hasattr(_redis_exceptions, n))
+try:
+    from redis import exceptions as _redis_exceptions  # type: ignore[import]
+except ImportError:  # redis-py is optional
+    _redis_exceptions = None
 
 
-class RedlockError(Exception):
+def _redis(*names: str) -> Tuple[type, ...]:
+    """redis-py's exception classes of these names, as extra bases, so that code written against redis-py
+    (``except redis.exceptions.LockError``) catches ours. Empty without redis-py. (Type checkers see only the
+    static bases: hence the ignores below.)"""
+    found = (getattr(_redis_exceptions, n, None) for n in names)
+    return tuple(c for c in found if isinstance(c, type) and issubclass(c, Exception))
+
+
+class RedlockError(*_redis("RedisError"), Exception):  # type: ignore[misc]
     """Base of every libredlock error; ``code`` is the C result code."""
 
     def __init__(self, message: str, code: Optional[int] = None) -> None:
         super().__init__(message)
+        self.args = (message,)  # again: a redis-py base's own __init__ (newer LockError's) may not set it
         self.code = code
 
 
-class LockError(RedlockError, *_redis("LockError")):
+class LockError(RedlockError, *_redis("LockError")):  # type: ignore[misc]
     """This owner holds no token, the lock has no timeout, or ``with lock:`` could not acquire (redis-py's)."""
 
 
-class LockNotOwnedError(LockError, *_redis("LockNotOwnedError")):
+class LockNotOwnedError(LockError, *_redis("LockNotOwnedError")):  # type: ignore[misc]
     """The token is no longer in Redis: the lock expired or was taken (redis-py's)."""
 
 
-class ConnectionError(RedlockError, builtins.ConnectionError, *_redis("ConnectionError")):
+class ConnectionError(RedlockError, builtins.ConnectionError, *_redis("ConnectionError")):  # type: ignore[misc]
     """Could not connect, or the connection broke."""
 
 
-class TimeoutError(RedlockError, builtins.TimeoutError, *_redis("TimeoutError")):
+class TimeoutError(RedlockError, builtins.TimeoutError, *_redis("TimeoutError")):  # type: ignore[misc]
     """Redis did not answer within the command timeout."""
 
 
-class ResponseError(RedlockError, *_redis("ResponseError")):
+class ResponseError(RedlockError, *_redis("ResponseError")):  # type: ignore[misc]
     """Redis answered with an error."""
 
 
-class AuthenticationError(ResponseError, *_redis("AuthenticationError", "NoPermissionError")):
-    """Redis refused the credentials (WRONGPASS, NOAUTH) or a permission (NOPERM)."""
+# redis-py raises AuthenticationError (a ConnectionError there) for bad credentials and NoPermissionError (a
+# ResponseError) for NOPERM; the C library reports both as one code, so this is both.
+class AuthenticationError(ResponseError, *_redis("AuthenticationError", "NoPermissionError")):  # type: ignore[misc]
+    """Redis refused the credentials (WRONGPASS, NOAUTH) or the permission (NOPERM)."""
 
 
 class InvalidArgumentError(RedlockError, ValueError):
@@ -112,152 +126,187 @@ def _invalid(message: str) -> InvalidArgumentError:
     return InvalidArgumentError(message, _native.EINVAL)
 
 
-# Times are float seconds, as in redis-py; the C library takes int64 milliseconds. Each conversion checks the type
-# (a string is a TypeError, not "10" * 1000), and NaN, infinities and values beyond the C limit never reach ctypes.
-Seconds = Union[int, float]
+# Durations: every check happens here, on the Python number, before any arithmetic that could overflow or any
+# int64 reaches C. Ints and floats compare exactly, so 2**63 or 1e300 never wrap.
 
-
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError("%s must be a number of seconds, got %s" % (what, type(value).__name__))
-    if isinstance(value, float) and math.isnan(value):
-        raise _invalid("%s is NaN" % what)
+def _seconds(value: object, what: str) -> Any:
+    """A number of seconds: any real number but bool (a str would silently become "10" * 1000)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError("%s must be a number of seconds (int or float), not %s" % (what, type(value).__name__))
+    if value != value:
+        raise _invalid("%s must be a number of seconds, not NaN" % what)
     return value
 
 
-def _exact_ms(value: Any, what: str, low_ms: int = 0) -> int:
-    """A duration that must be exact (a TTL, a pause, an extension): low_ms..MAX_DURATION_MS, else an error."""
-    seconds = _number(value, what)
-    if not (low_ms / 1000 <= seconds <= MAX_DURATION):
-        raise _invalid("%s must be from %s to %d s (MAX_DURATION), got %r" % (what, low_ms / 1000, MAX_DURATION, value))
-    ms = int(seconds * 1000)  # truncated, as redis-py does
-    if ms < low_ms:
-        raise _invalid("%s must be at least %s s, got %r" % (what, low_ms / 1000, value))
+def _whole_ms(seconds: Any, what: str) -> int:
+    """0..MAX_DURATION seconds (checked by the caller) to ms."""
+    ms = int(seconds * 1000)  # redis-py truncates the same way
+    if seconds > 0 and ms == 0:
+        raise _invalid("%s must be at least 0.001 s" % what)
     return ms
 
 
-def _ttl_ms(value: Any) -> int:
-    """A lock's timeout (TTL): None or 0 = the key never expires (0 to C), else 0.001 s to MAX_DURATION."""
-    if value is None or _number(value, "timeout") == 0:
+def _span_ms(value: object, what: str, alternative: str = "") -> int:
+    """A duration from 0 to MAX_DURATION seconds: sleep, extend's time, the lock's timeout."""
+    seconds = _seconds(value, what)
+    if not 0 <= seconds <= MAX_DURATION:
+        raise _invalid("%s must be from 0 to %d s (libredlock.MAX_DURATION)%s, got %r"
+                       % (what, MAX_DURATION, alternative, value))
+    return _whole_ms(seconds, what)
+
+
+def _ttl_ms(timeout: object) -> int:
+    """None or 0: the key never expires (0 ms to C), as redis-py."""
+    if timeout is None:
         return 0
-    return _exact_ms(value, "timeout", 1)
+    return _span_ms(timeout, "timeout", ", or None for no expiry")
 
 
-def _limit_ms(value: Any, what: str) -> int:
-    """A connection timeout: None, inf or beyond MAX_DURATION = no limit (-1); otherwise at least 1 ms."""
-    if value is None:
+def _wait_ms(blocking_timeout: object) -> int:
+    """None, inf or beyond the limit: wait forever (-1); negative: one attempt (0), as redis-py."""
+    if blocking_timeout is None:
         return -1
-    seconds = _number(value, what)
+    seconds = _seconds(blocking_timeout, "blocking_timeout")
     if seconds > MAX_DURATION:
         return -1
-    if seconds < 0.001:  # 0 would read as "unset" in C
-        raise _invalid("%s must be at least 0.001 s, or None for no limit, got %r" % (what, value))
-    return int(seconds * 1000)
+    if seconds < 0:
+        return 0
+    return _whole_ms(seconds, "blocking_timeout")
 
 
-def _wait_ms(value: Any) -> int:
-    """blocking_timeout: None, inf or beyond MAX_DURATION = forever (-1); negative = one attempt, as redis-py."""
+def _limit_ms(value: object, what: str) -> int:
+    """A connection timeout: None, inf or beyond the limit = no limit (-1); else > 0 s (C would read 0 as unset)."""
     if value is None:
         return -1
-    seconds = _number(value, "blocking_timeout")
+    seconds = _seconds(value, what)
     if seconds > MAX_DURATION:
         return -1
-    return 0 if seconds < 0 else int(seconds * 1000)
+    if seconds <= 0:
+        raise _invalid("%s must be > 0 s, or None for no limit" % what)
+    return _whole_ms(seconds, what)
 
 
-def _to_bytes(value: Any, what: str) -> bytes:
+def _int(value: object, what: str, lo: int, hi: int) -> int:
+    """An int in lo..hi, checked here: ctypes would silently truncate it to the C field's width."""
+    if isinstance(value, bool):
+        raise TypeError("%s must be an int, not bool" % what)
+    try:
+        n = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError("%s must be an int, not %s" % (what, type(value).__name__)) from None
+    if not lo <= n <= hi:
+        raise _invalid("%s must be from %d to %d, got %d" % (what, lo, hi, n))
+    return n
+
+
+def _to_bytes(value: object, what: str) -> bytes:
     if isinstance(value, str):
         value = value.encode()
     if not isinstance(value, (bytes, bytearray)):
-        raise TypeError("%s must be str or bytes, got %s" % (what, type(value).__name__))
+        raise TypeError("%s must be str or bytes, not %s" % (what, type(value).__name__))
     return bytes(value)
 
 
-def _c_string(value: Any, what: str) -> bytes:
-    """A str/bytes argument the C library reads up to its NUL: a NUL inside would silently cut it short."""
-    b = _to_bytes(value, what)
-    if b"\0" in b:
+def _c_string(value: object, what: str) -> bytes:
+    """For a NUL-terminated C string, where a NUL byte would silently cut the value short."""
+    data = _to_bytes(value, what)
+    if b"\0" in data:
         raise _invalid("%s contains a NUL byte" % what)
-    return b
-
-
-def _host_url(host: str, port: int, unix_socket_path: Optional[str]) -> str:
-    """A URL for redis.Redis-style keywords. Credentials never go into it: they travel in the options struct."""
-    from urllib.parse import quote
-    if unix_socket_path is not None:
-        return "unix://" + quote(_c_string(unix_socket_path, "unix_socket_path").decode("utf-8", "surrogateescape"))
-    if not isinstance(host, str) or not host or any(c in host for c in "/?#@[] \0"):
-        raise _invalid("host must be a host name or address, got %r" % (host,))
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise _invalid("port must be an integer from 1 to 65535, got %r" % (port,))
-    return "redis://%s:%d" % ("[%s]" % host if ":" in host else host, port)
+    return data
 
 
 _DEFAULT: Any = object()
-_LockT = TypeVar("_LockT", bound="Lock")
+_DEFAULT_HOST = "127.0.0.1"
+_DEFAULT_PORT = 6379
+
+
+def _server_url(host: object, port: object, unix_socket_path: object) -> str:
+    """redis-py's host/port or unix_socket_path as a URL, without credentials (they go in the options struct)."""
+    if unix_socket_path is not None:
+        if host is not None or port is not None:
+            raise TypeError("give unix_socket_path or host/port, not both")
+        if not isinstance(unix_socket_path, (str, bytes, os.PathLike)):
+            raise TypeError("unix_socket_path must be str, bytes or a path, not %s" % type(unix_socket_path).__name__)
+        # Absolute now, as the URL needs; percent-encoded, since the URL parser decodes the path ('?', '@', '%').
+        if not os.fspath(unix_socket_path):
+            raise _invalid("unix_socket_path is empty")
+        path = os.fsencode(os.path.abspath(os.fsdecode(unix_socket_path)))
+        if b"\0" in path:
+            raise _invalid("unix_socket_path contains a NUL byte")
+        return "unix://" + urllib.parse.quote(path, safe="/")
+    host = _DEFAULT_HOST if host is None else host
+    if not isinstance(host, str):
+        raise TypeError("host must be str, not %s" % type(host).__name__)
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    # The URL parser takes the host verbatim: anything that would end it early or smuggle in credentials is refused.
+    if not bare or any(c in "/?#@[]" or c.isspace() or not c.isprintable() for c in bare):  # NUL is not printable
+        raise _invalid("invalid host %r" % host)
+    port = _int(_DEFAULT_PORT if port is None else port, "port", 1, 65535)
+    return "redis://%s:%d" % ("[%s]" % bare if ":" in bare else bare, port)
+
+
+def _one_of(redis_py: Tuple[str, Any], ours: Tuple[str, Any]) -> Tuple[str, Any]:
+    """redis-py's name and libredlock's for one setting: either, not both. Returns the (name, value) given."""
+    if redis_py[1] is not _DEFAULT and ours[1] is not _DEFAULT:
+        raise TypeError("%s and %s are the same setting: give one" % (redis_py[0], ours[0]))
+    return redis_py if redis_py[1] is not _DEFAULT else ours
+
+
+_L = TypeVar("_L", bound="Lock")
 
 
 class Client:
     """Connections to one Redis server, shared by every lock made from it; safe to use from many threads.
 
-    Made from a URL, ``Client("redis://[[user]:password@]host[:port][/db]")`` or ``Client("unix:///path")``, or from
-    redis.Redis's keywords, ``Client(host="...", port=6379, db=0, password=..., username=..., socket_timeout=...,
-    socket_connect_timeout=..., unix_socket_path=...)``. Timeouts are float seconds; None means no limit. An argument
-    left out keeps the URL's value, else the library default: 5 s timeouts (redis-py's default is no limit),
-    16 connections, 60 s keepalive, db 0.
+    Either a URL (``Client(url)``, ``Client.from_url(url)``) or redis-py's keywords (``Client(host=, port=)`` or
+    ``Client(unix_socket_path=)``), not both.
     """
 
-    def __init__(self, url: Optional[str] = None, *, host: Optional[str] = None, port: Optional[int] = None,
-                 db: Optional[int] = None, password: Optional[Union[str, bytes]] = None,
-                 username: Optional[Union[str, bytes]] = None, socket_timeout: Optional[Seconds] = _DEFAULT,
-                 socket_connect_timeout: Optional[Seconds] = _DEFAULT, unix_socket_path: Optional[str] = None,
-                 connect_timeout: Optional[Seconds] = _DEFAULT, command_timeout: Optional[Seconds] = _DEFAULT,
-                 max_connections: Optional[int] = None, keepalive: Optional[int] = None) -> None:
-        if url is not None and (host is not None or port is not None or unix_socket_path is not None):
-            raise TypeError("give either a URL or host/port/unix_socket_path, not both")
-        if socket_timeout is not _DEFAULT and command_timeout is not _DEFAULT:
-            raise TypeError("socket_timeout and command_timeout are the same setting: give one")
-        if socket_connect_timeout is not _DEFAULT and connect_timeout is not _DEFAULT:
-            raise TypeError("socket_connect_timeout and connect_timeout are the same setting: give one")
-        if url is None:
-            url = _host_url(host if host is not None else "127.0.0.1", port if port is not None else 6379,
-                            unix_socket_path) if (host, port, unix_socket_path) != (None, None, None) \
-                else "redis://127.0.0.1:6379/0"
-        if socket_timeout is not _DEFAULT:
-            command_timeout = socket_timeout
-        if socket_connect_timeout is not _DEFAULT:
-            connect_timeout = socket_connect_timeout
+    def __init__(self, url: Optional[Name] = None, *, host: Optional[str] = None, port: Optional[int] = None,
+                 unix_socket_path: Optional[Union[str, bytes, "os.PathLike[str]"]] = None, db: Optional[int] = None,
+                 username: Optional[Name] = None, password: Optional[Name] = None,
+                 socket_timeout: Optional[float] = _DEFAULT, socket_connect_timeout: Optional[float] = _DEFAULT,
+                 connect_timeout: Optional[float] = _DEFAULT, command_timeout: Optional[float] = _DEFAULT,
+                 max_connections: Optional[int] = None, keepalive: Optional[float] = None) -> None:
+        """Timeouts are float seconds; None means no limit. ``socket_timeout`` is ``command_timeout`` and
+        ``socket_connect_timeout`` is ``connect_timeout`` (redis-py's names). An argument left out keeps the URL's
+        value (query parameter or path), else the library default (5 s timeouts, 16 connections, 60 s keepalive,
+        db 0, 127.0.0.1:6379); unlike redis-py, whose timeouts default to no limit."""
+        if url is not None:
+            if host is not None or port is not None or unix_socket_path is not None:
+                raise TypeError("give a URL or host/port/unix_socket_path, not both")
+            url_bytes = _c_string(url, "url")
+        else:
+            url = _server_url(host, port, unix_socket_path)
+            url_bytes = url.encode()
+        connect = _one_of(("socket_connect_timeout", socket_connect_timeout), ("connect_timeout", connect_timeout))
+        command = _one_of(("socket_timeout", socket_timeout), ("command_timeout", command_timeout))
         opts = _native.ClientOptions()
         _lib.redlock_client_options_init(ctypes.byref(opts))
-        if connect_timeout is not _DEFAULT:
-            opts.connect_timeout_ms = _limit_ms(connect_timeout, "connect_timeout")
-        if command_timeout is not _DEFAULT:
-            opts.command_timeout_ms = _limit_ms(command_timeout, "command_timeout")
+        if connect[1] is not _DEFAULT:
+            opts.connect_timeout_ms = _limit_ms(connect[1], connect[0])
+        if command[1] is not _DEFAULT:
+            opts.command_timeout_ms = _limit_ms(command[1], command[0])
         if max_connections is not None:
-            opts.max_connections = self._integer(max_connections, "max_connections", 1, 4096)
+            opts.max_connections = _int(max_connections, "max_connections", 1, 4096)
         if keepalive is not None:
-            opts.keepalive_s = self._integer(keepalive, "keepalive", 0, 86400)
+            seconds = _seconds(keepalive, "keepalive")
+            if not 0 <= seconds <= 86400:
+                raise _invalid("keepalive must be from 0 to 86400 s (0 = off), got %r" % keepalive)
+            opts.keepalive_s = int(seconds)
         if username is not None:
             opts.username = _c_string(username, "username")
         if password is not None:
             opts.password = _c_string(password, "password")
         if db is not None:
-            opts.db = self._integer(db, "db", 0, 2 ** 31 - 1)
+            opts.db = _int(db, "db", 0, 2**31 - 1)
         handle = ctypes.c_void_p()
-        _check(_lib.redlock_client_new(ctypes.byref(handle), _c_string(url, "url"), ctypes.byref(opts)))
-        self._handle = handle
+        _check(_lib.redlock_client_new(ctypes.byref(handle), url_bytes, ctypes.byref(opts)))
+        self._handle: Optional[ctypes.c_void_p] = handle
         self.url = url
 
-    @staticmethod
-    def _integer(value: Any, what: str, low: int, high: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError("%s must be an integer, got %s" % (what, type(value).__name__))
-        if not low <= value <= high:
-            raise _invalid("%s must be from %d to %d, got %d" % (what, low, high, value))
-        return value
-
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> "Client":
+    def from_url(cls, url: Name, **kwargs: Any) -> "Client":
         """As redis-py's ``Redis.from_url``: ``redis://[[user]:password@]host[:port][/db]`` or ``unix:///path``."""
         return cls(url, **kwargs)
 
@@ -266,16 +315,32 @@ class Client:
         _check(_lib.redlock_client_ping(self._handle))
         return True
 
-    def lock(self, name: Union[str, bytes], timeout: Optional[Seconds] = None, sleep: Seconds = 0.1,
-             blocking: bool = True, blocking_timeout: Optional[Seconds] = None, thread_local: bool = True,
-             lock_class: Optional[Type[_LockT]] = None) -> "Lock":
-        """A :class:`Lock` on this client, with redis-py's ``Redis.lock`` arguments. ``lock_class`` may be Lock or a
-        subclass of it (redis-py's own ``Lock`` class cannot run on this client)."""
+    @overload
+    def lock(self, name: Name, timeout: Optional[float] = ..., sleep: float = ..., blocking: bool = ...,
+             blocking_timeout: Optional[float] = ..., lock_class: None = ..., thread_local: bool = ...) -> "Lock":
+        ...
+
+    @overload
+    def lock(self, name: Name, timeout: Optional[float] = ..., sleep: float = ..., blocking: bool = ...,
+             blocking_timeout: Optional[float] = ..., *, lock_class: Type[_L], thread_local: bool = ...) -> _L:
+        ...
+
+    @overload
+    def lock(self, name: Name, timeout: Optional[float], sleep: float, blocking: bool,
+             blocking_timeout: Optional[float], lock_class: Type[_L], thread_local: bool = ...) -> _L:
+        ...
+
+    def lock(self, name: Name, timeout: Optional[float] = None, sleep: float = 0.1, blocking: bool = True,
+             blocking_timeout: Optional[float] = None, lock_class: Optional[Type[Lock]] = None,
+             thread_local: bool = True) -> Lock:
+        """A :class:`Lock` (or ``lock_class``, a subclass of it) on this client, with redis-py's ``Redis.lock``
+        arguments in redis-py's order."""
         if lock_class is None:
-            lock_class = Lock  # type: ignore[assignment]
-        elif not (isinstance(lock_class, type) and issubclass(lock_class, Lock)):
-            raise TypeError("lock_class must be libredlock.Lock or a subclass of it, got %r" % (lock_class,))
-        return lock_class(self, name, timeout=timeout, sleep=sleep, blocking=blocking,  # type: ignore[misc]
+            return Lock(self, name, timeout=timeout, sleep=sleep, blocking=blocking,
+                        blocking_timeout=blocking_timeout, thread_local=thread_local)
+        if not (isinstance(lock_class, type) and issubclass(lock_class, Lock)):
+            raise TypeError("lock_class must be libredlock.Lock or a subclass of it, not %r" % (lock_class,))
+        return lock_class(self, name, timeout=timeout, sleep=sleep, blocking=blocking,
                           blocking_timeout=blocking_timeout, thread_local=thread_local)
 
     def close(self) -> None:
@@ -284,8 +349,7 @@ class Client:
         if handle:
             _lib.redlock_client_free(handle)
 
-    def __del__(self, _free: Callable[[Any], None] = _lib.redlock_client_free) -> None:
-        # _free is bound now: module globals may be gone at interpreter exit
+    def __del__(self, _free: Any = _lib.redlock_client_free) -> None:  # bound now: globals may be gone at exit
         handle = getattr(self, "_handle", None)
         if handle:
             self._handle = None
@@ -294,7 +358,7 @@ class Client:
     def __enter__(self) -> "Client":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -314,20 +378,17 @@ class Lock:
 
     ``thread_local=True`` (default): the token is visible only to the thread that acquired it.
     ``thread_local=False``: every thread using this Lock object shares one token. Two Lock objects never share one.
-    Times are float seconds: ``timeout`` (the TTL; None or 0 = never expires) and ``sleep`` up to MAX_DURATION;
-    ``blocking_timeout`` None, inf or beyond MAX_DURATION waits forever, a negative one is a single attempt.
     """
 
-    def __init__(self, client: Client, name: Union[str, bytes], timeout: Optional[Seconds] = None,
-                 sleep: Seconds = 0.1, blocking: bool = True, blocking_timeout: Optional[Seconds] = None,
-                 thread_local: bool = True) -> None:
+    def __init__(self, client: Client, name: Name, timeout: Optional[float] = None, sleep: float = 0.1,
+                 blocking: bool = True, blocking_timeout: Optional[float] = None, thread_local: bool = True) -> None:
         if not isinstance(client, Client):
-            raise TypeError("client must be a libredlock.Client")
-        name_bytes = _c_string(name, "name")
+            raise TypeError("client must be a libredlock.Client, not %s" % type(client).__name__)
+        name_bytes = _c_string(name, "lock name")
         opts = _native.LockOptions()
         _lib.redlock_lock_options_init(ctypes.byref(opts))
         opts.timeout_ms = _ttl_ms(timeout)
-        opts.sleep_ms = _exact_ms(sleep, "sleep")
+        opts.sleep_ms = _span_ms(sleep, "sleep")
         opts.blocking = 1 if blocking else 0
         opts.blocking_timeout_ms = _wait_ms(blocking_timeout)
         self.client = client
@@ -341,25 +402,24 @@ class Lock:
         handle = ctypes.c_void_p()
         flags = _native.THREAD_LOCAL if self.thread_local else _native.SHARED
         _check(_lib.redlock_lock_new(ctypes.byref(handle), client._handle, name_bytes, ctypes.byref(opts), flags))
-        self._handle = handle
+        self._handle: Optional[ctypes.c_void_p] = handle
 
-    def __del__(self, _free: Callable[[Any], None] = _lib.redlock_lock_free) -> None:
-        # _free is bound now: module globals may be gone at interpreter exit
+    def __del__(self, _free: Any = _lib.redlock_lock_free) -> None:  # bound now: globals may be gone at exit
         handle = getattr(self, "_handle", None)
         if handle:
             self._handle = None
             _free(handle)  # never touches Redis: a held lock stays until its TTL
 
-    def __enter__(self: _LockT) -> _LockT:
+    def __enter__(self: _L) -> _L:
         if self.acquire():
             return self
         raise LockError("Unable to acquire lock within the time specified", _native.NOT_ACQUIRED)
 
-    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+    def __exit__(self, exc_type: object, exc_value: object, traceback: object) -> None:
         self.release()
 
-    def acquire(self, sleep: Optional[Seconds] = None, blocking: Optional[bool] = None,
-                blocking_timeout: Optional[Seconds] = None, token: Optional[Union[str, bytes]] = None) -> bool:
+    def acquire(self, sleep: Optional[float] = None, blocking: Optional[bool] = None,
+                blocking_timeout: Optional[float] = None, token: Optional[Name] = None) -> bool:
         """True once acquired; False if not blocking, or the blocking_timeout ran out (redis-py's ``acquire``).
 
         The wait runs in C with the GIL released, so other Python threads keep running.
@@ -368,7 +428,7 @@ class Lock:
         _lib.redlock_acquire_options_init(ctypes.byref(a))
         if sleep is not None:
             a.set |= _native.ACQ_SLEEP
-            a.sleep_ms = _exact_ms(sleep, "sleep")
+            a.sleep_ms = _span_ms(sleep, "sleep")
         if blocking is not None:
             a.set |= _native.ACQ_BLOCKING
             a.blocking = 1 if blocking else 0
@@ -386,9 +446,9 @@ class Lock:
         """Release; LockError if this owner holds no token, LockNotOwnedError if Redis no longer has it."""
         _check(_lib.redlock_lock_release(self._handle))
 
-    def extend(self, additional_time: Seconds, replace_ttl: bool = False) -> bool:
+    def extend(self, additional_time: float, replace_ttl: bool = False) -> bool:
         """Add ``additional_time`` seconds to the TTL (or set the TTL to it with ``replace_ttl``). Returns True."""
-        ms = _exact_ms(additional_time, "additional_time", 1 if replace_ttl else 0)
+        ms = _span_ms(additional_time, "additional_time")
         _check(_lib.redlock_lock_extend(self._handle, ms, 1 if replace_ttl else 0))
         return True
 

@@ -5,9 +5,12 @@ import os
 import pathlib
 import shutil
 import subprocess
+from typing import Any, Iterator, List, Optional, Tuple
 
 ABI_MAJOR = 0
-MAX_DURATION_MS = 10 ** 12  # REDLOCK_MAX_DURATION_MS
+
+# REDLOCK_MAX_DURATION_MS: the longest duration the C library takes (about 31.7 years).
+MAX_DURATION_MS = 10**12
 
 # C result codes (include/redlock/redlock.h); fixed forever.
 OK = 0
@@ -98,53 +101,50 @@ class LibraryNotFound(ImportError):
     pass
 
 
-def _source_tree_build():
-    """<root>/build/libredlock.so when this package runs from a libredlock checkout (<root>/bindings/python), else None.
-
-    Only that one directory: never a build/ merely above the package, where anyone (a shared /tmp, a parent project)
-    could have planted a library whose constructors would run at import."""
-    pkg = pathlib.Path(__file__).resolve().parent
-    root = pkg.parent.parent.parent
-    if pkg.parent.name == "python" and pkg.parent.parent.name == "bindings" and \
-            (root / "include" / "redlock" / "redlock.h").is_file():
-        return str(root / "build" / "libredlock.so")
-    return None
+def _source_root(here: pathlib.Path) -> Optional[pathlib.Path]:
+    """The checkout this package runs from (<root>/bindings/python/libredlock with <root>/include/redlock/redlock.h),
+    else None: only a checkout may load its own build, never a build/ directory that merely sits above an install."""
+    if (here.name, here.parent.name, here.parent.parent.name) != ("libredlock", "python", "bindings"):
+        return None
+    root = here.parent.parent.parent
+    return root if (root / "include" / "redlock" / "redlock.h").is_file() else None
 
 
-def _candidates(tried):
-    """Where to look, in order, and nowhere else: $LIBREDLOCK_PATH (then only there), the checkout's build when running
-    from one, pkg-config's libdir, the system's linker path."""
+def _candidates(tried: List[str]) -> Iterator[str]:
+    """Where to look, in order: $LIBREDLOCK_PATH; this checkout's build/ (only when running from a checkout); the
+    installed library (pkg-config's libdir, then the dynamic linker's path). Dead ends are noted in ``tried``."""
     env = os.environ.get("LIBREDLOCK_PATH")
     if env:
-        yield env  # a file, or a directory holding libredlock.so; a wrong path is an error, not a fallback
+        yield env  # a file, or a directory holding libredlock.so; explicit, so nothing else is tried
         return
-    build = _source_tree_build()
-    if build:
-        yield build
-    if shutil.which("pkg-config"):
+    root = _source_root(pathlib.Path(__file__).resolve().parent)
+    if root is not None:
+        yield str(root / "build" / "libredlock.so")
+    soname = "libredlock.so.%d" % ABI_MAJOR
+    if not shutil.which("pkg-config"):
+        tried.append("pkg-config (not installed)")
+    else:
         try:
-            libdir = subprocess.run(["pkg-config", "--variable=libdir", "redlock"], capture_output=True, text=True,
-                                    timeout=10).stdout.strip()
+            p = subprocess.run(["pkg-config", "--variable=libdir", "redlock"], capture_output=True, text=True,
+                               timeout=10)
+            libdir = p.stdout.strip()
             if libdir:
-                yield os.path.join(libdir, "libredlock.so.%d" % ABI_MAJOR)
+                yield os.path.join(os.path.realpath(libdir), soname)  # realpath: absolute, never cwd-relative
             else:
-                tried.append("pkg-config --variable=libdir redlock (no answer)")
-        except (OSError, subprocess.SubprocessError):
-            tried.append("pkg-config --variable=libdir redlock (failed)")
+                tried.append("pkg-config (no redlock.pc on its path)")
+        except (OSError, subprocess.SubprocessError) as e:
+            tried.append("pkg-config (%s)" % e)
+    yield soname  # the dynamic linker's own search: LD_LIBRARY_PATH, ld.so.cache, the system directories
     found = ctypes.util.find_library("redlock")
-    if found:
+    if found and found != soname:
         yield found
-    yield "libredlock.so.%d" % ABI_MAJOR  # the dynamic linker's search path (ldconfig, LD_LIBRARY_PATH)
 
 
-def load():
-    tried = []
+def load() -> Tuple[Any, str]:
+    tried: List[str] = []
     for cand in _candidates(tried):
         if os.path.isdir(cand):
             cand = os.path.join(cand, "libredlock.so")
-        if "/" in cand and not os.path.exists(cand):
-            tried.append("%s (no such file)" % cand)
-            continue
         try:
             lib = ctypes.CDLL(cand)
         except OSError as e:
@@ -159,5 +159,5 @@ def load():
             fn.argtypes = argtypes
         return lib, cand
     raise LibraryNotFound("libredlock.so not found; set LIBREDLOCK_PATH to the library file (or its directory), or "
-                          "install libredlock (pkg-config redlock, or the system linker path). Tried: "
+                          "install libredlock (pkg-config redlock, or the dynamic linker's path). Tried: "
                           + "; ".join(tried))

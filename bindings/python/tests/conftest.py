@@ -33,10 +33,13 @@ class Server:
                     break
                 try:
                     r.ping()
-                    self.url = "redis://127.0.0.1:%d/0" % self.port
-                    return
+                except redis.exceptions.AuthenticationError:
+                    pass  # it answers, with --requirepass
                 except redis.exceptions.ConnectionError:
                     time.sleep(0.02)
+                    continue
+                self.url = "redis://127.0.0.1:%d/0" % self.port
+                return
             self.proc.kill()
             self.proc.wait()
         raise RuntimeError("redis-server did not start")
@@ -52,6 +55,20 @@ def server():
     s = Server()
     yield s
     s.stop()
+
+
+@pytest.fixture
+def make_server():
+    """More private servers, each with its own options (e.g. "--requirepass", "pw"), stopped after the test."""
+    started = []
+
+    def make(*extra):
+        started.append(Server(extra))
+        return started[-1]
+
+    yield make
+    for s in started:
+        s.stop()
 
 
 @pytest.fixture
