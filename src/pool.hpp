@@ -10,10 +10,11 @@
 
 #include "config.hpp"
 #include "connection.hpp"
+#include "fork_safety.hpp"
 
 namespace redlock::core {
 
-class Pool {
+class Pool final : private ForkParticipant {
 public:
     explicit Pool(ClientConfig cfg);
 
@@ -42,6 +43,9 @@ public:
     const ClientConfig &config() const noexcept { return cfg_; }
 
 private:
+    void before_fork() noexcept override { mu_.lock(); }
+    void after_fork_parent() noexcept override { mu_.unlock(); }
+    void after_fork_child() noexcept override;
     void give_back(std::unique_ptr<Connection> conn) noexcept;
     void forget_after_fork();  // with mu_ held
 

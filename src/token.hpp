@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "fork_safety.hpp"
+
 namespace redlock::core {
 
 // 128 bits from getrandom() as 32 lowercase hex characters. The kernel's generator, not a userspace PRNG, so a
@@ -46,7 +48,7 @@ protected:
 };
 
 // REDLOCK_SHARED: one token for every thread using the handle.
-class SharedTokenStore final : public TokenStore {
+class SharedTokenStore final : public TokenStore, private ForkParticipant {
 public:
     std::optional<Held> held() const override;
     void set(std::string token) override;
@@ -54,6 +56,10 @@ public:
     void clear_if(const std::string &expected) override;
 
 private:
+    void before_fork() noexcept override { mu_.lock(); }
+    void after_fork_parent() noexcept override { mu_.unlock(); }
+    void after_fork_child() noexcept override { mu_.unlock(); }
+
     mutable std::mutex mu_;
     std::optional<Held> held_;
 };

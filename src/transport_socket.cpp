@@ -1,5 +1,6 @@
 // Plain sockets. Blocking I/O with SO_RCVTIMEO/SO_SNDTIMEO keeps a command at two system calls (send, recv), like
 // hiredis does; the timeout option is only changed when a deadline is nearer than the command timeout already set.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -171,6 +172,13 @@ void set_keepalive(int fd, int idle_s) {
     ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
 }
 
+std::unique_ptr<Transport> tcp_transport(Fd fd, const ClientConfig &cfg) {
+    int one = 1;
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (cfg.keepalive_s > 0) set_keepalive(fd.get(), cfg.keepalive_s);
+    return std::make_unique<SocketTransport>(std::move(fd), cfg.command_timeout);
+}
+
 }  // namespace
 
 std::unique_ptr<Transport> open_socket_transport(const ClientConfig &cfg, const Deadline &deadline) {
@@ -185,16 +193,31 @@ std::unique_ptr<Transport> open_socket_transport(const ClientConfig &cfg, const 
         return std::make_unique<SocketTransport>(std::move(fd), cfg.command_timeout);
     }
 
+    // A literal address needs no resolver: no getaddrinfo() (whose AI_ADDRCONFIG cache lock glibc does not reset in a
+    // fork()ed child, so a child could hang there forever) and no time spent on it.
+    const std::string port_str = std::to_string(cfg.port);
+    sockaddr_in v4{};
+    sockaddr_in6 v6{};
+    if (::inet_pton(AF_INET, cfg.host.c_str(), &v4.sin_addr) == 1) {
+        v4.sin_family = AF_INET;
+        v4.sin_port = htons(cfg.port);
+        return tcp_transport(connect_one(AF_INET, reinterpret_cast<sockaddr *>(&v4), sizeof v4, deadline, where), cfg);
+    }
+    if (::inet_pton(AF_INET6, cfg.host.c_str(), &v6.sin6_addr) == 1) {
+        v6.sin6_family = AF_INET6;
+        v6.sin6_port = htons(cfg.port);
+        return tcp_transport(connect_one(AF_INET6, reinterpret_cast<sockaddr *>(&v6), sizeof v6, deadline, where), cfg);
+    }
+
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_ADDRCONFIG;
     addrinfo *res = nullptr;
-    const std::string port = std::to_string(cfg.port);
-    int rc = ::getaddrinfo(cfg.host.c_str(), port.c_str(), &hints, &res);
+    int rc = ::getaddrinfo(cfg.host.c_str(), port_str.c_str(), &hints, &res);
     if (rc != 0) {
         hints.ai_flags = 0;  // AI_ADDRCONFIG hides loopback-only hosts' addresses on machines without other networks
-        rc = ::getaddrinfo(cfg.host.c_str(), port.c_str(), &hints, &res);
+        rc = ::getaddrinfo(cfg.host.c_str(), port_str.c_str(), &hints, &res);
     }
     if (rc != 0)
         throw Error(Errc::connection, fmt::format("cannot resolve '{}': {}", cfg.host, ::gai_strerror(rc)));
@@ -202,11 +225,7 @@ std::unique_ptr<Transport> open_socket_transport(const ClientConfig &cfg, const 
     std::string last = "no addresses";
     for (addrinfo *ai = res; ai; ai = ai->ai_next) {
         try {
-            Fd fd = connect_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen, deadline, where);
-            int one = 1;
-            ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            if (cfg.keepalive_s > 0) set_keepalive(fd.get(), cfg.keepalive_s);
-            return std::make_unique<SocketTransport>(std::move(fd), cfg.command_timeout);
+            return tcp_transport(connect_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen, deadline, where), cfg);
         } catch (const Error &e) {
             last = e.what();
             if (deadline.passed()) break;

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -488,4 +489,35 @@ TEST_CASE("eviction of the lock key (allkeys policy): owned() says 0 and release
     REQUIRE(s.admin({"EXISTS", "fault:evicted"}).integer == 0);  // evicted: the documented non-guarantee
     CHECK(redlock_lock_owned(l.get()) == 0);
     CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTOWNED);
+}
+
+TEST_CASE("fork() while other threads use the client: the child never inherits a locked mutex", "[faults]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> busy;
+    for (int t = 0; t < 4; ++t)
+        busy.emplace_back([&, t] {  // the pool's and the SHARED token store's mutexes are taken all the time
+            auto o = lock_options(10000, 1);
+            Lock l = new_lock_or_null(c.get(), "fault:forkstorm:" + std::to_string(t), o, REDLOCK_SHARED);
+            while (!stop)
+                if (redlock_lock_acquire(l.get()) == REDLOCK_OK) redlock_lock_release(l.get());
+        });
+    int hung = 0, failed = 0;
+    for (int i = 0; i < 300; ++i) {
+        pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            ::alarm(5);  // a child stuck on an inherited mutex dies of SIGALRM
+            _exit(redlock_client_ping(c.get()) == REDLOCK_OK ? 0 : 1);
+        }
+        int st = 0;
+        ::waitpid(pid, &st, 0);
+        hung += WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM;
+        failed += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    }
+    stop = true;
+    for (auto &t : busy) t.join();
+    CHECK(hung == 0);
+    CHECK(failed == 0);
 }
