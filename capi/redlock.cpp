@@ -80,8 +80,8 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
             require_version(opts->version, REDLOCK_CLIENT_OPTIONS_VERSION, "redlock_client_options");
             // Only the fields the caller set override the URL.
             require(opts->max_connections <= 4096, "max_connections must be from 1 to 4096 (0 = unset)");
-            require(opts->keepalive_s >= -1 && opts->keepalive_s <= 86400,
-                    "keepalive_s must be from 0 to 86400 (-1 = unset)");
+            require(opts->keepalive_s >= -1 && opts->keepalive_s <= redlock::core::kMaxKeepaliveS,
+                    "keepalive_s must be from 0 to 32767 (the kernel's TCP_KEEPIDLE limit; -1 = unset)");
             require(opts->db >= -1, "db must be >= 0 (-1 = unset)");
             if (opts->max_connections != 0) cfg.max_connections = opts->max_connections;
             if (opts->connect_timeout_ms != 0)

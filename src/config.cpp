@@ -83,7 +83,7 @@ void apply_query(ClientConfig &cfg, std::string_view query) {
         } else if (key == "max_connections") {
             cfg.max_connections = parse_int<unsigned>(value, 1, 4096, "max_connections");
         } else if (key == "keepalive") {
-            cfg.keepalive_s = parse_int<int>(value, 0, 86400, "keepalive");
+            cfg.keepalive_s = parse_int<int>(value, 0, kMaxKeepaliveS, "keepalive");
         } else if (key == "username") {
             cfg.username = value;
         } else if (key == "password") {
@@ -147,15 +147,23 @@ ClientConfig parse_url_components(std::string_view url) {
     }
 
     constexpr std::string_view redis = "redis://", unix_s = "unix://", rediss = "rediss://";
-    if (url.substr(0, rediss.size()) == rediss) {
+    // Schemes are case-insensitive (RFC 3986), as redis-py reads them.
+    auto has_scheme = [&](std::string_view scheme) {
+        return url.size() >= scheme.size() && std::equal(scheme.begin(), scheme.end(), url.begin(), [](char a, char b) {
+                   return a == std::tolower(static_cast<unsigned char>(b));
+               });
+    };
+    if (has_scheme(rediss)) {
         throw Error(Errc::invalid, "invalid URL: rediss:// (TLS) is not supported by this build of libredlock");
-    } else if (url.substr(0, unix_s.size()) == unix_s) {
+    } else if (has_scheme(unix_s)) {
         cfg.kind = ClientConfig::Kind::unix_socket;
         std::string_view rest = url.substr(unix_s.size());
         rest = take_credentials(cfg, rest, true);  // unix://[user[:password]]@/path, as redis-py accepts
         if (rest.empty() || rest.front() != '/') bad_url("unix:// needs an absolute socket path, as unix:///path");
         cfg.path = percent_decode(rest);
-    } else if (url.substr(0, redis.size()) == redis) {
+        if (cfg.path.size() >= kMaxUnixPath)  // sun_path's size: said now rather than at the first connection
+            bad_url(fmt::format("unix socket path is longer than {} bytes", kMaxUnixPath - 1));
+    } else if (has_scheme(redis)) {
         std::string_view rest = url.substr(redis.size());
         std::string_view path;
         if (size_t slash = rest.find('/'); slash != std::string_view::npos) {

@@ -28,6 +28,12 @@ struct ClientConfig {
     std::string describe() const;
 };
 
+// TCP_KEEPIDLE's upper bound in Linux (MAX_TCP_KEEPIDLE): a larger value would be refused by the kernel, silently.
+inline constexpr int kMaxKeepaliveS = 32767;
+
+// sizeof(sockaddr_un::sun_path) on Linux, with its terminating NUL.
+inline constexpr size_t kMaxUnixPath = 108;
+
 // Parses redis:// and unix:// URLs (see redlock.h); throws Error(Errc::invalid) with the reason.
 ClientConfig parse_url(std::string_view url);
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "error.hpp"
+#include "text.hpp"
 
 namespace redlock::core {
 
@@ -15,8 +16,22 @@ Error server_error(const std::string &reply_text, std::string_view context) {
                         starts("ERR invalid password") || starts("ERR AUTH") || script_acl
                     ? Errc::auth
                     : Errc::server;
-    return Error(code, fmt::format("{}: Redis replied: {}", context, reply_text));
+    return Error(code, fmt::format("{}: Redis replied: {}", context, printable(reply_text, 512)));
 }
+
+namespace {
+// A refused AUTH can quote its arguments ("unknown command 'AUTH', with args beginning with: 'user' 'pass'", when
+// AUTH is renamed): cut them, and any other appearance of the credentials, before the text reaches a message.
+std::string without_credentials(std::string text, const ClientConfig &cfg) {
+    const size_t args = text.find(", with args beginning with");
+    if (args != std::string::npos) text.erase(args);
+    for (const auto &secret : {cfg.password, cfg.username}) {
+        if (!secret || secret->empty()) continue;
+        for (size_t at; (at = text.find(*secret)) != std::string::npos;) text.replace(at, secret->size(), "***");
+    }
+    return text;
+}
+}  // namespace
 
 Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline &connect_deadline)
     : transport_(open_socket_transport(cfg, connect_deadline)), where_(cfg.describe()), owner_pid_(owner_pid) {
@@ -42,9 +57,28 @@ Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline 
                 throw Error(e.code(), fmt::format("protocol error from {}: {}", where_, e.what()));
             }
             if (r.is_error())
-                throw server_error(r.str, i == 0 && cfg.password ? "authentication failed" : "SELECT failed");
+                throw server_error(without_credentials(r.str, cfg),
+                                   i == 0 && cfg.password ? "authentication failed" : "SELECT failed");
         }
     }
+    refuse_unasked_bytes();
+}
+
+void Connection::refuse_unasked_bytes() {
+    // Nothing may have arrived that no command asked for: it would be read as the first command's reply. Redis
+    // itself does this when it refuses a client (maxclients): an error, then close.
+    char *p = reader_.space(512);
+    const size_t n = transport_->read_now(p, reader_.space_size());
+    if (n == 0) return;
+    reader_.commit(n);
+    Reply r;
+    try {
+        if (reader_.next(r) && r.is_error()) throw server_error(r.str, fmt::format("{} refused the connection", where_));
+    } catch (const ProtocolError &) {
+        // not even RESP: said below
+    }
+    throw Error(Errc::connection,
+                fmt::format("{} sent bytes before any command: not a Redis server, or one out of step", where_));
 }
 
 Error Connection::not_a_redis_server(const ProtocolError &e) const {
@@ -77,6 +111,10 @@ Reply Connection::call(Argv argv, const Deadline &deadline, unsigned accept) {
         // Even a failed send may have delivered part or all of the command; a reset stops what is left of it.
         broken_ = true;
         transport_->abort_on_close();
+        if (e.code() == Errc::connection && reader_.nothing_seen())
+            throw OutcomeUnknown(e.code(), fmt::format("{} (closed before any reply on this connection: a TLS port "
+                                                       "needs rediss://; or the server drops this client)",
+                                                       e.what()));
         throw OutcomeUnknown(e.code(), e.what());
     }
 }

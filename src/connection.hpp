@@ -43,6 +43,7 @@ private:
     // The next reply; with `last`, bytes buffered beyond it are a protocol error (a server out of step).
     Reply receive(const Deadline &deadline, bool last = true);
     Error not_a_redis_server(const ProtocolError &e) const;
+    void refuse_unasked_bytes();
 
     std::unique_ptr<Transport> transport_;
     ReplyReader reader_;

@@ -6,21 +6,14 @@
 
 #include "connection.hpp"
 #include "error.hpp"
+#include "text.hpp"
 
 namespace redlock::core {
 
 namespace {
 
 // Lock names can be huge or binary: messages show a bounded, printable prefix.
-std::string shown(std::string_view name) {
-    std::string out;
-    for (unsigned char c : name.substr(0, 64)) {
-        if (c >= 0x20 && c < 0x7f && c != '\\') out += static_cast<char>(c);
-        else out += fmt::format("\\x{:02x}", c);
-    }
-    if (name.size() > 64) out += fmt::format("...({} bytes)", name.size());
-    return out;
-}
+std::string shown(std::string_view name) { return printable(name, 64); }
 
 constexpr std::string_view kKeptAfterUnknownSet =
     "the token is kept: call release() to clean up (ENOTOWNED if the SET never landed)";

@@ -20,6 +20,8 @@ public:
     virtual size_t read_some(char *buf, size_t cap, const Deadline &deadline) = 0;
     // Without blocking: has the peer closed, or sent bytes nobody asked for? (checked before each use)
     virtual bool looks_dead() noexcept = 0;
+    // Without blocking: the bytes already received (0 if none); Error(connection) if the peer has closed.
+    virtual size_t read_now(char *buf, size_t cap) = 0;
     // Close with a reset (RST) instead of FIN when destroyed: the kernel then drops the unacknowledged bytes of a
     // command whose outcome is unknown, instead of retransmitting them for minutes, so the command cannot reach the
     // server later (unless it is already in the network).

@@ -132,6 +132,17 @@ public:
         }
     }
 
+    size_t read_now(char *buf, size_t cap) override {
+        for (;;) {
+            ssize_t n = ::recv(fd_.get(), buf, cap, MSG_DONTWAIT);
+            if (n > 0) return static_cast<size_t>(n);
+            if (n == 0) throw Error(Errc::connection, "connection closed by the server");
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+            throw Error(Errc::connection, fmt::format("read failed: {}", errno_text(errno)));
+        }
+    }
+
     bool looks_dead() noexcept override {
         char c;
         ssize_t n = ::recv(fd_.get(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -185,6 +196,7 @@ std::unique_ptr<Transport> open_socket_transport(const ClientConfig &cfg, const 
     const std::string where = cfg.describe();
     if (cfg.kind == ClientConfig::Kind::unix_socket) {
         sockaddr_un sa{};
+        static_assert(sizeof sa.sun_path == kMaxUnixPath);
         sa.sun_family = AF_UNIX;
         if (cfg.path.size() >= sizeof sa.sun_path)
             throw Error(Errc::invalid, fmt::format("unix socket path is longer than {} bytes", sizeof sa.sun_path - 1));

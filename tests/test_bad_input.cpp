@@ -195,8 +195,16 @@ TEST_CASE("malformed URLs are EINVAL with the reason", "[api]") {
     }
 }
 
+TEST_CASE("a unix socket path too long for the kernel is EINVAL at client_new, not at first use", "[api]") {
+    const std::string url = "unix:///tmp/" + std::string(200, 's') + ".sock";
+    redlock_client *c = nullptr;
+    CHECK(redlock_client_new(&c, url.c_str(), nullptr) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("longer than 107 bytes"));
+    CHECK(c == nullptr);
+}
+
 TEST_CASE("well-formed URLs are accepted", "[api]") {
-    for (const char *url : {"redis://localhost", "redis://127.0.0.1:6380/3", "redis://:secret@h:1/0",
+    for (const char *url : {"redis://localhost", "REDIS://localhost:6380/1", "Unix:///tmp/r.sock", "redis://127.0.0.1:6380/3", "redis://:secret@h:1/0",
                             "redis://user:p%40ss@h", "redis://[::1]:6379/2?command_timeout=100&connect_timeout=-1",
                             "unix:///tmp/r.sock?db=2&password=x", "unix://user:pw@/tmp/r.sock",
                             "redis://h?max_connections=4&keepalive=0&username=u&password=p"}) {

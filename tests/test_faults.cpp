@@ -9,6 +9,8 @@
 #include <chrono>
 #include <thread>
 
+#include <hiredis/hiredis.h>
+
 #include "support/fault_proxy.hpp"
 #include "support/handles.hpp"
 
@@ -303,6 +305,21 @@ TEST_CASE("password: right one works, wrong or missing one is EAUTH with the ser
     }
 }
 
+TEST_CASE("a refused AUTH never shows the password, even when Redis quotes its arguments", "[faults]") {
+    RedisServer s({{"--rename-command", "AUTH", ""}});  // "unknown command 'AUTH', with args beginning with: ..."
+    redlock_client_options o;
+    redlock_client_options_init(&o);
+    o.username = "admin";
+    o.password = "S3cretPassw0rd";
+    auto c = make_client(s.url(), &o);
+    CHECK(redlock_client_ping(c.get()) == REDLOCK_ESERVER);
+    const std::string msg = redlock_last_error();
+    INFO(msg);
+    CHECK_THAT(msg, Contains("authentication failed") && Contains("unknown command"));
+    CHECK(msg.find("S3cret") == std::string::npos);
+    CHECK(msg.find("admin") == std::string::npos);
+}
+
 TEST_CASE("ACL user: works with its permissions, NOPERM without them", "[faults]") {
     auto &s = default_server();
     s.admin({"ACL", "SETUSER", "locker", "on", ">pw1", "~lock:*", "+set", "+get", "+evalsha", "+eval", "+del", "+pttl",
@@ -346,6 +363,23 @@ TEST_CASE("ACL refusals inside the lock scripts are EAUTH too, and leave the loc
     CHECK(redlock_lock_owned(l.get()) == 1);  // nothing changed; the token is still this owner's
     CHECK(s.admin({"GET", "lock:acl-script"}).str == token_of(l.get()));
     s.admin({"DEL", "lock:acl-script"});
+}
+
+TEST_CASE("a server at maxclients: its refusal is the error, and nothing is left half-done", "[faults]") {
+    RedisServer s({{"--maxclients", "1"}});
+    redisContext *holder = redisConnect("127.0.0.1", s.port());  // takes the only slot
+    REQUIRE(holder);
+    REQUIRE(!holder->err);
+    auto c = make_client(s.url());
+    auto l = make_lock(c.get(), "fault:maxclients", lock_options(10000));
+    CHECK(redlock_client_ping(c.get()) == REDLOCK_ESERVER);
+    CHECK_THAT(redlock_last_error(), Contains("max number of clients"));
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ESERVER);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTHELD);  // refused before anything ran: no token kept
+    redisFree(holder);
+    for (int i = 0; i < 50 && redlock_client_ping(c.get()) != REDLOCK_OK; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(redlock_client_ping(c.get()) == REDLOCK_OK);
 }
 
 TEST_CASE("unix socket and database selection", "[faults]") {

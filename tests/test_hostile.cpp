@@ -190,7 +190,7 @@ TEST_CASE("a server that hangs up at once, or never answers: clear errors within
     auto c = client_for(hangup);
     auto l = make_lock(c.get(), "hostile:hangup", lock_options(10000));
     CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ECONN);
-    CHECK_THAT(redlock_last_error(), Contains("closed"));
+    CHECK_THAT(redlock_last_error(), Contains("closed") && Contains("before any reply") && Contains("rediss://"));
 
     FakeServer silent([](const std::vector<std::string> &) { return FakeServer::Answer{}; });
     auto cs = client_for(silent, 300);
@@ -219,4 +219,18 @@ TEST_CASE("a connection broken with an unknown outcome is closed with a reset, a
     CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ETIMEDOUT);
     for (int i = 0; i < 100 && silent.resets() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     CHECK(silent.resets() == 2);  // the SET's connection and the check's
+}
+
+TEST_CASE("server error text reaches messages bounded and printable", "[hostile]") {
+    auto mini = std::make_shared<MiniRedis>();
+    FakeServer fake([=](const std::vector<std::string> &argv) {
+        if (argv.at(0) != "PING") return (*mini)(argv);
+        return FakeServer::Answer{"-ERR bell\x07 escape\x1b[31m " + std::string(4000, 'x') + "\r\n"};
+    });
+    auto c = client_for(fake);
+    CHECK(redlock_client_ping(c.get()) == REDLOCK_ESERVER);
+    const std::string msg = redlock_last_error();
+    CHECK_THAT(msg, Contains("bell\\x07 escape\\x1b[31m") && Contains("bytes)"));
+    CHECK(msg.find('\x1b') == std::string::npos);
+    CHECK(msg.size() < 1024);
 }

@@ -137,7 +137,8 @@ typedef struct redlock_client_options {
                                      above REDLOCK_MAX_DURATION_MS = no limit; 0 = unset (default 5000). */
     int64_t command_timeout_ms; /**< Per command round trip; a limit on a wait: negative or above
                                      REDLOCK_MAX_DURATION_MS = no limit; 0 = unset (default 5000). */
-    int64_t keepalive_s;        /**< TCP keepalive idle seconds, 0..86400, 0 = off; -1 = unset (default 60). */
+    int64_t keepalive_s;        /**< TCP keepalive idle seconds, 0..32767 (the kernel's limit), 0 = off; -1 = unset
+                                     (default 60). */
     const char *username;       /**< ACL user; NULL = unset. Copied. */
     const char *password;       /**< Password; NULL = unset. Copied. */
     int32_t db;                 /**< Database number; -1 = unset (default 0). */

@@ -23,6 +23,7 @@ const std::regex kMessage(
     R"(unsupported scheme( '[A-Za-z][A-Za-z0-9+.-]{0,15}')? \(expected redis:// or unix://\)|)"
     R"(rediss:// \(TLS\) is not supported by this build of libredlock|)"
     R"(unix:// needs an absolute socket path, as unix:///path|bad percent-escape \(expected %XX\)|)"
+    R"(unix socket path is longer than [0-9]+ bytes|)"
     R"(query parameter [0-9]+ has no '=value'|unknown query parameter [0-9]+ \(the keys are: [a-z_, ]+\)|)"
     R"(credentials must be written user:password@ or :password@|unterminated '\[' in host|)"
     R"(unexpected text after '\]'|empty port|IPv6 addresses must be written in brackets|missing host|)"

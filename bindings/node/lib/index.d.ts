@@ -9,7 +9,7 @@ export interface ClientOptions {
   commandTimeout?: number | null;
   /** 1..4096. */
   maxConnections?: number;
-  /** TCP keepalive idle seconds, 0..86400; 0 = off. */
+  /** TCP keepalive idle seconds, 0..32767; 0 = off. */
   keepalive?: number;
   /** null = none given (the URL's, if any). */
   username?: string | null;

@@ -134,7 +134,7 @@ class Client {
     if (given('connectTimeout')) o.connect_timeout_ms = arg.clientTimeout(opts.connectTimeout, 'connectTimeout');
     if (given('commandTimeout')) o.command_timeout_ms = arg.clientTimeout(opts.commandTimeout, 'commandTimeout');
     if (given('maxConnections')) o.max_connections = arg.integer(opts.maxConnections, 'maxConnections', 1, 2 ** 32 - 1);
-    if (given('keepalive')) o.keepalive_s = arg.integer(opts.keepalive, 'keepalive', 0, Number.MAX_SAFE_INTEGER);
+    if (given('keepalive')) o.keepalive_s = arg.integer(opts.keepalive, 'keepalive', 0, 32767);  // the kernel's TCP_KEEPIDLE limit
     if (given('db')) o.db = arg.integer(opts.db, 'db', 0, 2 ** 31 - 1);
     if (opts.username != null) o.username = arg.text(opts.username, 'username');
     if (opts.password != null) o.password = arg.text(opts.password, 'password');

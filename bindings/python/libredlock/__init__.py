@@ -291,8 +291,8 @@ class Client:
             opts.max_connections = _int(max_connections, "max_connections", 1, 4096)
         if keepalive is not None:
             seconds = _seconds(keepalive, "keepalive")
-            if not 0 <= seconds <= 86400:
-                raise _invalid("keepalive must be from 0 to 86400 s (0 = off), got %r" % keepalive)
+            if not 0 <= seconds <= 32767:
+                raise _invalid("keepalive must be from 0 to 32767 s (0 = off), got %r" % keepalive)
             opts.keepalive_s = int(seconds)
         if username is not None:
             opts.username = _c_string(username, "username")

@@ -1,0 +1,12 @@
+// Text from outside (lock names, server replies) shown in messages: bounded and printable.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace redlock::core {
+
+// At most `max` bytes of `s`, with bytes outside printable ASCII (and '\') as \xNN, and "...(N bytes)" when cut.
+std::string printable(std::string_view s, size_t max);
+
+}  // namespace redlock::core
