@@ -73,7 +73,7 @@ gcc_plain() {
 clang_asan() {
   export CC=clang CXX=clang++ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
   ctest_suite build-clang-asan -DCMAKE_BUILD_TYPE=Debug -DREDLOCK_SANITIZE=address,undefined \
-    -DREDLOCK_BUILD_EXAMPLES=OFF -DREDLOCK_FUZZ=ON -DREDLOCK_FUZZ_SECONDS="$fuzz_seconds"
+    -DREDLOCK_FUZZ=ON -DREDLOCK_FUZZ_SECONDS="$fuzz_seconds"
 }
 
 gcc_tsan() {

@@ -48,20 +48,21 @@ void Client::ping() {
 }
 
 namespace {
-std::optional<std::string> get_value(Reply &&r) {
+KeyValue key_value(Reply &&r) {
     if (r.is_error()) throw server_error(r.str, "GET failed");
-    if (r.type != Reply::Type::string) return std::nullopt;  // nil: no key
-    return std::move(r.str);
+    KeyValue out;
+    if (r.oversize) out.oversize = true;
+    else if (r.type == Reply::Type::string) out.value = std::move(r.str);  // else nil: no key
+    return out;
 }
+constexpr unsigned kGetReplies = expect::string_or_nil | expect::skip_big_strings;
 }  // namespace
 
-std::optional<std::string> Client::get(std::string_view key) {
-    return get_value(read({"GET", key}, expect::string_or_nil));
-}
+KeyValue Client::get(std::string_view key) { return key_value(read({"GET", key}, kGetReplies)); }
 
-std::optional<std::string> Client::get_on_fresh_connection(std::string_view key) {
+KeyValue Client::get_on_fresh_connection(std::string_view key) {
     Pool::Lease c = pool_.lease(true);
-    return get_value(c->call({"GET", key}, command_deadline(), expect::string_or_nil));
+    return key_value(c->call({"GET", key}, command_deadline(), kGetReplies));
 }
 
 }  // namespace redlock::core

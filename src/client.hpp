@@ -10,6 +10,15 @@
 
 namespace redlock::core {
 
+// A lock key as GET saw it. A value longer than the reply limit (no token is: someone else's data, or redis-py's
+// token of any length) is read through and only its existence kept.
+struct KeyValue {
+    std::optional<std::string> value;
+    bool oversize = false;
+    bool exists() const noexcept { return value.has_value() || oversize; }
+    bool holds(std::string_view token) const noexcept { return value && *value == token; }
+};
+
 class Client {
 public:
     explicit Client(ClientConfig cfg) : pool_(std::move(cfg)) {}
@@ -27,10 +36,10 @@ public:
     Reply script(const Script &s, std::string_view key, ArgList args);
 
     // GET as a read (retried once after a dropped connection). Throws Error.
-    std::optional<std::string> get(std::string_view key);
+    KeyValue get(std::string_view key);
 
     // GET on a newly opened connection, to settle an ambiguous outcome. Throws Error if that fails too.
-    std::optional<std::string> get_on_fresh_connection(std::string_view key);
+    KeyValue get_on_fresh_connection(std::string_view key);
 
     // PING; throws Error unless the server answers PONG.
     void ping();

@@ -91,6 +91,18 @@ Error Connection::not_a_redis_server(const ProtocolError &e) const {
 Reply Connection::call(Argv argv, const Deadline &deadline, unsigned accept) {
     out_.clear();
     encode_command(out_, argv);
+    // Values that cannot matter beyond their existence may be of any size Redis allows: read through, not kept.
+    struct SkipBigStrings {
+        ReplyReader &r;
+        const ReplyLimits saved;
+        SkipBigStrings(ReplyReader &reader, bool on) : r(reader), saved(reader.limits()) {
+            if (!on) return;
+            ReplyLimits l = saved;
+            l.max_skipped_bulk = kMaxRedisString;
+            r.set_limits(l);
+        }
+        ~SkipBigStrings() { r.set_limits(saved); }
+    } skip(reader_, (accept & expect::skip_big_strings) != 0);
     try {
         send(deadline);
         Reply r = receive(deadline);

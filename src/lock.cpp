@@ -40,7 +40,7 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
     else tokens_ = std::make_unique<ThreadLocalTokenStore>();
 }
 
-std::optional<std::string> Lock::value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
+KeyValue Lock::value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
                                              const std::string *keep) {
     try {
         return client_->get_on_fresh_connection(name_);
@@ -62,7 +62,7 @@ bool Lock::try_set(const std::string &token, bool may_have_landed) {
         // may still be on its way (a retransmitted segment lands after our GET) and would then hold the key for
         // nobody. So unless the token is proven ours, it is kept: release() is a compare-and-delete, which cleans
         // up a late SET and is harmless (ENOTOWNED) if the SET never lands, and the next acquire retries with it.
-        if (value_after(e, "acquire", kKeptAfterUnknownSet, &token) == token) return true;
+        if (value_after(e, "acquire", kKeptAfterUnknownSet, &token).holds(token)) return true;
         tokens_->keep_uncertain(token);
         throw Error(e.code(), fmt::format("acquire of '{}': {}; not held by this owner when checked on a new "
                                           "connection, but the SET may still land: {}",
@@ -71,7 +71,7 @@ bool Lock::try_set(const std::string &token, bool may_have_landed) {
     if (r.is_status("OK")) return true;
     if (r.is_error()) throw server_error(r.str, fmt::format("acquire of '{}'", shown(name_)));
     // nil: busy. Retrying with a kept token, the key may hold that very token: its late SET has landed.
-    return may_have_landed && client_->get(name_) == token;
+    return may_have_landed && client_->get(name_).holds(token);
 }
 
 bool Lock::acquire(const AcquireArgs &args) {
@@ -111,7 +111,7 @@ void Lock::release() {
     try {
         r = client_->script(kReleaseScript, name_, {held->token});
     } catch (const OutcomeUnknown &e) {
-        if (value_after(e, "release", "the token is kept: retry the release") == held->token)
+        if (value_after(e, "release", "the token is kept: retry the release").holds(held->token))
             throw Error(e.code(), fmt::format("release of '{}': {}; the lock is still held: the token is kept, retry "
                                               "the release",
                                               shown(name_), e.what()));
@@ -136,7 +136,7 @@ void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms
     try {
         r = mode.empty() ? client_->script(s, name_, {*token, ms}) : client_->script(s, name_, {*token, ms, mode});
     } catch (const OutcomeUnknown &e) {
-        if (value_after(e, verb, "") != *token)
+        if (!value_after(e, verb, "").holds(*token))
             throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned (checked after: {})", verb,
                                                      e.what()));
         throw Error(e.code(), fmt::format("{} of '{}': {}; the lock is still held by this owner, but whether its TTL "
@@ -156,11 +156,11 @@ void Lock::extend(Millis additional, bool replace_ttl) {
 
 void Lock::reacquire() { run_ttl_script(kReacquireScript, "reacquire", ttl_ms_, {}); }
 
-bool Lock::locked() { return client_->get(name_).has_value(); }
+bool Lock::locked() { return client_->get(name_).exists(); }
 
 bool Lock::owned() {
     std::optional<std::string> token = tokens_->get();
-    return token && client_->get(name_) == token;
+    return token && client_->get(name_).holds(*token);
 }
 
 }  // namespace redlock::core

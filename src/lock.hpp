@@ -55,8 +55,8 @@ private:
     bool try_set(const std::string &token, bool may_have_landed);
     // After a lost reply: the key's value, read on a new connection. If that read fails too, throws `lost`'s code
     // with both reasons and `advice`, first storing `keep` (when given) as this owner's token.
-    std::optional<std::string> value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
-                                           const std::string *keep = nullptr);
+    KeyValue value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
+                         const std::string *keep = nullptr);
     void run_ttl_script(const Script &s, const char *verb, std::string_view ms, std::string_view mode);
 
     std::shared_ptr<Client> client_;

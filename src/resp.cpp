@@ -79,7 +79,28 @@ void ReplyReader::feed(const char *data, size_t len) {
     commit(len);
 }
 
+bool ReplyReader::skip_bulk() {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(end_ - begin_, skip_left_));
+    const char *p = buf_.get() + begin_;
+    // Only the bulk's last two bytes are looked at, when in this chunk: they must be its CRLF.
+    for (uint64_t left : {uint64_t{2}, uint64_t{1}}) {
+        const uint64_t at = skip_left_ - left;  // index in this chunk
+        if (skip_left_ >= left && at < n && p[at] != (left == 2 ? '\r' : '\n'))
+            malformed("bulk string not ended by CRLF");
+    }
+    begin_ += n;
+    skip_left_ -= n;
+    return skip_left_ == 0;
+}
+
 bool ReplyReader::parse_item(Reply &item, bool &opens_array, size_t &count) {
+    if (skip_left_ > 0) {
+        if (!skip_bulk()) return false;
+        item.type = Reply::Type::string;
+        item.oversize = true;
+        item.integer = skipped_len_;
+        return true;
+    }
     const char *p = buf_.get() + begin_;
     const size_t n = end_ - begin_;
     if (n == 0) return false;
@@ -122,9 +143,16 @@ bool ReplyReader::parse_item(Reply &item, bool &opens_array, size_t &count) {
             break;
         }
         if (len < 0) malformed("negative bulk length");
-        if (static_cast<unsigned long long>(len) > limits_.max_bulk)
-            throw ProtocolError(ProtocolError::Kind::too_large,
-                                fmt::format("a bulk string of {} bytes; the limit is {}", len, limits_.max_bulk));
+        if (static_cast<unsigned long long>(len) > limits_.max_bulk) {
+            if (static_cast<unsigned long long>(len) > limits_.max_skipped_bulk)
+                throw ProtocolError(ProtocolError::Kind::too_large,
+                                    fmt::format("a bulk string of {} bytes; the limit is {}", len,
+                                                std::max(limits_.max_bulk, limits_.max_skipped_bulk)));
+            begin_ += header;  // read it through without keeping it
+            skip_left_ = static_cast<uint64_t>(len) + 2;
+            skipped_len_ = len;
+            return parse_item(item, opens_array, count);
+        }
         const size_t need = header + static_cast<size_t>(len) + 2;
         if (n < need) return false;
         if (p[need - 2] != '\r' || p[need - 1] != '\n') malformed("bulk string not ended by CRLF");

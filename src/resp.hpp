@@ -41,6 +41,8 @@ struct Reply {
     long long integer = 0;
     std::string str;             // status, error or bulk string text
     std::vector<Reply> elements;  // array
+    bool oversize = false;        // a bulk string longer than the limit, read through but not kept (its length in
+                                  // `integer`): see ReplyLimits::max_skipped_bulk
 
     bool is_nil() const noexcept { return type == Type::nil; }
     bool is_error() const noexcept { return type == Type::error; }
@@ -58,13 +60,19 @@ inline constexpr unsigned string_or_nil = type_bit(Reply::Type::string) | type_b
 inline constexpr unsigned status_or_nil = type_bit(Reply::Type::status) | type_bit(Reply::Type::nil);
 inline constexpr unsigned status_ok_only = 1u << 16;  // modifier: a status must be exactly "OK"
 inline constexpr unsigned ok_or_nil = status_or_nil | status_ok_only;
+inline constexpr unsigned skip_big_strings = 1u << 17;  // modifier: longer bulks are read through, not kept
 }  // namespace expect
 const char *type_name(Reply::Type t) noexcept;
+
+// Redis's longest string (proto-max-bulk-len's default, 512 MiB).
+inline constexpr size_t kMaxRedisString = size_t{512} << 20;
 
 // The largest reply a connection accepts. The defaults fit every lock command (tokens are at most 4 KiB); commands
 // with bigger answers (topology queries) raise them for their own call.
 struct ReplyLimits {
     size_t max_bulk = 8192;     // bytes in one bulk string
+    size_t max_skipped_bulk = 0;  // longer bulks up to this are read through and dropped (Reply::oversize): for a
+                                  // GET, whose value only matters if it can be a token
     size_t max_line = 8192;     // bytes in a status, error or integer line, or a header
     size_t max_elements = 16;   // array elements in one reply, all levels together
     unsigned max_depth = 2;     // arrays inside arrays
@@ -118,7 +126,12 @@ private:
     bool parse_item(Reply &item, bool &opens_array, size_t &count);
     Reply *slot();
 
+    // Consumes a skipped bulk's bytes as they come; true once its end (and CRLF) is reached.
+    bool skip_bulk();
+
     ReplyLimits limits_;
+    uint64_t skip_left_ = 0;  // bytes of a skipped bulk (with its CRLF) still to come
+    long long skipped_len_ = 0;
     std::unique_ptr<char[]> buf_;
     size_t cap_ = 0, begin_ = 0, end_ = 0;
     Reply root_;

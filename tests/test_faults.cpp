@@ -255,6 +255,22 @@ TEST_CASE("a swallowed or late reply times out, and the late reply is never take
     CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
 }
 
+TEST_CASE("a lock held with a value longer than any token (redis-py allows it) is seen as held", "[faults]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    auto l = make_lock(c.get(), "fault:big-value", lock_options(10000));
+    for (size_t size : {size_t{9000}, size_t{64} << 20}) {
+        INFO(size);
+        s.admin({"SET", "fault:big-value", std::string(size, 't'), "PX", "10000"});
+        CHECK(redlock_lock_locked(l.get()) == 1);  // not a protocol error on a healthy server
+        CHECK(redlock_lock_owned(l.get()) == 0);
+        CHECK(try_acquire(l.get()) == REDLOCK_NOT_ACQUIRED);
+        s.admin({"DEL", "fault:big-value"});
+    }
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);  // the connection stayed in step
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+}
+
 TEST_CASE("SCRIPT FLUSH: release, extend and reacquire still work", "[faults]") {
     auto &s = default_server();
     auto c = make_client(s.url());

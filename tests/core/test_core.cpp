@@ -1,6 +1,7 @@
 // The C++ core's pure logic, with fakes where a server is not the point; plus token-slot bounds on a real server.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <limits>
 #include <random>
 #include <set>
@@ -280,4 +281,35 @@ TEST_CASE("replies split at every byte parse the same - arrays nest - nothing is
     CHECK(got[3].str == "ERR a b");
     CHECK(got[4].is_status("OK"));
     CHECK(r.buffered() == 0);
+}
+
+TEST_CASE("a bulk beyond the limit but within the skip limit is read through, not kept", "[core][resp]") {
+    ReplyLimits lim;
+    lim.max_skipped_bulk = 1 << 20;
+    ReplyReader r(lim);
+    const std::string body(100000, 'v');
+    const std::string stream = "$100000\r\n" + body + "\r\n:1\r\n";
+    std::vector<Reply> got;
+    size_t most_buffered = 0;
+    for (size_t off = 0; off < stream.size(); off += 1000) {  // as reads of 1000 bytes would bring it
+        feed(r, std::string_view(stream).substr(off, 1000));
+        most_buffered = std::max(most_buffered, r.buffered());
+        Reply rep;
+        while (r.next(rep)) got.push_back(std::move(rep));
+    }
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].type == Reply::Type::string);
+    CHECK(got[0].oversize);
+    CHECK(got[0].integer == 100000);
+    CHECK(got[0].str.empty());
+    CHECK(got[1].integer == 1);
+    CHECK(most_buffered <= 1000);  // never the whole value
+
+    ReplyReader bad(lim);
+    feed(bad, "$9000\r\n" + std::string(9000, 'v') + "XY");
+    Reply rep;
+    CHECK_THROWS_AS(bad.next(rep), ProtocolError);  // its last two bytes must be CRLF
+    ReplyReader huge(lim);
+    feed(huge, "$2000000\r\n");
+    CHECK_THROWS_AS(huge.next(rep), ProtocolError);  // beyond the skip limit: refused at the header
 }
