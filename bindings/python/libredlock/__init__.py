@@ -18,6 +18,7 @@ import ctypes
 import numbers
 import operator
 import os
+import time
 import urllib.parse
 from typing import Any, Optional, Tuple, Type, TypeVar, Union, overload
 
@@ -422,25 +423,40 @@ class Lock:
                 blocking_timeout: Optional[float] = None, token: Optional[Name] = None) -> bool:
         """True once acquired; False if not blocking, or the blocking_timeout ran out (redis-py's ``acquire``).
 
-        The wait runs in C with the GIL released, so other Python threads keep running.
+        Each attempt is one call into C (with the GIL released); the waits between attempts are Python sleeps, so
+        other threads keep running and Ctrl-C interrupts a wait at once. As in redis-py the deadline is fixed before
+        the first attempt, which is immediate, and no sleep runs past it. An interrupt that lands right after an
+        attempt succeeded releases the lock before it propagates, so it never leaves the lock held.
         """
+        sleep_s = _span_ms(self.sleep if sleep is None else sleep, "sleep") / 1000.0
+        blocking = self.blocking if blocking is None else blocking
+        wait_ms = _wait_ms(self.blocking_timeout if blocking_timeout is None else blocking_timeout)
         a = _native.AcquireOptions()
         _lib.redlock_acquire_options_init(ctypes.byref(a))
-        if sleep is not None:
-            a.set |= _native.ACQ_SLEEP
-            a.sleep_ms = _span_ms(sleep, "sleep")
-        if blocking is not None:
-            a.set |= _native.ACQ_BLOCKING
-            a.blocking = 1 if blocking else 0
-        if blocking_timeout is not None:
-            a.set |= _native.ACQ_BLOCKING_TIMEOUT
-            a.blocking_timeout_ms = _wait_ms(blocking_timeout)
+        a.set = _native.ACQ_BLOCKING  # one attempt per call: the loop is here
+        a.blocking = 0
         token_bytes = None
         if token is not None:
             token_bytes = _to_bytes(token, "token")
             a.token = token_bytes
             a.token_len = len(token_bytes)
-        return _check(_lib.redlock_lock_acquire_ex(self._handle, ctypes.byref(a))) == _native.OK
+        deadline = None if wait_ms < 0 else time.monotonic() + wait_ms / 1000.0
+        before = self.token
+        try:
+            while True:
+                if _check(_lib.redlock_lock_acquire_ex(self._handle, ctypes.byref(a))) == _native.OK:
+                    return True
+                if not blocking or (deadline is not None and time.monotonic() + sleep_s > deadline):
+                    return False
+                time.sleep(sleep_s)
+        except BaseException:
+            held = self.token
+            if held is not None and held != before:  # acquired just before the interrupt: do not keep it
+                try:
+                    self.release()
+                except Exception:
+                    pass  # the TTL (if any) covers it; the interrupt is what the caller must see
+            raise
 
     def release(self) -> None:
         """Release; LockError if this owner holds no token, LockNotOwnedError if Redis no longer has it."""

@@ -214,3 +214,33 @@ def test_missing_library_or_symbol_is_a_clear_import_error(tmp_path):
                        cwd=str(tmp_path), timeout=60)
     assert p.returncode != 0
     assert "has no symbol redlock_strerror" in p.stderr
+
+
+def test_ctrl_c_interrupts_a_wait_and_never_leaves_the_lock_held(server, r, tmp_path):
+    # A holder's key expires after 3 s: a wait that cannot be interrupted would take the lock then, and the
+    # KeyboardInterrupt would arrive with the lock held (with no TTL: forever).
+    r.set("ctrlc", "someone-else", px=3000)
+    code = ("import os, signal, sys, threading, time\n"
+            "import libredlock\n"
+            "lock = libredlock.Client.from_url(sys.argv[1]).lock('ctrlc')\n"
+            "main = threading.main_thread().ident\n"
+            "threading.Timer(0.5, lambda: signal.pthread_kill(main, signal.SIGINT)).start()\n"
+            "t0 = time.monotonic()\n"
+            "try:\n"
+            "    with lock:\n"
+            "        print('entered')\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted after %.2f s, owned %s' % (time.monotonic() - t0, lock.owned()))\n")
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(libredlock.__file__)))
+    p = subprocess.run([sys.executable, "-c", code, server.url], env=env, capture_output=True, text=True,
+                       cwd=str(tmp_path), timeout=60)
+    assert p.returncode == 0, p.stderr
+    words = p.stdout.split()
+    assert words[0] == "interrupted", p.stdout
+    assert float(words[2]) < 2.0, p.stdout
+    assert words[-1] == "False", p.stdout
+    time.sleep(3.2)
+    assert r.get("ctrlc") is None  # the holder's key expired and nobody took it
