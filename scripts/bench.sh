@@ -4,10 +4,16 @@
 # Usage: scripts/bench.sh [pairs] [rounds]   (needs ../shared/bench/anchors.sh beside this checkout, and npm)
 set -eu
 cd "$(dirname "$0")/.."
+anchors=${REDLOCK_ANCHORS:-../shared/bench/anchors.sh}
+if [ ! -f "$anchors" ]; then
+  echo "bench.sh needs the anchor benchmarks (raw hiredis, redis-py, node-redlock side by side): $anchors is missing." >&2
+  echo "They ship beside this checkout in the project's workspace; set REDLOCK_ANCHORS to their anchors.sh." >&2
+  exit 2
+fi
 sh scripts/deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build --target redlock_pairs
-out=$(bash ../shared/bench/anchors.sh "${1:-20000}" "${2:-5}" "$(pwd)/build/bench/redlock_pairs")
+cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null  # symbols for profilers
+cmake --build build-bench --target redlock_pairs
+out=$(bash "$anchors" "${1:-20000}" "${2:-5}" "$(pwd)/build-bench/bench/redlock_pairs")
 printf '%s\n' "$out"
 printf '%s\n' "$out" | awk '
   function median(a, n,   i, j, t) {

@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null  # as an install from build/ should be
 cmake --build build --target redlock_demo  # not the test suites: the demo needs the library and itself
 
 sh scripts/with-redis.sh ./build/examples/redlock_demo

@@ -67,7 +67,7 @@ node_binding() {
 
 gcc_plain() {
   export CC=gcc CXX=g++
-  ctest_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  ctest_suite build -DCMAKE_BUILD_TYPE=Release
 }
 
 clang_asan() {
