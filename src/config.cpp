@@ -58,8 +58,18 @@ std::string percent_decode(std::string_view s) {
     return out;
 }
 
-constexpr std::string_view kQueryKeys =
-    "db, connect_timeout, command_timeout, max_connections, keepalive, username, password";
+constexpr std::string_view kQueryKeys = "db, connect_timeout, command_timeout (ms), socket_timeout, "
+                                        "socket_connect_timeout (s), max_connections, keepalive, username, password";
+
+// A timeout in float seconds (redis-py's URL keys): > 0, "inf" or beyond REDLOCK_MAX_DURATION_MS = no limit.
+std::optional<Millis> seconds_limit(std::string_view s, const char *what) {
+    double v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || !(v >= 0.001))
+        bad_url(fmt::format("{} must be a number of seconds, at least 0.001", what));
+    if (v * 1000 > static_cast<double>(kMaxDurationMs)) return std::nullopt;
+    return Millis(static_cast<int64_t>(v * 1000));
+}
 
 void apply_query(ClientConfig &cfg, std::string_view query) {
     for (int index = 1; !query.empty(); ++index) {
@@ -80,6 +90,10 @@ void apply_query(ClientConfig &cfg, std::string_view query) {
         } else if (key == "command_timeout") {
             cfg.command_timeout = timeout_from_ms(parse_int<int64_t>(value, i64min, i64max, "command_timeout"),
                                                   "command_timeout");
+        } else if (key == "socket_timeout") {  // redis-py's names and unit (float seconds), for URLs written for it
+            cfg.command_timeout = seconds_limit(value, "socket_timeout");
+        } else if (key == "socket_connect_timeout") {
+            cfg.connect_timeout = seconds_limit(value, "socket_connect_timeout");
         } else if (key == "max_connections") {
             cfg.max_connections = parse_int<unsigned>(value, 1, 4096, "max_connections");
         } else if (key == "keepalive") {

@@ -154,8 +154,9 @@ REDLOCK_API void redlock_client_options_init(redlock_client_options *opts) REDLO
  * URLs:
  *  - `redis://[[user]:password@]host[:port][/db][?query]` (host may be `[ipv6]`; user and password percent-decoded)
  *  - `unix:///path/to.sock[?query]`
- *  Query keys: `db`, `connect_timeout` and `command_timeout` (ms), `max_connections`, `keepalive` (s),
- *  `username`, `password`. Unknown keys are REDLOCK_EINVAL. `rediss://` (TLS) is not supported by this build.
+ *  Query keys: `db`, `connect_timeout` and `command_timeout` (ms), redis-py's `socket_connect_timeout` and
+ *  `socket_timeout` (the same two, in float seconds), `max_connections`, `keepalive` (s), `username`, `password`.
+ *  Unknown keys are REDLOCK_EINVAL. Schemes are case-insensitive. `rediss://` (TLS) is not supported by this build.
  *  Fields set in `opts` override the URL; unset fields keep it.
  *
  * @param out  receives the client on REDLOCK_OK, NULL otherwise. Free with redlock_client_free().

@@ -58,6 +58,16 @@ TEST_CASE("URL parsing fills every field", "[core][url]") {
     CHECK(u.db == 2);
 }
 
+TEST_CASE("URL query keys of redis-py: socket_timeout and socket_connect_timeout in float seconds", "[core][url]") {
+    ClientConfig c = parse_url("redis://h?socket_timeout=2.5&socket_connect_timeout=0.25");
+    CHECK(c.command_timeout == std::optional<Millis>(Millis(2500)));
+    CHECK(c.connect_timeout == std::optional<Millis>(Millis(250)));
+    CHECK_FALSE(parse_url("redis://h?socket_timeout=inf").command_timeout.has_value());
+    CHECK_FALSE(parse_url("redis://h?socket_timeout=1e300").command_timeout.has_value());
+    for (const char *bad : {"0", "-1", "nan", "abc", "", "0.0001", "1s"})
+        CHECK_THROWS_AS(parse_url(std::string("redis://h?socket_timeout=") + bad), Error);
+}
+
 TEST_CASE("URL parsing of random input: a config or Error(invalid), nothing else", "[core][url]") {
     // A cheap fuzz (the sanitizer builds run it too): every input either parses or is rejected cleanly.
     const std::string alphabet = "redis:/unix?&=@[]%0123456789abcdefxyzAF.-_ \r\n\0"s;
