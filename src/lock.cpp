@@ -36,6 +36,7 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
         throw Error(Errc::invalid, fmt::format("lock name is {} bytes; the limit is {}", name_.size(), kMaxNameLen));
     if (opts_.ttl) checked_duration(opts_.ttl->count(), "timeout_ms (the TTL; 0 = none)", 1);
     checked_duration(opts_.sleep.count(), "sleep_ms");
+    scope_ = scope;
     if (scope == TokenScope::shared) tokens_ = std::make_unique<SharedTokenStore>();
     else tokens_ = std::make_unique<ThreadLocalTokenStore>();
 }
@@ -106,7 +107,12 @@ bool Lock::acquire(const AcquireArgs &args) {
 
 void Lock::release() {
     const std::optional<Held> held = tokens_->held();
-    if (!held) throw Error(Errc::not_held, "Cannot release an unlocked lock (this owner holds no token)");
+    if (!held)
+        throw Error(Errc::not_held, scope_ == TokenScope::per_thread
+                                        ? "Cannot release an unlocked lock (this owner holds no token; with "
+                                          "REDLOCK_THREAD_LOCAL only the thread that acquired holds it: "
+                                          "REDLOCK_SHARED lets other threads of the handle release)"
+                                        : "Cannot release an unlocked lock (this owner holds no token)");
     Reply r;
     try {
         r = client_->script(kReleaseScript, name_, {held->token});

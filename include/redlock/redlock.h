@@ -8,8 +8,8 @@
  * Conventions (every function):
  *  - Functions return `int`: REDLOCK_OK (0) on success, REDLOCK_NOT_ACQUIRED (positive, not an error) when a lock was
  *    busy, a negative REDLOCK_E* code on failure. Predicates return 1 / 0 / negative code.
- *  - Every call clears this thread's detail message on entry; every non-OK result sets it
- *    (see redlock_last_error()).
+ *  - Every call clears this thread's detail message on entry; every error and REDLOCK_NOT_ACQUIRED set it (a
+ *    predicate's 1 or 0 leaves it empty; see redlock_last_error()).
  *  - No C++ exception ever crosses this interface; out-of-memory is reported as REDLOCK_ENOMEM.
  *  - Durations are int64_t milliseconds. Options are structs whose first field is a version, filled by an `_init`
  *    function; passing NULL options means "defaults".
@@ -17,6 +17,12 @@
  *    lie within its range, at most REDLOCK_MAX_DURATION_MS, or the call fails with REDLOCK_EINVAL naming the limit; a
  *    *limit on a wait* (blocking, connect and command timeouts) means "no limit" when negative or above
  *    REDLOCK_MAX_DURATION_MS. No value of any int64_t field can overflow inside the library.
+ *  - How long a call can take: a command waits at most the command timeout for its reply, plus the connect timeout
+ *    when it has to open a connection. A lock call whose reply was lost checks the outcome with a GET on a new
+ *    connection (one more connect and command timeout), and a script may be sent twice (EVALSHA, then EVAL after
+ *    NOSCRIPT). So one acquire attempt takes at most 2 command + 2 connect timeouts; acquire at most its
+ *    blocking_timeout_ms plus one attempt; release, extend and reacquire at most 3 command + 2 connect timeouts.
+ *  - No call can be cancelled: bound waits with blocking_timeout_ms, and hangs with the connect and command timeouts.
  */
 #ifndef REDLOCK_REDLOCK_H
 #define REDLOCK_REDLOCK_H
@@ -282,7 +288,9 @@ REDLOCK_API int redlock_lock_acquire_ex(redlock_lock *lock, const redlock_acquir
 /**
  * Release the lock held by this owner (the calling thread, or the handle with REDLOCK_SHARED).
  *
- * @return REDLOCK_OK (key deleted, token cleared); REDLOCK_ENOTHELD (this owner holds no token, nothing sent);
+ * @return REDLOCK_OK (key deleted, token cleared; when the reply was lost, the check found the key no longer holding
+ *         the token: deleted by this release, or possibly expired just before it); REDLOCK_ENOTHELD (this owner holds
+ *         no token, nothing sent);
  *         REDLOCK_ENOTOWNED (Redis no longer holds this token: expired or taken; token cleared);
  *         a connection or server error: the token is kept so the release can be retried.
  */

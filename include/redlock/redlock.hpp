@@ -13,6 +13,10 @@
 #ifndef REDLOCK_REDLOCK_HPP
 #define REDLOCK_REDLOCK_HPP
 
+#if __cplusplus < 201703L && !(defined(_MSVC_LANG) && _MSVC_LANG >= 201703L)
+#error "redlock.hpp needs C++17 (-std=c++17); from older C++, include redlock.h, the C API"
+#endif
+
 #include <chrono>
 #include <cstdint>
 #include <memory>

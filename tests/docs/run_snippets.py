@@ -53,6 +53,7 @@ def main():
         # Programs built by a page's shell steps find the library as after a system-wide install and ldconfig.
         env["LD_LIBRARY_PATH"] = str(libdir)
         env["FUZZ_SECONDS"] = "5"  # docs/reliability.md's long fuzzing run, shortened
+        env["LIBREDLOCK_SRC"] = str(ROOT)  # "your libredlock checkout" in the pages' install steps
         pkg = run(["pkg-config", "--cflags", "--libs", "redlock"], ROOT, env, "pkg-config").split()
         rpath = ["-Wl,-rpath," + str(libdir)]
         counts, skipped, failures = {}, [], []

@@ -50,6 +50,9 @@ function findLibrary() {
       tried.push(`${file} (${e.message})`);
     }
   }
+  if (process.env.LIBREDLOCK_PATH) {  // the caller chose it: say that choice is what failed
+    throw new Error(`LIBREDLOCK_PATH does not name a loadable libredlock.so: ${tried.join('; ')}`);
+  }
   throw new Error('libredlock.so not found; set LIBREDLOCK_PATH to the library file (or its directory), or install ' +
     `libredlock (pkg-config redlock, or the system linker path). Tried: ${tried.join('; ')}`);
 }

@@ -158,6 +158,8 @@ def load() -> Tuple[Any, str]:
             fn.restype = restype
             fn.argtypes = argtypes
         return lib, cand
+    if os.environ.get("LIBREDLOCK_PATH"):  # the caller chose it: say that choice is what failed
+        raise LibraryNotFound("LIBREDLOCK_PATH does not name a loadable libredlock.so: " + "; ".join(tried))
     raise LibraryNotFound("libredlock.so not found; set LIBREDLOCK_PATH to the library file (or its directory), or "
                           "install libredlock (pkg-config redlock, or the dynamic linker's path). Tried: "
                           + "; ".join(tried))
