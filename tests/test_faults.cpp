@@ -190,6 +190,46 @@ TEST_CASE("a late SET does not orphan the lock: the token is kept and release cl
     CHECK(s.admin({"EXISTS", "fault:late-set"}).integer == 0);
 }
 
+TEST_CASE("a retried acquire reuses the kept token: a late SET that landed meanwhile makes it succeed", "[faults][timing]") {
+    auto &s = default_server();
+    FaultProxy proxy(s.port());
+    auto co = client_options(1000, 100);
+    auto c = make_client(proxy.url(), &co);
+    auto l = make_lock(c.get(), "fault:retry-kept", lock_options(0));  // no TTL
+    proxy.add({"SET", FaultProxy::Fault::delay_request, 300});
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ETIMEDOUT);
+    const std::string kept = token_of(l.get());
+    for (int i = 0; i < 100 && s.admin({"EXISTS", "fault:retry-kept"}).integer == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE(s.admin({"GET", "fault:retry-kept"}).str == kept);  // the late SET landed
+    // The retry does not make a new token (which would wait for, and then orphan, the kept one's key): it finds the
+    // key holding its own token, so the lock is simply held.
+    CHECK(try_acquire(l.get()) == REDLOCK_OK);
+    CHECK(token_of(l.get()) == kept);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+    CHECK(s.admin({"EXISTS", "fault:retry-kept"}).integer == 0);
+}
+
+TEST_CASE("SHARED: a thread's kept token never replaces the token another thread acquired with", "[faults][timing]") {
+    auto &s = default_server();
+    FaultProxy proxy(s.port());
+    auto co = client_options(1000, 200);
+    auto c = make_client(proxy.url(), &co);
+    auto l = make_lock(c.get(), "fault:shared-kept", lock_options(0), REDLOCK_SHARED);
+    proxy.add({"SET", FaultProxy::Fault::drop_request});  // thread A's SET never arrives
+    int a_rc = 0, b_rc = 0;
+    std::thread a([&] { a_rc = redlock_lock_acquire(l.get()); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::thread b([&] { b_rc = redlock_lock_acquire(l.get()); });  // B's SET goes through: B holds the lock
+    b.join();
+    a.join();
+    CHECK(b_rc == REDLOCK_OK);
+    CHECK(a_rc == REDLOCK_ETIMEDOUT);
+    CHECK(s.admin({"GET", "fault:shared-kept"}).str == token_of(l.get()));  // still B's token in the handle
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+    CHECK(s.admin({"EXISTS", "fault:shared-kept"}).integer == 0);
+}
+
 TEST_CASE("a SET that never lands: the kept token's release is a harmless ENOTOWNED", "[faults][timing]") {
     auto &s = default_server();
     FaultProxy proxy(s.port());
