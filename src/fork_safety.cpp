@@ -2,14 +2,14 @@
 
 #include <pthread.h>
 
-#include <mutex>
+#include <new>
 
 namespace redlock::core {
 
 // An intrusive list (registering never allocates) behind one mutex, which is itself held across fork().
 struct ForkRegistry {
     std::mutex mu;
-    ForkParticipant *head = nullptr;
+    ForkGuard *head = nullptr;
 
     static ForkRegistry &get() {
         static ForkRegistry *r = new ForkRegistry;  // never destroyed: handlers may run during exit
@@ -18,21 +18,24 @@ struct ForkRegistry {
     static void prepare() noexcept {
         ForkRegistry &r = get();
         r.mu.lock();
-        for (ForkParticipant *p = r.head; p; p = p->next_) p->before_fork();
+        for (ForkGuard *g = r.head; g; g = g->next_) g->mu_.lock();
     }
     static void parent() noexcept {
         ForkRegistry &r = get();
-        for (ForkParticipant *p = r.head; p; p = p->next_) p->after_fork_parent();
+        for (ForkGuard *g = r.head; g; g = g->next_) g->mu_.unlock();
         r.mu.unlock();
     }
     static void child() noexcept {
         ForkRegistry &r = get();
-        for (ForkParticipant *p = r.head; p; p = p->next_) p->after_fork_child();
+        for (ForkGuard *g = r.head; g; g = g->next_) {
+            g->mu_.unlock();
+            if (g->cv_) new (g->cv_) std::condition_variable();  // the old one's waiters are not in this process
+        }
         r.mu.unlock();
     }
 };
 
-ForkParticipant::ForkParticipant() {
+ForkGuard::ForkGuard(std::mutex &mu, std::condition_variable *cv) : mu_(mu), cv_(cv) {
     static std::once_flag installed;
     std::call_once(installed, [] { ::pthread_atfork(ForkRegistry::prepare, ForkRegistry::parent, ForkRegistry::child); });
     ForkRegistry &r = ForkRegistry::get();
@@ -42,7 +45,7 @@ ForkParticipant::ForkParticipant() {
     r.head = this;
 }
 
-ForkParticipant::~ForkParticipant() {
+ForkGuard::~ForkGuard() {
     ForkRegistry &r = ForkRegistry::get();
     std::lock_guard<std::mutex> lk(r.mu);
     if (prev_) prev_->next_ = next_;

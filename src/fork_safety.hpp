@@ -1,25 +1,28 @@
 // fork() while other threads use the library: a child inherits every mutex in the state it had, and one held by a
-// thread that does not exist in the child would stay locked forever. Objects that own a mutex register here;
-// pthread_atfork handlers take every registered mutex before fork() and release them after it, in both processes,
-// and let the child reset what else it inherited (a condition variable's count of waiters that are not there).
+// thread that does not exist in the child would stay locked forever. Each mutex the core owns has a ForkGuard:
+// pthread_atfork handlers take every guarded mutex before fork() and release them after it, in both processes, and
+// give the child a fresh condition variable where one is guarded (its count of waiters is of threads it lacks).
 #pragma once
+
+#include <condition_variable>
+#include <mutex>
 
 namespace redlock::core {
 
-class ForkParticipant {
+// Declare it after the mutex (and condition variable) it guards: it registers once they exist and unregisters
+// before they are destroyed. No virtual calls: a fork() in the middle of a constructor finds nothing half-built.
+class ForkGuard {
 public:
-    ForkParticipant();  // registers (and installs the handlers on first use)
-    virtual ~ForkParticipant();
-    ForkParticipant(const ForkParticipant &) = delete;
-    ForkParticipant &operator=(const ForkParticipant &) = delete;
-
-    virtual void before_fork() noexcept = 0;           // lock
-    virtual void after_fork_parent() noexcept = 0;     // unlock
-    virtual void after_fork_child() noexcept = 0;      // unlock, reset what the child cannot use
+    explicit ForkGuard(std::mutex &mu, std::condition_variable *cv = nullptr);
+    ~ForkGuard();
+    ForkGuard(const ForkGuard &) = delete;
+    ForkGuard &operator=(const ForkGuard &) = delete;
 
 private:
     friend struct ForkRegistry;
-    ForkParticipant *prev_ = nullptr, *next_ = nullptr;
+    std::mutex &mu_;
+    std::condition_variable *cv_;
+    ForkGuard *prev_ = nullptr, *next_ = nullptr;
 };
 
 }  // namespace redlock::core

@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <new>
 #include <optional>
 
 #include "error.hpp"
@@ -13,13 +12,6 @@ namespace redlock::core {
 
 Pool::Pool(ClientConfig cfg) : cfg_(std::move(cfg)), pid_(::getpid()) {
     idle_.reserve(cfg_.max_connections);  // give_back() must not allocate
-}
-
-void Pool::after_fork_child() noexcept {
-    mu_.unlock();
-    // Threads that waited on the condition variable in the parent do not exist here; a fresh one forgets them (the
-    // old one's destructor could wait for them forever).
-    new (&cv_) std::condition_variable();
 }
 
 void Pool::forget_after_fork() {

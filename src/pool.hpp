@@ -14,7 +14,7 @@
 
 namespace redlock::core {
 
-class Pool final : private ForkParticipant {
+class Pool {
 public:
     explicit Pool(ClientConfig cfg);
 
@@ -43,9 +43,6 @@ public:
     const ClientConfig &config() const noexcept { return cfg_; }
 
 private:
-    void before_fork() noexcept override { mu_.lock(); }
-    void after_fork_parent() noexcept override { mu_.unlock(); }
-    void after_fork_child() noexcept override;
     void give_back(std::unique_ptr<Connection> conn) noexcept;
     void forget_after_fork();  // with mu_ held
 
@@ -55,6 +52,7 @@ private:
     std::vector<std::unique_ptr<Connection>> idle_;
     unsigned open_ = 0;  // idle + on loan
     pid_t pid_;          // the process that owns the connections; another pid means we are a fork()ed child
+    ForkGuard fork_guard_{mu_, &cv_};  // after mu_ and cv_
 };
 
 }  // namespace redlock::core

@@ -48,7 +48,7 @@ protected:
 };
 
 // REDLOCK_SHARED: one token for every thread using the handle.
-class SharedTokenStore final : public TokenStore, private ForkParticipant {
+class SharedTokenStore final : public TokenStore {
 public:
     std::optional<Held> held() const override;
     void set(std::string token) override;
@@ -56,12 +56,9 @@ public:
     void clear_if(const std::string &expected) override;
 
 private:
-    void before_fork() noexcept override { mu_.lock(); }
-    void after_fork_parent() noexcept override { mu_.unlock(); }
-    void after_fork_child() noexcept override { mu_.unlock(); }
-
     mutable std::mutex mu_;
     std::optional<Held> held_;
+    ForkGuard fork_guard_{mu_};  // after mu_
 };
 
 // REDLOCK_THREAD_LOCAL: one slot per (thread, handle), kept in the thread's own storage. Nothing is stored in the
