@@ -25,7 +25,13 @@ step() {
   log="$logs/$(printf '%s' "$name" | tr -c 'A-Za-z0-9+-' '_').log"
   t0=$(date +%s)
   echo "== $name (log: ${log#"$root"/})"
-  if ("$@") >"$log" 2>&1; then result=PASS; else result=FAIL; failed=1; fi
+  # Not `if (...)`: sh ignores set -e for everything run inside an if condition, so a failing command in the middle
+  # of a step (pytest before the example) would not fail the step.
+  set +e
+  (set -e; "$@") >"$log" 2>&1
+  status=$?
+  set -e
+  if [ $status -eq 0 ]; then result=PASS; else result=FAIL; failed=1; fi
   count=$( (grep -Eo 'tests failed out of [0-9]+$' "$log" || :; grep -Eo '^[0-9]+ (passed|snippets passed)' "$log" || :
            grep -Eo '^# pass [0-9]+' "$log" || :) |
           grep -Eo '[0-9]+' | awk '{ n += $1 } END { if (n) printf "%d tests", n }')

@@ -230,12 +230,13 @@ public:
     bool owned() const { return detail::check(redlock_lock_owned(l_.get())) == 1; }
     /** This owner's token, or std::nullopt when it holds none. */
     std::optional<std::string> token() const {
+        // One call into room for the longest token: a size query first would race with another thread of a SHARED
+        // handle releasing or re-acquiring in between.
+        std::string out(REDLOCK_MAX_TOKEN_LEN + 1, '\0');
         size_t needed = 0;
-        int rc = redlock_lock_token(l_.get(), nullptr, 0, &needed);
+        int rc = redlock_lock_token(l_.get(), out.data(), out.size(), &needed);
         if (rc == REDLOCK_ENOTHELD) return std::nullopt;
         detail::check(rc);
-        std::string out(needed, '\0');
-        detail::check(redlock_lock_token(l_.get(), out.data(), out.size(), &needed));
         out.resize(needed - 1);
         return out;
     }

@@ -249,13 +249,14 @@ class Lock {
 
   /** This lock's token (string), or null. Never does I/O. */
   get token() {
+    // One call into a buffer for the longest token (REDLOCK_MAX_TOKEN_LEN + 1): a size query first would race with
+    // a worker thread releasing or re-acquiring in between.
     const needed = [0];
-    const rc = c.token(this._live(), null, 0, needed);
+    const buf = Buffer.alloc(4097);
+    const rc = c.token(this._live(), buf, buf.length, needed);
     if (rc === codes.ENOTHELD) return null;
     check(rc);
-    const buf = Buffer.alloc(Number(needed[0]));
-    check(c.token(this._address, buf, buf.length, needed));
-    return buf.subarray(0, buf.length - 1).toString('utf8');
+    return buf.subarray(0, Number(needed[0]) - 1).toString('utf8');
   }
 
   /** Acquire, run fn, release (like Python's `with lock:`); rejects with LockError if the lock cannot be had. */

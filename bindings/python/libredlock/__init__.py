@@ -484,11 +484,12 @@ class Lock:
     @property
     def token(self) -> Optional[bytes]:
         """This owner's token (bytes), or None: hand it to another client to release or extend the lock there."""
+        # One call into a buffer for the longest token: a size query first would race with another thread of a
+        # SHARED handle releasing (or re-acquiring) in between.
         needed = ctypes.c_size_t(0)
-        rc = _lib.redlock_lock_token(self._handle, None, 0, ctypes.byref(needed))
+        buf = ctypes.create_string_buffer(_native.MAX_TOKEN_LEN + 1)
+        rc = _lib.redlock_lock_token(self._handle, buf, len(buf), ctypes.byref(needed))
         if rc == _native.ENOTHELD:
             return None
         _check(rc)
-        buf = ctypes.create_string_buffer(needed.value)
-        _check(_lib.redlock_lock_token(self._handle, buf, needed.value, ctypes.byref(needed)))
         return buf.raw[: needed.value - 1]

@@ -10,6 +10,7 @@ from typing import Any, Iterator, List, Optional, Tuple
 ABI_MAJOR = 0
 
 # REDLOCK_MAX_DURATION_MS: the longest duration the C library takes (about 31.7 years).
+MAX_TOKEN_LEN = 4096  # REDLOCK_MAX_TOKEN_LEN
 MAX_DURATION_MS = 10**12
 
 # C result codes (include/redlock/redlock.h); fixed forever.

@@ -244,3 +244,37 @@ def test_ctrl_c_interrupts_a_wait_and_never_leaves_the_lock_held(server, r, tmp_
     assert words[-1] == "False", p.stdout
     time.sleep(3.2)
     assert r.get("ctrlc") is None  # the holder's key expired and nobody took it
+
+
+def test_reading_the_token_never_races_with_other_threads_of_a_shared_lock(client):
+    lock = client.lock("token-race", timeout=10, sleep=0.001, thread_local=False)
+    errors, stop = [], threading.Event()
+
+    def churn():
+        while not stop.is_set():
+            if lock.acquire(blocking=False):
+                try:
+                    lock.release()
+                except libredlock.LockError:
+                    pass  # another churner released it first: the lock is shared
+
+    def read():
+        try:
+            for _ in range(20000):
+                t = lock.token
+                assert t is None or len(t) == 32
+        except Exception as e:  # the bug: "this owner holds no token" between the size query and the copy
+            errors.append(e)
+
+    churners = [threading.Thread(target=churn) for _ in range(3)]
+    for t in churners:
+        t.start()
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join()
+    stop.set()
+    for t in churners:
+        t.join()
+    assert errors == []
