@@ -428,14 +428,24 @@ TEST_CASE("a server at maxclients: its refusal is the error, and nothing is left
     REQUIRE(!holder->err);
     auto c = make_client(s.url());
     auto l = make_lock(c.get(), "fault:maxclients", lock_options(10000));
-    CHECK(redlock_client_ping(c.get()) == REDLOCK_ESERVER);
-    CHECK_THAT(redlock_last_error(), Contains("max number of clients"));
-    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ESERVER);
-    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTHELD);  // refused before anything ran: no token kept
+    // Redis writes its refusal and closes. Usually the client reads it; when the client's first command reaches the
+    // closed socket first, the peer's reset discards the unread refusal and the client sees the connection drop.
+    auto refused = [](int rc) {
+        const std::string msg = redlock_last_error();
+        return (rc == REDLOCK_ESERVER && msg.find("max number of clients") != std::string::npos) ||
+               rc == REDLOCK_ECONN;
+    };
+    int rc = redlock_client_ping(c.get());
+    CHECK(refused(rc));
+    rc = redlock_lock_acquire(l.get());
+    CHECK(refused(rc));
     redisFree(holder);
     for (int i = 0; i < 50 && redlock_client_ping(c.get()) != REDLOCK_OK; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     CHECK(redlock_client_ping(c.get()) == REDLOCK_OK);
+    rc = redlock_lock_release(l.get());  // nothing ran: no token, or a kept one whose release touches nothing
+    CHECK((rc == REDLOCK_ENOTHELD || rc == REDLOCK_ENOTOWNED));
+    CHECK(s.admin({"EXISTS", "fault:maxclients"}).integer == 0);
 }
 
 TEST_CASE("unix socket and database selection", "[faults]") {
