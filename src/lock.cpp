@@ -30,19 +30,19 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
     : client_(std::move(client)),
       name_(std::move(name)),
       opts_(opts),
-      ttl_ms_(opts.ttl ? std::to_string(opts.ttl->count()) : std::string()) {
+      ttl_ms_(opts.ttl ? std::to_string(opts.ttl->count()) : std::string()),
+      scope_(scope) {
     if (name_.empty()) throw Error(Errc::invalid, "lock name is empty");
     if (name_.size() > kMaxNameLen)
         throw Error(Errc::invalid, fmt::format("lock name is {} bytes; the limit is {}", name_.size(), kMaxNameLen));
     if (opts_.ttl) checked_duration(opts_.ttl->count(), "timeout_ms (the TTL; 0 = none)", 1);
     checked_duration(opts_.sleep.count(), "sleep_ms");
-    scope_ = scope;
     if (scope == TokenScope::shared) tokens_ = std::make_unique<SharedTokenStore>();
     else tokens_ = std::make_unique<ThreadLocalTokenStore>();
 }
 
 KeyValue Lock::value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
-                                             const std::string *keep) {
+                           const std::string *keep) {
     try {
         return client_->get_on_fresh_connection(name_);
     } catch (const Error &check) {

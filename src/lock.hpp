@@ -64,7 +64,7 @@ private:
     const LockOptions opts_;
     const std::string ttl_ms_;  // PX argument, empty without a TTL
     std::unique_ptr<TokenStore> tokens_;
-    TokenScope scope_;
+    const TokenScope scope_;
 };
 
 }  // namespace redlock::core
