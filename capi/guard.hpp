@@ -3,7 +3,7 @@
 
 #include <new>
 
-#include "../src/error.hpp"
+#include "base/error.hpp"
 #include "redlock/redlock.h"
 
 namespace redlock::capi {

@@ -6,8 +6,8 @@
 #include <cstring>
 #include <memory>
 
-#include "../src/client.hpp"
-#include "../src/lock.hpp"
+#include "net/client.hpp"
+#include "lock/lock.hpp"
 #include "guard.hpp"
 
 using redlock::core::Errc;

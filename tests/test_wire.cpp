@@ -2,7 +2,7 @@
 #include <map>
 #include <sstream>
 
-#include "../src/scripts.hpp"
+#include "lock/scripts.hpp"
 #include "support/handles.hpp"
 
 using namespace testing;

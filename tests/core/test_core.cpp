@@ -8,11 +8,11 @@
 #include <thread>
 #include <vector>
 
-#include "../../src/config.hpp"
-#include "../../src/error.hpp"
-#include "../../src/lock.hpp"
-#include "../../src/resp.hpp"
-#include "../../src/token.hpp"
+#include "net/config.hpp"
+#include "base/error.hpp"
+#include "lock/lock.hpp"
+#include "net/resp.hpp"
+#include "lock/token.hpp"
 #include "../support/redis_server.hpp"
 
 using namespace redlock::core;

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "../../src/resp.hpp"
+#include "net/resp.hpp"
 
 using namespace redlock::core;
 

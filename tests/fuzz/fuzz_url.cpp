@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "../../src/config.hpp"
-#include "../../src/error.hpp"
+#include "net/config.hpp"
+#include "base/error.hpp"
 
 using namespace redlock::core;
 

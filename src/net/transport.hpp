@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "clock.hpp"
-#include "config.hpp"
+#include "base/clock.hpp"
+#include "net/config.hpp"
 
 namespace redlock::core {
 

@@ -1,4 +1,4 @@
-#include "resp.hpp"
+#include "net/resp.hpp"
 
 #include <fmt/format.h>
 

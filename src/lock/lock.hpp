@@ -5,10 +5,10 @@
 #include <optional>
 #include <string>
 
-#include "client.hpp"
-#include "connection.hpp"
-#include "clock.hpp"
-#include "token.hpp"
+#include "net/client.hpp"
+#include "net/connection.hpp"
+#include "base/clock.hpp"
+#include "lock/token.hpp"
 
 namespace redlock::core {
 

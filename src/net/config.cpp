@@ -1,4 +1,4 @@
-#include "config.hpp"
+#include "net/config.hpp"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <charconv>
 #include <limits>
 
-#include "error.hpp"
+#include "base/error.hpp"
 
 namespace redlock::core {
 

@@ -1,9 +1,9 @@
-#include "connection.hpp"
+#include "net/connection.hpp"
 
 #include <fmt/format.h>
 
-#include "error.hpp"
-#include "text.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 
 namespace redlock::core {
 

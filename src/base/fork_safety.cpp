@@ -1,4 +1,4 @@
-#include "fork_safety.hpp"
+#include "base/fork_safety.hpp"
 
 #include <pthread.h>
 

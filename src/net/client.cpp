@@ -1,9 +1,9 @@
-#include "client.hpp"
+#include "net/client.hpp"
 
 #include <array>
 #include <fmt/format.h>
 
-#include "error.hpp"
+#include "base/error.hpp"
 
 namespace redlock::core {
 

@@ -8,11 +8,11 @@
 #include <memory>
 #include <string>
 
-#include "clock.hpp"
-#include "error.hpp"
-#include "config.hpp"
-#include "resp.hpp"
-#include "transport.hpp"
+#include "base/clock.hpp"
+#include "base/error.hpp"
+#include "net/config.hpp"
+#include "net/resp.hpp"
+#include "net/transport.hpp"
 
 namespace redlock::core {
 

@@ -8,9 +8,9 @@
 #include <mutex>
 #include <vector>
 
-#include "config.hpp"
-#include "connection.hpp"
-#include "fork_safety.hpp"
+#include "net/config.hpp"
+#include "net/connection.hpp"
+#include "base/fork_safety.hpp"
 
 namespace redlock::core {
 

@@ -15,8 +15,8 @@
 
 #include <fmt/format.h>
 
-#include "error.hpp"
-#include "transport.hpp"
+#include "base/error.hpp"
+#include "net/transport.hpp"
 
 namespace redlock::core {
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "fork_safety.hpp"
+#include "base/fork_safety.hpp"
 
 namespace redlock::core {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "pool.hpp"
-#include "scripts.hpp"
+#include "net/pool.hpp"
+#include "lock/scripts.hpp"
 
 namespace redlock::core {
 

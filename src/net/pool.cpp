@@ -1,4 +1,4 @@
-#include "pool.hpp"
+#include "net/pool.hpp"
 
 #include <unistd.h>
 
@@ -6,7 +6,7 @@
 
 #include <optional>
 
-#include "error.hpp"
+#include "base/error.hpp"
 
 namespace redlock::core {
 

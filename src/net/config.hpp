@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "clock.hpp"
+#include "base/clock.hpp"
 
 namespace redlock::core {
 

@@ -1,8 +1,8 @@
-#include "clock.hpp"
+#include "base/clock.hpp"
 
 #include <fmt/format.h>
 
-#include "error.hpp"
+#include "base/error.hpp"
 
 namespace redlock::core {
 

@@ -1,4 +1,4 @@
-#include "token.hpp"
+#include "lock/token.hpp"
 
 #include <sys/random.h>
 
@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <unordered_map>
 
-#include "error.hpp"
+#include "base/error.hpp"
 
 namespace redlock::core {
 

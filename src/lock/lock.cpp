@@ -1,12 +1,12 @@
-#include "lock.hpp"
+#include "lock/lock.hpp"
 
 #include <fmt/format.h>
 
 #include <thread>
 
-#include "connection.hpp"
-#include "error.hpp"
-#include "text.hpp"
+#include "net/connection.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 
 namespace redlock::core {
 
