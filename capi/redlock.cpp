@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cstddef>
 #include <cstring>
 #include <memory>
 
@@ -49,6 +50,27 @@ struct LockDefaults {
     const int64_t sleep_ms = core.sleep.count();
     const int64_t blocking_timeout_ms = core.blocking_timeout ? core.blocking_timeout->count() : -1;
 };
+
+// Version 1 of redlock_lock_options: the fields before `auto_renew`. Programs built against it call the version-1
+// init (symbol version REDLOCK_0), which must not write past them; new builds bind to the default REDLOCK_0.2.
+struct lock_options_v1 {
+    uint32_t version;
+    int32_t blocking;
+    int64_t timeout_ms;
+    int64_t sleep_ms;
+    int64_t blocking_timeout_ms;
+};
+static_assert(sizeof(lock_options_v1) == offsetof(redlock_lock_options, auto_renew));
+
+template <typename Options>
+void fill_v1_defaults(Options *opts, uint32_t version) {
+    const LockDefaults d;
+    opts->version = version;
+    opts->blocking = d.blocking;
+    opts->timeout_ms = d.timeout_ms;
+    opts->sleep_ms = d.sleep_ms;
+    opts->blocking_timeout_ms = d.blocking_timeout_ms;
+}
 
 bool flag01(int32_t v, const char *what) {
     if (v != 0 && v != 1) throw Error(Errc::invalid, fmt::format("{} must be 0 or 1", what));
@@ -114,15 +136,21 @@ REDLOCK_API void redlock_lock_options_init(redlock_lock_options *opts) noexcept 
     guarded([&]() -> int {
         require(opts != nullptr, "redlock_lock_options_init: opts is NULL");
         *opts = redlock_lock_options{};
-        const LockDefaults d;
-        opts->version = REDLOCK_LOCK_OPTIONS_VERSION;
-        opts->blocking = d.blocking;
-        opts->timeout_ms = d.timeout_ms;
-        opts->sleep_ms = d.sleep_ms;
-        opts->blocking_timeout_ms = d.blocking_timeout_ms;
+        fill_v1_defaults(opts, REDLOCK_LOCK_OPTIONS_VERSION);  // version 2's fields default to 0 / NULL
         return REDLOCK_OK;
     });
 }
+
+// Not in the header: reached only through the versioned name, by programs built against version 1.
+REDLOCK_API void rl_compat_lock_options_init_v1(lock_options_v1 *opts) noexcept {
+    guarded([&]() -> int {
+        require(opts != nullptr, "redlock_lock_options_init: opts is NULL");
+        *opts = lock_options_v1{};
+        fill_v1_defaults(opts, 1);
+        return REDLOCK_OK;
+    });
+}
+__asm__(".symver rl_compat_lock_options_init_v1, redlock_lock_options_init@REDLOCK_0");
 
 REDLOCK_API int redlock_lock_new(redlock_lock **out, redlock_client *client, const char *name,
                                  const redlock_lock_options *opts, unsigned flags) noexcept {
@@ -135,11 +163,17 @@ REDLOCK_API int redlock_lock_new(redlock_lock **out, redlock_client *client, con
             throw Error(Errc::invalid, fmt::format("redlock_lock_new: unknown flag bits 0x{:x}", flags & ~REDLOCK_SHARED));
         redlock::core::LockOptions lo;
         if (opts) {
-            require_version(opts->version, REDLOCK_LOCK_OPTIONS_VERSION, "redlock_lock_options");
+            if (opts->version != 1) require_version(opts->version, REDLOCK_LOCK_OPTIONS_VERSION, "redlock_lock_options");
             if (opts->timeout_ms != 0) lo.ttl = Millis(opts->timeout_ms);  // 0: never expires
             lo.sleep = Millis(opts->sleep_ms);  // the core checks the values
             lo.blocking = flag01(opts->blocking, "blocking");
             lo.blocking_timeout = redlock::core::wait_limit(opts->blocking_timeout_ms);
+            if (opts->version >= 2) {  // a version-1 struct ends before these fields: never read them
+                lo.auto_renew = flag01(opts->auto_renew, "auto_renew");
+                lo.fencing = flag01(opts->fencing, "fencing");
+                lo.fair = flag01(opts->fair, "fair");
+                require(opts->on_lost == nullptr || lo.auto_renew, "on_lost needs auto_renew");
+            }
         }
         size_t len = strnlen(name, REDLOCK_MAX_NAME_LEN + 1);  // bounded: never scans a huge name to its end
         if (len > REDLOCK_MAX_NAME_LEN)
@@ -231,6 +265,15 @@ REDLOCK_API int redlock_lock_owned(redlock_lock *lock) noexcept {
     return guarded([&]() -> int {
         require(lock != nullptr, "redlock_lock_owned: lock is NULL");
         return lock->impl->owned() ? 1 : 0;
+    });
+}
+
+REDLOCK_API int redlock_lock_fence(redlock_lock *lock, uint64_t *out) noexcept {
+    return guarded([&]() -> int {
+        require(lock != nullptr, "redlock_lock_fence: lock is NULL");
+        require(out != nullptr, "redlock_lock_fence: out is NULL");
+        *out = lock->impl->fence();
+        return REDLOCK_OK;
     });
 }
 

@@ -3,7 +3,7 @@
 # (The version node itself is listed by nm as an absolute symbol; it is not a function.)
 set -eu
 lib=$1 header=$2
-exported=$(nm -D --defined-only "$lib" | awk '$2 != "A" {print $3}' | sed 's/@.*//' | sort)
+exported=$(nm -D --defined-only "$lib" | awk '$2 != "A" {print $3}' | sed 's/@.*//' | sort -u)
 declared=$(tr '\n' ' ' < "$header" | grep -o 'REDLOCK_API [^(]*(' | sed 's/($//; s/.*[ *]//' | grep '^redlock_' | sort)
 if [ "$exported" != "$declared" ]; then
   echo "exported symbols differ from the header's REDLOCK_API functions:"
@@ -14,6 +14,10 @@ $exported
 E2
   exit 1
 fi
+# Programs built against version 1 of redlock_lock_options call its version-1 init: it must stay, beside the default.
+for v in "redlock_lock_options_init@REDLOCK_0" "redlock_lock_options_init@@REDLOCK_0.2"; do
+  nm -D --defined-only "$lib" | grep -q " $v\$" || { echo "missing versioned symbol $v"; exit 1; }
+done
 soname=$(objdump -p "$lib" | awk '/SONAME/ {print $2}')
 case "$soname" in libredlock.so.[0-9]*) ;; *) echo "SONAME '$soname' does not carry the ABI major"; exit 1;; esac
 echo "ok: $(printf '%s\n' "$exported" | wc -l) symbols, exactly the header's functions; SONAME $soname"

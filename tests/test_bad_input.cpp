@@ -120,6 +120,30 @@ TEST_CASE("unknown flag bits and option versions are EINVAL", "[api]") {
     CHECK(s.admin({"EXISTS", "bad:acqopts"}).integer == 0);
 }
 
+TEST_CASE("version-2 lock options: each flag is 0 or 1, on_lost needs auto_renew, auto_renew needs a TTL", "[api]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    redlock_lock *l = nullptr;
+    for (int which = 0; which < 3; ++which) {
+        auto o = lock_options(1000);
+        (which == 0 ? o.auto_renew : which == 1 ? o.fencing : o.fair) = 2;
+        CHECK(redlock_lock_new(&l, c.get(), "x", &o, 0) == REDLOCK_EINVAL);
+        CHECK_THAT(redlock_last_error(), Contains("must be 0 or 1"));
+    }
+    auto o = lock_options(1000);
+    o.on_lost = [](redlock_lock *, int, void *) {};
+    CHECK(redlock_lock_new(&l, c.get(), "x", &o, 0) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("on_lost needs auto_renew"));
+    o = lock_options(0);
+    o.auto_renew = 1;
+    CHECK(redlock_lock_new(&l, c.get(), "x", &o, 0) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("auto_renew needs a TTL"));
+    o = lock_options(1000);
+    o.version = 3;
+    CHECK(redlock_lock_new(&l, c.get(), "x", &o, 0) == REDLOCK_EINVAL);
+    CHECK(l == nullptr);
+}
+
 TEST_CASE("negative and zero times", "[api]") {
     auto &s = default_server();
     auto c = make_client(s.url());

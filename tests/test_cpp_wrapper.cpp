@@ -141,3 +141,18 @@ TEST_CASE("C++: chrono extremes saturate - try_lock_for with a huge wait waits, 
     CHECK(waiter.try_lock_until(std::chrono::steady_clock::time_point::max()));
     waiter.release();
 }
+
+TEST_CASE("C++: fencing locks hand out increasing fences", "[cpp][fencing]") {
+    auto &s = default_server();
+    redlock::Client client(s.url());
+    redlock::Lock a(client, "cpp:fence", redlock::LockOptions{}.timeout(10s).fencing(true));
+    CHECK_FALSE(a.fence().has_value());
+    a.lock();
+    const uint64_t first = a.fence().value();
+    a.unlock();
+    a.lock();
+    CHECK(a.fence().value() > first);
+    a.unlock();
+    redlock::Lock plain(client, "cpp:plain", redlock::LockOptions{}.timeout(10s));
+    CHECK_THROWS_AS(plain.fence(), redlock::InvalidArgument);
+}

@@ -24,7 +24,8 @@ std::map<std::string, long long> command_calls(const RedisServer &s) {
 
 TEST_CASE("our scripts are redis-py's: the server computes the same SHA-1", "[wire]") {
     auto &s = default_server();
-    for (const redlock::core::Script *sc : {&redlock::core::kReleaseScript, &redlock::core::kExtendScript, &redlock::core::kReacquireScript}) {
+    for (const redlock::core::Script *sc : {&redlock::core::kReleaseScript, &redlock::core::kExtendScript,
+                                            &redlock::core::kReacquireScript, &redlock::core::kFencedAcquireScript}) {
         auto r = s.admin({"SCRIPT", "LOAD", std::string(sc->source)});
         CHECK(r.str == sc->sha1);
     }

@@ -32,9 +32,9 @@
 
 /* Compile-time version. CMake reads these three lines; keep their form. */
 #define REDLOCK_VERSION_MAJOR 0
-#define REDLOCK_VERSION_MINOR 1
+#define REDLOCK_VERSION_MINOR 2
 #define REDLOCK_VERSION_PATCH 0
-#define REDLOCK_VERSION_STRING "0.1.0"
+#define REDLOCK_VERSION_STRING "0.2.0"
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define REDLOCK_VERSION_NUMBER (REDLOCK_VERSION_MAJOR * 10000 + REDLOCK_VERSION_MINOR * 100 + REDLOCK_VERSION_PATCH)
 /** True when the headers are at least version major.minor.patch. */
@@ -204,9 +204,24 @@ REDLOCK_API void redlock_client_free(redlock_client *client) REDLOCK_NOEXCEPT;
  */
 typedef struct redlock_lock redlock_lock;
 
-#define REDLOCK_LOCK_OPTIONS_VERSION 1
+#define REDLOCK_LOCK_OPTIONS_VERSION 2
 
-/** Options for redlock_lock_new(). Fill with redlock_lock_options_init(), then change fields. */
+/**
+ * Called from the library's renewal thread when an auto-renewed lock is lost: `reason` is REDLOCK_ENOTOWNED when a
+ * renewal found the token gone (expired, deleted or overwritten behind the owner's back), or the connection or
+ * timeout code of the renewals that kept failing until the TTL had certainly run out. Afterwards
+ * redlock_lock_owned() answers 0 and redlock_lock_release() reports REDLOCK_ENOTOWNED without touching whoever holds
+ * the key now. The callback may call redlock_lock_owned/locked/token and redlock_strerror/last_error, and must
+ * return soon (renewals of this client's other locks wait for it); it must not free the lock or its client
+ * (redlock_lock_free waits for a callback of that lock to return).
+ */
+typedef void (*redlock_lost_fn)(redlock_lock *lock, int reason, void *arg);
+
+/**
+ * Options for redlock_lock_new(). Fill with redlock_lock_options_init(), then change fields. The struct grows by
+ * version, appending fields: a program built against version 1 (the fields up to blocking_timeout_ms) passes
+ * version 1 and keeps working unchanged.
+ */
 typedef struct redlock_lock_options {
     uint32_t version;             /**< REDLOCK_LOCK_OPTIONS_VERSION (set by _init). */
     int32_t blocking;             /**< 1 (default): acquire waits for the lock; 0: one attempt. */
@@ -216,9 +231,21 @@ typedef struct redlock_lock_options {
                                        default 100. */
     int64_t blocking_timeout_ms;  /**< Longest wait for acquire, a limit on a wait: negative (default -1) or above
                                        REDLOCK_MAX_DURATION_MS = wait forever; 0 = exactly one attempt. */
+    /* version 2 */
+    int32_t auto_renew;           /**< 1: while held, renew the TTL every timeout_ms / 3 in the background (needs a
+                                       TTL); 0 (default). */
+    int32_t fencing;              /**< 1: each acquire also takes a fencing token, a number that strictly increases
+                                       per lock name across all clients (redlock_lock_fence()); 0 (default). */
+    int32_t fair;                 /**< 1: waiters get the lock in the order they asked (across processes); 0. */
+    redlock_lost_fn on_lost;      /**< With auto_renew: called when the lock is lost (see redlock_lost_fn); NULL. */
+    void *on_lost_arg;            /**< Passed to on_lost as `arg`. */
 } redlock_lock_options;
 
-/** Fill `opts` with the defaults above. NULL is ignored (and sets the detail message). */
+/**
+ * Fill `opts` with the defaults above, for REDLOCK_LOCK_OPTIONS_VERSION. NULL is ignored (and sets the detail
+ * message). Programs built against version 1 of this header call the version-1 implementation of this function
+ * (ELF symbol versions), which writes only the version-1 fields.
+ */
 REDLOCK_API void redlock_lock_options_init(redlock_lock_options *opts) REDLOCK_NOEXCEPT;
 
 /**
@@ -318,6 +345,19 @@ REDLOCK_API int redlock_lock_locked(redlock_lock *lock) REDLOCK_NOEXCEPT;
 
 /** 1 if this owner's token is the key's value, 0 if not (or no token held), negative on error. */
 REDLOCK_API int redlock_lock_owned(redlock_lock *lock) REDLOCK_NOEXCEPT;
+
+/**
+ * This owner's fencing token: the number its acquire took (lock created with `fencing`), strictly greater than every
+ * fence taken before on this lock name, by any client. Hand it to the protected resource with each write, and have
+ * the resource refuse a write whose fence is lower than one it has seen: an owner paused past its TTL can then no
+ * longer write after the next owner did. The counter lives in a companion key, `{name}:fence` (or `name:fence` when
+ * the name has a hash tag of its own), in the same Redis Cluster slot; it never expires and must not be deleted.
+ *
+ * @param out receives the fence.
+ * @return REDLOCK_OK; REDLOCK_ENOTHELD (this owner holds no token); REDLOCK_EINVAL (NULL arguments, or a lock created
+ *         without `fencing`).
+ */
+REDLOCK_API int redlock_lock_fence(redlock_lock *lock, uint64_t *out) REDLOCK_NOEXCEPT;
 
 /**
  * Copy this owner's token into `buf`, followed by a NUL byte, so it can be handed to another client (for example

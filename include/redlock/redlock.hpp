@@ -166,6 +166,8 @@ public:
     LockOptions &blocking_timeout(std::optional<Millis> t) { o_.blocking_timeout_ms = t ? detail::to_ms(*t) : -1; return *this; }
     template <class Rep, class Period>
     LockOptions &blocking_timeout(std::chrono::duration<Rep, Period> t) { o_.blocking_timeout_ms = detail::to_ms(t); return *this; }
+    /** Each acquire also takes a fencing token (Lock::fence()). */
+    LockOptions &fencing(bool on) { o_.fencing = on ? 1 : 0; return *this; }
     /** true: redis-py thread_local=True (the default); false: REDLOCK_SHARED. */
     LockOptions &thread_local_tokens(bool tl) { flags_ = tl ? REDLOCK_THREAD_LOCAL : REDLOCK_SHARED; return *this; }
     const redlock_lock_options *get() const noexcept { return &o_; }
@@ -228,6 +230,15 @@ public:
     void reacquire() { detail::check(redlock_lock_reacquire(l_.get())); }
     bool locked() const { return detail::check(redlock_lock_locked(l_.get())) == 1; }
     bool owned() const { return detail::check(redlock_lock_owned(l_.get())) == 1; }
+    /** This owner's fencing token (a lock with LockOptions::fencing), or std::nullopt when it holds none; throws
+     *  InvalidArgument for a lock without fencing. */
+    std::optional<uint64_t> fence() const {
+        uint64_t out = 0;
+        int rc = redlock_lock_fence(l_.get(), &out);
+        if (rc == REDLOCK_ENOTHELD) return std::nullopt;
+        detail::check(rc);
+        return out;
+    }
     /** This owner's token, or std::nullopt when it holds none. */
     std::optional<std::string> token() const {
         // One call into room for the longest token: a size query first would race with another thread of a SHARED

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <thread>
 
 #include "net/connection.hpp"
@@ -37,6 +38,17 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
         throw Error(Errc::invalid, fmt::format("lock name is {} bytes; the limit is {}", name_.size(), kMaxNameLen));
     if (opts_.ttl) checked_duration(opts_.ttl->count(), "timeout_ms (the TTL; 0 = none)", 1);
     checked_duration(opts_.sleep.count(), "sleep_ms");
+    if (opts_.auto_renew && !opts_.ttl) throw Error(Errc::invalid, "auto_renew needs a TTL (timeout_ms > 0)");
+    if (opts_.auto_renew || opts_.fair)
+        throw Error(Errc::invalid, "auto_renew and fair are not available in this build yet");
+    if (opts_.fencing) {
+        std::optional<std::string> key = fence_key_for(name_);
+        if (!key)
+            throw Error(Errc::invalid, fmt::format("fencing needs a name whose Redis Cluster slot a companion key can "
+                                                   "share: no braces, or a hash tag such as '{{{}}}'",
+                                                   shown(name_)));
+        fence_key_ = std::move(*key);
+    }
     if (scope == TokenScope::shared) tokens_ = std::make_unique<SharedTokenStore>();
     else tokens_ = std::make_unique<ThreadLocalTokenStore>();
 }
@@ -53,26 +65,72 @@ KeyValue Lock::value_after(const OutcomeUnknown &lost, const char *verb, std::st
     }
 }
 
-bool Lock::try_set(const std::string &token, bool may_have_landed) {
+bool Lock::try_set(const std::string &token, bool may_have_landed, std::optional<uint64_t> &fence) {
     Reply r;
     try {
-        r = opts_.ttl ? client_->write({"SET", name_, token, "NX", "PX", ttl_ms_}, expect::ok_or_nil)
-                      : client_->write({"SET", name_, token, "NX"}, expect::ok_or_nil);
+        if (opts_.fencing)
+            r = client_->script(kFencedAcquireScript, {name_, fence_key_}, {token, ttl_ms_},
+                                expect::integer | type_bit(Reply::Type::nil));
+        else
+            r = opts_.ttl ? client_->write({"SET", name_, token, "NX", "PX", ttl_ms_}, expect::ok_or_nil)
+                          : client_->write({"SET", name_, token, "NX"}, expect::ok_or_nil);
     } catch (const OutcomeUnknown &e) {
         // The SET may have run: ask rather than guess or resend it. Not finding our token proves nothing: the SET
         // may still be on its way (a retransmitted segment lands after our GET) and would then hold the key for
         // nobody. So unless the token is proven ours, it is kept: release() is a compare-and-delete, which cleans
         // up a late SET and is harmless (ENOTOWNED) if the SET never lands, and the next acquire retries with it.
-        if (value_after(e, "acquire", kKeptAfterUnknownSet, &token).holds(token)) return true;
+        if (value_after(e, "acquire", kKeptAfterUnknownSet, &token).holds(token)) {
+            if (opts_.fencing) fence = read_fence();
+            return true;
+        }
         tokens_->keep_uncertain(token);
         throw Error(e.code(), fmt::format("acquire of '{}': {}; not held by this owner when checked on a new "
                                           "connection, but the SET may still land: {}",
                                           shown(name_), e.what(), kKeptAfterUnknownSet));
     }
-    if (r.is_status("OK")) return true;
     if (r.is_error()) throw server_error(r.str, fmt::format("acquire of '{}'", shown(name_)));
+    if (r.type == Reply::Type::integer) {  // the fenced script took it
+        if (r.integer <= 0) throw Error(Errc::server, fmt::format("acquire of '{}': the fence counter is not a "
+                                                                  "positive integer", shown(name_)));
+        fence = static_cast<uint64_t>(r.integer);
+        return true;
+    }
+    if (r.is_status("OK")) return true;
     // nil: busy. Retrying with a kept token, the key may hold that very token: its late SET has landed.
-    return may_have_landed && client_->get(name_).holds(token);
+    if (!may_have_landed || !client_->get(name_).holds(token)) return false;
+    if (opts_.fencing) fence = read_fence();
+    return true;
+}
+
+uint64_t Lock::read_fence() {
+    // Only a successful acquire increments the counter, and this owner holds the lock: the value is its fence.
+    KeyValue v = client_->get(fence_key_);
+    uint64_t out = 0;
+    const std::string &s = v.value ? *v.value : std::string();
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || out == 0)
+        throw Error(Errc::server, fmt::format("acquire of '{}': held, but its fence counter '{}' is missing or not a "
+                                              "number (was it deleted?)",
+                                              shown(name_), shown(fence_key_)));
+    return out;
+}
+
+uint64_t Lock::fence() const {
+    if (!opts_.fencing) throw Error(Errc::invalid, "this lock was created without fencing");
+    std::optional<Held> held = tokens_->held();
+    if (!held || !held->fence) throw Error(Errc::not_held, "this owner holds no token (so no fence)");
+    return *held->fence;
+}
+
+std::optional<std::string> fence_key_for(std::string_view name) {
+    const size_t open = name.find('{');
+    if (open != std::string_view::npos) {
+        const size_t close = name.find('}', open + 1);
+        if (close != std::string_view::npos && close > open + 1) return std::string(name) + ":fence";  // own tag
+        return std::nullopt;  // braces that are not a tag: the whole name is hashed, and no suffix keeps that
+    }
+    if (name.find('}') != std::string_view::npos) return std::nullopt;
+    return "{" + std::string(name) + "}:fence";
 }
 
 bool Lock::acquire(const AcquireArgs &args) {
@@ -95,8 +153,9 @@ bool Lock::acquire(const AcquireArgs &args) {
     // As redis-py: the deadline is fixed before the first attempt, which is immediate; never sleep past it.
     const Deadline stop_trying_at = blocking_timeout ? Deadline::after(*blocking_timeout) : Deadline::never();
     for (;;) {
-        if (try_set(token, retry_kept)) {
-            tokens_->set(std::move(token));
+        std::optional<uint64_t> fence;
+        if (try_set(token, retry_kept, fence)) {
+            tokens_->set(std::move(token), fence);
             return true;
         }
         if (!blocking) return false;
@@ -115,7 +174,7 @@ void Lock::release() {
                                         : "Cannot release an unlocked lock (this owner holds no token)");
     Reply r;
     try {
-        r = client_->script(kReleaseScript, name_, {held->token});
+        r = client_->script(kReleaseScript, {name_}, {held->token});
     } catch (const OutcomeUnknown &e) {
         if (value_after(e, "release", "the token is kept: retry the release").holds(held->token))
             throw Error(e.code(), fmt::format("release of '{}': {}; the lock is still held: the token is kept, retry "
@@ -140,7 +199,7 @@ void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms
     if (!opts_.ttl) throw Error(Errc::no_ttl, fmt::format("Cannot {} a lock with no timeout", verb));
     Reply r;
     try {
-        r = mode.empty() ? client_->script(s, name_, {*token, ms}) : client_->script(s, name_, {*token, ms, mode});
+        r = mode.empty() ? client_->script(s, {name_}, {*token, ms}) : client_->script(s, {name_}, {*token, ms, mode});
     } catch (const OutcomeUnknown &e) {
         if (!value_after(e, verb, "").holds(*token))
             throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned (checked after: {})", verb,

@@ -17,7 +17,15 @@ struct LockOptions {
     Millis sleep{100};
     bool blocking = true;
     std::optional<Millis> blocking_timeout;  // nullopt: wait forever
+    bool auto_renew = false;
+    bool fencing = false;
+    bool fair = false;
 };
+
+// The fence counter's key for a lock name: in the name's Redis Cluster slot. A name with a hash tag of its own keeps
+// it ("a{x}" -> "a{x}:fence"); a name without braces becomes the tag ("jobs" -> "{jobs}:fence", which hashes like
+// "jobs"). Any other name has no such key: nullopt.
+std::optional<std::string> fence_key_for(std::string_view name);
 
 // Per-call overrides of acquire(); unset fields take the lock's options.
 struct AcquireArgs {
@@ -46,13 +54,16 @@ public:
     bool locked();
     bool owned();
     std::optional<std::string> current_token() const { return tokens_->get(); }
+    // This owner's fencing token; Error(not_held) without a token, Error(invalid) on a lock without fencing.
+    uint64_t fence() const;
 
     const std::string &name() const noexcept { return name_; }
 
 private:
     // One SET NX attempt: true if it took. `may_have_landed`: the token was kept after an unknown outcome, so a busy
     // key may be holding it (checked with GET).
-    bool try_set(const std::string &token, bool may_have_landed);
+    bool try_set(const std::string &token, bool may_have_landed, std::optional<uint64_t> &fence);
+    uint64_t read_fence();  // the counter's value, while this owner holds the lock (so it is this owner's fence)
     // After a lost reply: the key's value, read on a new connection. If that read fails too, throws `lost`'s code
     // with both reasons and `advice`, first storing `keep` (when given) as this owner's token.
     KeyValue value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
@@ -63,6 +74,7 @@ private:
     const std::string name_;
     const LockOptions opts_;
     const std::string ttl_ms_;  // PX argument, empty without a TTL
+    std::string fence_key_;     // with fencing
     std::unique_ptr<TokenStore> tokens_;
     const TokenScope scope_;
 };

@@ -1,5 +1,5 @@
-// redis-py's lock scripts, byte for byte, so both libraries share the server's script cache and behave alike.
-// tests/ check each SHA-1 against the server's SCRIPT LOAD.
+// redis-py's lock scripts, byte for byte, so both libraries share the server's script cache and behave alike; then
+// libredlock's own, for what redis-py does not have. tests/ check each SHA-1 against the server's SCRIPT LOAD.
 #pragma once
 
 #include <string_view>
@@ -55,5 +55,23 @@ inline constexpr Script kReacquireScript{R"(
         return 1
     )",
                                          "1cac51482acf5858da00f6d685d68f886cd6b6b2"};
+
+// libredlock's own: a fenced acquire. SET NX [PX] and, only when it took, INCR of the name's fence counter, in one
+// step, so no other owner can come between the two. The key and value are exactly a plain acquire's, so redis-py and
+// libredlock still exclude each other. KEYS[1] name, KEYS[2] fence counter; ARGV[1] token, ARGV[2] ttl in ms or ""
+// (none) -> the new fence, or nil when the lock is busy.
+inline constexpr Script kFencedAcquireScript{R"(
+        local ok
+        if ARGV[2] == '' then
+            ok = redis.call('set', KEYS[1], ARGV[1], 'NX')
+        else
+            ok = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+        end
+        if not ok then
+            return false
+        end
+        return redis.call('incr', KEYS[2])
+    )",
+                                             "eeb5267a9f62f45664db534928884cdee2a45728"};
 
 }  // namespace redlock::core

@@ -35,9 +35,9 @@ std::optional<Held> SharedTokenStore::held() const {
     return held_;
 }
 
-void SharedTokenStore::set(std::string token) {
+void SharedTokenStore::set(std::string token, std::optional<uint64_t> fence) {
     std::lock_guard<std::mutex> lk(mu_);
-    held_ = Held{std::move(token), false};
+    held_ = Held{std::move(token), false, fence};
 }
 
 void SharedTokenStore::keep_uncertain(std::string token) {
@@ -77,8 +77,8 @@ std::optional<Held> ThreadLocalTokenStore::held() const {
     return it->second;
 }
 
-void ThreadLocalTokenStore::set(std::string token) {
-    auto [it, inserted] = thread_slots().by_store.insert_or_assign(id_, Held{std::move(token), false});
+void ThreadLocalTokenStore::set(std::string token, std::optional<uint64_t> fence) {
+    auto [it, inserted] = thread_slots().by_store.insert_or_assign(id_, Held{std::move(token), false, fence});
     (void)it;
     if (inserted) g_live_slots.fetch_add(1, std::memory_order_relaxed);
 }
@@ -87,10 +87,10 @@ void ThreadLocalTokenStore::keep_uncertain(std::string token) {
     auto &m = thread_slots().by_store;
     auto it = m.find(id_);
     if (it == m.end()) {
-        m.emplace(id_, Held{std::move(token), true});
+        m.emplace(id_, Held{std::move(token), true, std::nullopt});
         g_live_slots.fetch_add(1, std::memory_order_relaxed);
     } else if (it->second.uncertain) {
-        it->second = Held{std::move(token), true};
+        it->second = Held{std::move(token), true, std::nullopt};
     }
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +21,7 @@ std::string random_token();
 struct Held {
     std::string token;
     bool uncertain = false;
+    std::optional<uint64_t> fence;  // the fencing token its acquire took (locks with `fencing`)
 };
 
 // The token slot(s) of one lock handle.
@@ -33,8 +35,8 @@ public:
         if (!h) return std::nullopt;
         return std::move(h->token);
     }
-    // A settled token: replaces whatever this owner held.
-    virtual void set(std::string token) = 0;
+    // A settled token (and its fence): replaces whatever this owner held.
+    virtual void set(std::string token, std::optional<uint64_t> fence) = 0;
     // An uncertain token: stored only over nothing or another uncertain token, never over a settled one (on a SHARED
     // handle, another thread may hold the lock with it).
     virtual void keep_uncertain(std::string token) = 0;
@@ -43,7 +45,7 @@ public:
 
 protected:
     static void keep(std::optional<Held> &slot, std::string token) {
-        if (!slot || slot->uncertain) slot = Held{std::move(token), true};
+        if (!slot || slot->uncertain) slot = Held{std::move(token), true, std::nullopt};
     }
 };
 
@@ -51,7 +53,7 @@ protected:
 class SharedTokenStore final : public TokenStore {
 public:
     std::optional<Held> held() const override;
-    void set(std::string token) override;
+    void set(std::string token, std::optional<uint64_t> fence) override;
     void keep_uncertain(std::string token) override;
     void clear_if(const std::string &expected) override;
 
@@ -68,7 +70,7 @@ class ThreadLocalTokenStore final : public TokenStore {
 public:
     ThreadLocalTokenStore();
     std::optional<Held> held() const override;
-    void set(std::string token) override;
+    void set(std::string token, std::optional<uint64_t> fence) override;
     void keep_uncertain(std::string token) override;
     void clear_if(const std::string &expected) override;
 

@@ -24,19 +24,22 @@ Reply Client::write(ArgList argv, unsigned accept) {
     return c->call(argv, command_deadline(), accept);
 }
 
-Reply Client::script(const Script &s, std::string_view key, ArgList args) {
-    constexpr size_t kMaxArgs = 4;
-    if (args.size() > kMaxArgs) throw Error(Errc::internal, "too many script arguments");
-    std::array<std::string_view, 4 + kMaxArgs> argv{"EVALSHA", s.sha1, "1", key};
-    size_t n = 4;
+Reply Client::script(const Script &s, ArgList keys, ArgList args, unsigned accept) {
+    constexpr size_t kMaxArgs = 6;
+    static constexpr std::string_view kCounts[] = {"0", "1", "2", "3"};
+    if (keys.size() >= std::size(kCounts) || keys.size() + args.size() > kMaxArgs)
+        throw Error(Errc::internal, "too many script arguments");
+    std::array<std::string_view, 3 + kMaxArgs> argv{"EVALSHA", s.sha1, kCounts[keys.size()]};
+    size_t n = 3;
+    for (std::string_view k : keys) argv[n++] = k;
     for (std::string_view a : args) argv[n++] = a;
 
     Pool::Lease c = pool_.lease();
-    Reply r = c->call(Argv(argv.data(), n), command_deadline(), expect::integer);
+    Reply r = c->call(Argv(argv.data(), n), command_deadline(), accept);
     if (r.is_error() && r.str.compare(0, 8, "NOSCRIPT") == 0) {
         argv[0] = "EVAL";
         argv[1] = s.source;
-        r = c->call(Argv(argv.data(), n), command_deadline(), expect::integer);
+        r = c->call(Argv(argv.data(), n), command_deadline(), accept);
     }
     return r;
 }

@@ -31,9 +31,9 @@ public:
     // its reply is not of a type in `accept` (then it may have run too).
     Reply write(ArgList argv, unsigned accept);
 
-    // A lock script as EVALSHA with one key, answering an integer; on NOSCRIPT (cache flushed, server restarted) as
+    // A lock script as EVALSHA (by default answering an integer); on NOSCRIPT (cache flushed, server restarted) as
     // EVAL on the same connection, which also caches it again. Throws like write().
-    Reply script(const Script &s, std::string_view key, ArgList args);
+    Reply script(const Script &s, ArgList keys, ArgList args, unsigned accept = expect::integer);
 
     // GET as a read (retried once after a dropped connection). Throws Error.
     KeyValue get(std::string_view key);

@@ -130,11 +130,11 @@ TEST_CASE("random tokens: 32 hex chars, no repeats", "[core][token]") {
 
 TEST_CASE("shared store: one token for all threads, and clear_if spares a newer token", "[core][token]") {
     SharedTokenStore s;
-    s.set("a");
+    s.set("a", std::nullopt);
     std::optional<std::string> seen;
     std::thread([&] { seen = s.get(); }).join();
     CHECK(seen == std::optional<std::string>("a"));
-    s.set("b");
+    s.set("b", std::nullopt);
     s.clear_if("a");
     CHECK(s.get() == std::optional<std::string>("b"));
     s.clear_if("b");
@@ -144,15 +144,15 @@ TEST_CASE("shared store: one token for all threads, and clear_if spares a newer 
 TEST_CASE("thread-local store: each thread its own slot, and slots die with their thread", "[core][token]") {
     const size_t base = ThreadLocalTokenStore::live_slots();
     ThreadLocalTokenStore s, other;
-    s.set("main");
+    s.set("main", std::nullopt);
     CHECK(ThreadLocalTokenStore::live_slots() == base + 1);
     CHECK_FALSE(other.get().has_value());  // two stores never share
     int saw_main = 0;
     for (int i = 0; i < 500; ++i) {
         std::thread([&] {
             saw_main += s.get().has_value();
-            s.set("worker");
-            other.set("worker");
+            s.set("worker", std::nullopt);
+            other.set("worker", std::nullopt);
         }).join();  // exits without clearing
     }
     CHECK(saw_main == 0);
@@ -322,4 +322,14 @@ TEST_CASE("a bulk beyond the limit but within the skip limit is read through, no
     ReplyReader huge(lim);
     feed(huge, "$2000000\r\n");
     CHECK_THROWS_AS(huge.next(rep), ProtocolError);  // beyond the skip limit: refused at the header
+}
+
+TEST_CASE("the fence counter's key shares the lock key's cluster slot", "[core][fencing]") {
+    CHECK(fence_key_for("jobs") == std::optional<std::string>("{jobs}:fence"));  // hashes like "jobs"
+    CHECK(fence_key_for("a{x}b") == std::optional<std::string>("a{x}b:fence"));  // the name's own tag, kept
+    CHECK(fence_key_for("{x}") == std::optional<std::string>("{x}:fence"));
+    CHECK(fence_key_for("a}b}{c}") == std::optional<std::string>("a}b}{c}:fence"));  // a stray "}" before the tag
+    CHECK(fence_key_for("a}b") == std::nullopt);
+    CHECK(fence_key_for("a{b") == std::nullopt);
+    CHECK(fence_key_for("a{}b") == std::nullopt);
 }

@@ -132,6 +132,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             o.sleep_ms = in.u8() & 1 ? 10 : in.duration();
             o.blocking = static_cast<int32_t>(in.u8() % 3);
             o.blocking_timeout_ms = in.u8() & 1 ? in.u8() % 100 : in.duration();
+            o.fencing = static_cast<int32_t>(in.u8() % 3);
+            if (in.u8() % 8 == 0) o.auto_renew = static_cast<int32_t>(in.u8() % 3);
+            if (in.u8() % 8 == 0) o.fair = static_cast<int32_t>(in.u8() % 3);
             unsigned flags = in.u8() % 4 == 0 ? in.u32() : in.u8() & 1;
             std::string name = "f:" + in.str(12);
             redlock_lock *l = nullptr;
@@ -215,6 +218,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 13:
             (void)redlock_strerror(static_cast<int>(in.u32()));
             (void)redlock_version();
+            if (!locks.empty()) {
+                uint64_t f = 0;
+                const int rc = checked(redlock_lock_fence(locks[in.u8() % locks.size()].handle, &f));
+                if (rc == REDLOCK_OK && f == 0) fail("a fence of 0", rc);
+            }
             break;
         case 14:  // NULLs
             checked(redlock_lock_acquire(nullptr));

@@ -26,6 +26,8 @@ export interface LockOptions {
   blocking?: boolean;
   /** Longest wait; null (default), Infinity or more than MAX_DURATION_MS = forever; negative = one attempt. */
   blockingTimeout?: number | null;
+  /** Each acquire also takes a fencing token (`lock.fence`); default false. */
+  fencing?: boolean;
 }
 export interface AcquireOptions {
   blocking?: boolean;
@@ -51,6 +53,9 @@ export class Lock {
   /** null = wait forever; 0 = one attempt. */
   readonly blockingTimeout: number | null;
   readonly token: string | null;
+  readonly fencing: boolean;
+  /** The fencing token of the current hold (a lock with `fencing: true`), or null when none is held. */
+  readonly fence: number | null;
   lastThreadId: number;
   acquire(options?: AcquireOptions): Promise<boolean>;
   release(): Promise<void>;

@@ -113,7 +113,7 @@ async function wait(ms) {
 }
 
 const CLIENT_OPTIONS = ['connectTimeout', 'commandTimeout', 'maxConnections', 'keepalive', 'username', 'password', 'db'];
-const LOCK_OPTIONS = ['timeout', 'sleep', 'blocking', 'blockingTimeout'];
+const LOCK_OPTIONS = ['timeout', 'sleep', 'blocking', 'blockingTimeout', 'fencing'];
 const ACQUIRE_OPTIONS = ['blocking', 'blockingTimeout', 'sleep', 'token'];
 
 const handles = new FinalizationRegistry(({ free, address }) => free(address));
@@ -192,10 +192,12 @@ class Lock {
     this.sleep = opts.sleep === undefined ? 100 : arg.duration(opts.sleep, 'sleep');
     this.blocking = opts.blocking === undefined ? true : arg.boolean(opts.blocking, 'blocking');
     this.blockingTimeout = opts.blockingTimeout === undefined ? null : arg.waitLimit(opts.blockingTimeout);
+    this.fencing = opts.fencing === undefined ? false : arg.boolean(opts.fencing, 'fencing');
     const o = {};
     c.lockOptionsInit(o);
     o.timeout_ms = ttl;
     o.sleep_ms = this.sleep;
+    o.fencing = this.fencing ? 1 : 0;
     const out = [0n];
     check(c.lockNew(out, client._live(), Buffer.concat([bytes, Buffer.from([0])]), o, SHARED));
     this._address = out[0];
@@ -248,6 +250,18 @@ class Lock {
   async owned() { return (await this._call('owned')) === 1; }
 
   /** This lock's token (string), or null. Never does I/O. */
+  /**
+   * This lock's fencing token (a lock made with `fencing: true`), or null when it holds none: a number that strictly
+   * increases per lock name across all clients. Never does I/O.
+   */
+  get fence() {
+    const out = [0n];
+    const rc = c.fence(this._live(), out);
+    if (rc === codes.ENOTHELD) return null;
+    check(rc);
+    return Number(out[0]);
+  }
+
   get token() {
     // One call into a buffer for the longest token (REDLOCK_MAX_TOKEN_LEN + 1): a size query first would race with
     // a worker thread releasing or re-acquiring in between.

@@ -65,8 +65,9 @@ function declareTypes() {
     version: 'uint32_t', max_connections: 'uint32_t', connect_timeout_ms: 'int64_t', command_timeout_ms: 'int64_t',
     keepalive_s: 'int64_t', username: 'const char *', password: 'const char *', db: 'int32_t',
   });
-  koffi.struct('redlock_lock_options', {
+  koffi.struct('redlock_lock_options', {  // version 2: the library's default init fills all of it
     version: 'uint32_t', blocking: 'int32_t', timeout_ms: 'int64_t', sleep_ms: 'int64_t', blocking_timeout_ms: 'int64_t',
+    auto_renew: 'int32_t', fencing: 'int32_t', fair: 'int32_t', on_lost: 'void *', on_lost_arg: 'void *',
   });
   koffi.struct('redlock_acquire_options', {
     version: 'uint32_t', set: 'uint32_t', blocking: 'int32_t', blocking_timeout_ms: 'int64_t', sleep_ms: 'int64_t',
@@ -105,6 +106,7 @@ function bind(file) {
     locked: f('int redlock_lock_locked(uintptr_t lock)'),
     owned: f('int redlock_lock_owned(uintptr_t lock)'),
     token: f('int redlock_lock_token(uintptr_t lock, _Out_ uint8_t *buf, size_t buflen, _Out_ size_t *needed)'),
+    fence: f('int redlock_lock_fence(uintptr_t lock, _Out_ uint64_t *out)'),
   };
 }
 

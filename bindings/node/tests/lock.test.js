@@ -19,7 +19,8 @@ after(() => {
 });
 
 test('acquire stores the token in the key; release deletes it', async () => {
-  assert.match(libraryVersion(), /^0\.1\./);
+  const [major, minor] = require('../package.json').version.split('.');  // the package and the library agree
+  assert.match(libraryVersion(), new RegExp(`^${major}\\.${minor}\\.`));
   const lock = client.lock('node:basic', { timeout: 10000 });
   assert.equal(lock.token, null);
   assert.equal(await lock.acquire(), true);
@@ -163,4 +164,23 @@ test('excludes redis-py on the same name, both ways', async () => {
   py(`l = r.lock('node:interop', timeout=10); l.local.token = b'${theirToken}'; l.release()`);
   assert.equal(await lock.acquire(), true);
   await lock.release();
+});
+
+test('fencing: fences strictly increase per name across locks, null when not held', async () => {
+  const a = client.lock('node:fence', { timeout: 10000, fencing: true });
+  const b = client.lock('node:fence', { timeout: 10000, fencing: true });
+  assert.equal(a.fence, null);
+  const fences = [];
+  for (const l of [a, b, a]) {
+    assert.equal(await l.acquire(), true);
+    fences.push(l.fence);
+    await l.release();
+    assert.equal(l.fence, null);
+  }
+  assert.ok(fences[0] < fences[1] && fences[1] < fences[2], String(fences));
+  assert.equal(redis.cli('GET', '{node:fence}:fence'), String(fences[2]));
+  const plain = client.lock('node:plain', { timeout: 10000 });
+  assert.throws(() => plain.fence, InvalidArgumentError);
+  assert.throws(() => client.lock('node:fence', { fencing: 'yes' }), TypeError);
+  a.free(); b.free(); plain.free();
 });

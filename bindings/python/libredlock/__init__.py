@@ -24,7 +24,7 @@ from typing import Any, Optional, Tuple, Type, TypeVar, Union, overload
 
 from . import _native
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Client", "Lock", "RedlockError", "LockError", "LockNotOwnedError", "ConnectionError", "TimeoutError",
@@ -318,31 +318,33 @@ class Client:
 
     @overload
     def lock(self, name: Name, timeout: Optional[float] = ..., sleep: float = ..., blocking: bool = ...,
-             blocking_timeout: Optional[float] = ..., lock_class: None = ..., thread_local: bool = ...) -> "Lock":
+             blocking_timeout: Optional[float] = ..., lock_class: None = ..., thread_local: bool = ..., *,
+             fencing: bool = ...) -> "Lock":
         ...
 
     @overload
     def lock(self, name: Name, timeout: Optional[float] = ..., sleep: float = ..., blocking: bool = ...,
-             blocking_timeout: Optional[float] = ..., *, lock_class: Type[_L], thread_local: bool = ...) -> _L:
+             blocking_timeout: Optional[float] = ..., *, lock_class: Type[_L], thread_local: bool = ...,
+             fencing: bool = ...) -> _L:
         ...
 
     @overload
     def lock(self, name: Name, timeout: Optional[float], sleep: float, blocking: bool,
-             blocking_timeout: Optional[float], lock_class: Type[_L], thread_local: bool = ...) -> _L:
+             blocking_timeout: Optional[float], lock_class: Type[_L], thread_local: bool = ..., *,
+             fencing: bool = ...) -> _L:
         ...
 
     def lock(self, name: Name, timeout: Optional[float] = None, sleep: float = 0.1, blocking: bool = True,
              blocking_timeout: Optional[float] = None, lock_class: Optional[Type[Lock]] = None,
-             thread_local: bool = True) -> Lock:
+             thread_local: bool = True, *, fencing: bool = False) -> Lock:
         """A :class:`Lock` (or ``lock_class``, a subclass of it) on this client, with redis-py's ``Redis.lock``
-        arguments in redis-py's order."""
+        arguments in redis-py's order, and libredlock's own as keywords (``fencing``: see :attr:`Lock.fence`)."""
         if lock_class is None:
-            return Lock(self, name, timeout=timeout, sleep=sleep, blocking=blocking,
-                        blocking_timeout=blocking_timeout, thread_local=thread_local)
-        if not (isinstance(lock_class, type) and issubclass(lock_class, Lock)):
+            lock_class = Lock
+        elif not (isinstance(lock_class, type) and issubclass(lock_class, Lock)):
             raise TypeError("lock_class must be libredlock.Lock or a subclass of it, not %r" % (lock_class,))
         return lock_class(self, name, timeout=timeout, sleep=sleep, blocking=blocking,
-                          blocking_timeout=blocking_timeout, thread_local=thread_local)
+                          blocking_timeout=blocking_timeout, thread_local=thread_local, fencing=fencing)
 
     def close(self) -> None:
         """Drop this reference to the connections (locks made from it keep them alive)."""
@@ -382,7 +384,8 @@ class Lock:
     """
 
     def __init__(self, client: Client, name: Name, timeout: Optional[float] = None, sleep: float = 0.1,
-                 blocking: bool = True, blocking_timeout: Optional[float] = None, thread_local: bool = True) -> None:
+                 blocking: bool = True, blocking_timeout: Optional[float] = None, thread_local: bool = True, *,
+                 fencing: bool = False) -> None:
         if not isinstance(client, Client):
             raise TypeError("client must be a libredlock.Client, not %s" % type(client).__name__)
         name_bytes = _c_string(name, "lock name")
@@ -392,6 +395,10 @@ class Lock:
         opts.sleep_ms = _span_ms(sleep, "sleep")
         opts.blocking = 1 if blocking else 0
         opts.blocking_timeout_ms = _wait_ms(blocking_timeout)
+        if not isinstance(fencing, bool):
+            raise TypeError("fencing must be True or False, not %s" % type(fencing).__name__)
+        opts.fencing = 1 if fencing else 0
+        self.fencing = fencing
         self.client = client
         self.name = name
         self.timeout = timeout
@@ -480,6 +487,18 @@ class Lock:
     def owned(self) -> bool:
         """True if this owner's token is the one in Redis."""
         return _check(_lib.redlock_lock_owned(self._handle)) == 1
+
+    @property
+    def fence(self) -> Optional[int]:
+        """This owner's fencing token (a lock made with ``fencing=True``), or None when it holds none: a number that
+        strictly increases per lock name across all clients. Pass it with each write to the protected resource and
+        have the resource refuse writes with a lower fence than one it has seen."""
+        out = ctypes.c_uint64(0)
+        rc = _lib.redlock_lock_fence(self._handle, ctypes.byref(out))
+        if rc == _native.ENOTHELD:
+            return None
+        _check(rc)
+        return out.value
 
     @property
     def token(self) -> Optional[bytes]:

@@ -33,7 +33,7 @@ ACQ_BLOCKING = 1
 ACQ_BLOCKING_TIMEOUT = 2
 ACQ_SLEEP = 4
 CLIENT_OPTIONS_VERSION = 1
-LOCK_OPTIONS_VERSION = 1
+LOCK_OPTIONS_VERSION = 2
 ACQUIRE_OPTIONS_VERSION = 1
 
 
@@ -50,13 +50,18 @@ class ClientOptions(ctypes.Structure):
     ]
 
 
-class LockOptions(ctypes.Structure):
+class LockOptions(ctypes.Structure):  # version 2: the library's default init fills all of it
     _fields_ = [
         ("version", ctypes.c_uint32),
         ("blocking", ctypes.c_int32),
         ("timeout_ms", ctypes.c_int64),
         ("sleep_ms", ctypes.c_int64),
         ("blocking_timeout_ms", ctypes.c_int64),
+        ("auto_renew", ctypes.c_int32),
+        ("fencing", ctypes.c_int32),
+        ("fair", ctypes.c_int32),
+        ("on_lost", ctypes.c_void_p),
+        ("on_lost_arg", ctypes.c_void_p),
     ]
 
 
@@ -95,6 +100,7 @@ _PROTOTYPES = {
     "redlock_lock_locked": (ctypes.c_int, [_p]),
     "redlock_lock_owned": (ctypes.c_int, [_p]),
     "redlock_lock_token": (ctypes.c_int, [_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "redlock_lock_fence": (ctypes.c_int, [_p, ctypes.POINTER(ctypes.c_uint64)]),
 }
 
 

@@ -278,3 +278,21 @@ def test_reading_the_token_never_races_with_other_threads_of_a_shared_lock(clien
     for t in churners:
         t.join()
     assert errors == []
+
+
+def test_fencing_tokens_strictly_increase_and_none_when_not_held(client, r):
+    a = client.lock("py-fence", timeout=10, fencing=True)
+    b = client.lock("py-fence", timeout=10, fencing=True, thread_local=False)
+    assert a.fence is None
+    fences = []
+    for lock in (a, b, a):
+        assert lock.acquire()
+        fences.append(lock.fence)
+        lock.release()
+        assert lock.fence is None
+    assert fences == sorted(set(fences)) and len(fences) == 3
+    assert r.get("{py-fence}:fence") == str(fences[-1]).encode()
+    with pytest.raises(libredlock.InvalidArgumentError):
+        client.lock("py-plain", timeout=10).fence
+    with pytest.raises(TypeError):
+        client.lock("py-fence", fencing="yes")
