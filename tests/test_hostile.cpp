@@ -1,6 +1,8 @@
 // A hostile or broken server (tests/support/fake_server.hpp): whatever it sends, every call ends within its deadline
 // with a clear error, memory stays bounded, and no reply is ever taken for another command's.
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -219,6 +221,35 @@ TEST_CASE("a connection broken with an unknown outcome is closed with a reset, a
     CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ETIMEDOUT);
     for (int i = 0; i < 100 && silent.resets() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     CHECK(silent.resets() == 2);  // the SET's connection and the check's
+}
+
+TEST_CASE("a fork()ed child does not keep the parent's sockets open, so the reset still goes out", "[hostile][fork]") {
+    // The pooled connection exists before the fork. If the child kept its copy, the parent's close after the lost
+    // SET would not be the last close of the socket, and neither RST nor FIN would reach the server while the child
+    // lives (the kernel would go on retransmitting the SET).
+    FakeServer fake([](const std::vector<std::string> &argv) {
+        return argv.at(0) == "PING" ? FakeServer::Answer{"+PONG\r\n"} : FakeServer::Answer{};
+    });
+    auto c = client_for(fake, 200);
+    REQUIRE(redlock_client_ping(c.get()) == REDLOCK_OK);
+    int gate[2];
+    REQUIRE(::pipe(gate) == 0);
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {  // async-signal-safe only: wait until the parent is done, then leave
+        char b;
+        ::close(gate[1]);
+        (void)!::read(gate[0], &b, 1);
+        ::_exit(0);
+    }
+    ::close(gate[0]);
+    auto l = make_lock(c.get(), "hostile:fork-rst", lock_options(10000));
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ETIMEDOUT);
+    for (int i = 0; i < 100 && fake.resets() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(fake.resets() == 2);  // with the child still alive
+    ::close(gate[1]);
+    int status = 0;
+    CHECK(::waitpid(child, &status, 0) == child);
 }
 
 TEST_CASE("server error text reaches messages bounded and printable", "[hostile]") {

@@ -10,8 +10,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -84,16 +88,54 @@ Fd connect_one(int family, const sockaddr *addr, socklen_t len, const Deadline &
     return fd;
 }
 
+// The sockets this process's transports own, by descriptor (lock-free: set and cleared as they open and close). A
+// fork()ed child closes its copies at once, in an atfork handler: otherwise the child would keep each socket open,
+// and the parent's close, a reset after an unknown outcome, would no longer be the last one, so no reset would go
+// out while the child lives. Descriptors beyond the table are not tracked (their child copies close at the child's
+// next use of the pool).
+constexpr int kTrackedFds = 1 << 16;
+std::atomic<bool> g_ours[kTrackedFds];
+std::atomic<int> g_ours_end{0};  // above the highest descriptor ever tracked, so a fork scans only that far
+
+void close_inherited_sockets() {
+    const int end = g_ours_end.load(std::memory_order_relaxed);
+    for (int fd = 0; fd < end; ++fd)
+        if (g_ours[fd].load(std::memory_order_relaxed)) {
+            g_ours[fd].store(false, std::memory_order_relaxed);
+            ::close(fd);
+        }
+}
+
+void track(int fd) {
+    static std::once_flag installed;
+    std::call_once(installed, [] { ::pthread_atfork(nullptr, nullptr, close_inherited_sockets); });
+    if (fd < 0 || fd >= kTrackedFds) return;
+    g_ours[fd].store(true, std::memory_order_relaxed);
+    int end = g_ours_end.load(std::memory_order_relaxed);
+    while (end <= fd && !g_ours_end.compare_exchange_weak(end, fd + 1, std::memory_order_relaxed)) {
+    }
+}
+
+void untrack(int fd) {
+    if (fd >= 0 && fd < kTrackedFds) g_ours[fd].store(false, std::memory_order_relaxed);
+}
+
 class SocketTransport final : public Transport {
 public:
-    SocketTransport(Fd fd, std::optional<Millis> io_timeout) : fd_(std::move(fd)) {
+    SocketTransport(Fd fd, std::optional<Millis> io_timeout) : fd_(std::move(fd)), pid_(::getpid()) {
+        track(fd_.get());
         set_timeouts(io_timeout ? *io_timeout : Millis(0));
     }
     ~SocketTransport() override {
+        if (pid_ != ::getpid()) {  // inherited: the child's copy was closed at fork, its number may be reused since
+            (void)fd_.release();
+            return;
+        }
         if (abort_) {
             linger l{1, 0};
             ::setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
         }
+        untrack(fd_.get());
     }
     SocketTransport(const SocketTransport &) = delete;
     SocketTransport &operator=(const SocketTransport &) = delete;
@@ -170,6 +212,7 @@ private:
     }
 
     Fd fd_;
+    const pid_t pid_;    // the process that opened it
     Millis current_{0};  // the kernel's SO_RCVTIMEO/SO_SNDTIMEO; 0: none
     bool abort_ = false;
 };
