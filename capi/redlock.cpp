@@ -180,6 +180,12 @@ REDLOCK_API int redlock_lock_new(redlock_lock **out, redlock_client *client, con
             throw Error(Errc::invalid, fmt::format("lock name is longer than REDLOCK_MAX_NAME_LEN ({} bytes)",
                                                    REDLOCK_MAX_NAME_LEN));
         auto l = std::make_unique<redlock_lock>();
+        if (opts && opts->version >= 2 && opts->on_lost) {
+            // The handle outlives every call of its callback: freeing it ends the renewal, after a running callback.
+            lo.on_lost = [fn = opts->on_lost, arg = opts->on_lost_arg, handle = l.get()](int reason) {
+                fn(handle, reason, arg);
+            };
+        }
         l->impl = std::make_shared<redlock::core::Lock>(
             client->impl, std::string(name, len), lo,
             (flags & REDLOCK_SHARED) ? redlock::core::TokenScope::shared : redlock::core::TokenScope::per_thread);

@@ -21,6 +21,13 @@ namespace {
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+bool eventually_exists(const RedisServer &s, const std::string &key) {
+    for (int i = 0; i < 100; ++i) {
+        if (s.admin({"EXISTS", key}).integer == 1) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
 redlock_client_options client_options(int64_t connect_ms, int64_t command_ms) {
     redlock_client_options o;
     redlock_client_options_init(&o);
@@ -228,6 +235,49 @@ TEST_CASE("SHARED: a thread's kept token never replaces the token another thread
     CHECK(s.admin({"GET", "fault:shared-kept"}).str == token_of(l.get()));  // still B's token in the handle
     CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
     CHECK(s.admin({"EXISTS", "fault:shared-kept"}).integer == 0);
+}
+
+TEST_CASE("SHARED: threads retrying a kept token never hold the lock together", "[faults][timing]") {
+    auto &s = default_server();
+    FaultProxy proxy(s.port());
+    auto co = client_options(1000, 200);
+    auto c = make_client(proxy.url(), &co);
+    auto l = make_lock(c.get(), "fault:shared-retry", lock_options(10000), REDLOCK_SHARED);
+    proxy.add({"SET", FaultProxy::Fault::delay_request, 300});  // lands late: the key holds the kept token
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_ETIMEDOUT);
+    REQUIRE(eventually_exists(s, "fault:shared-retry"));
+    std::atomic<int> inside{0}, most{0}, granted{0};
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 8; ++i)
+        ts.emplace_back([&] {
+            if (try_acquire(l.get()) != REDLOCK_OK) return;  // one attempt each: only one may win
+            ++granted;
+            int now = ++inside;
+            int seen = most.load();
+            while (now > seen && !most.compare_exchange_weak(seen, now)) {
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            --inside;
+        });
+    for (auto &t : ts) t.join();
+    CHECK(granted.load() == 1);  // the one that retried the kept token and found it in the key
+    CHECK(most.load() == 1);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("a late SET found by a retry gets a fresh TTL, as any acquire", "[faults][timing]") {
+    auto &s = default_server();
+    FaultProxy proxy(s.port());
+    auto co = client_options(1000, 100);
+    auto c = make_client(proxy.url(), &co);
+    auto l = make_lock(c.get(), "fault:late-ttl", lock_options(1000));
+    proxy.add({"SET", FaultProxy::Fault::delay_request, 200});
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_ETIMEDOUT);
+    REQUIRE(eventually_exists(s, "fault:late-ttl"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // most of its TTL is gone
+    REQUIRE(try_acquire(l.get()) == REDLOCK_OK);
+    CHECK(pttl(s, "fault:late-ttl") > 800);  // restarted, not the late SET's leftover
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
 }
 
 TEST_CASE("a SET that never lands: the kept token's release is a harmless ENOTOWNED", "[faults][timing]") {

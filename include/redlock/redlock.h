@@ -276,8 +276,10 @@ REDLOCK_API void redlock_lock_free(redlock_lock *lock) REDLOCK_NOEXCEPT;
  * the library asks Redis on a fresh connection whether the key now holds this token: if so the call succeeds.
  * Otherwise the error is returned and the token is kept, because a SET still in flight (a retransmitted segment) can
  * land after the check and would hold the key for nobody: call redlock_lock_release() to clean up. It deletes the key
- * only if it holds this token, and reports REDLOCK_ENOTOWNED, harmlessly, if the SET never landed. A new acquire
- * instead replaces the kept token (the library never holds two tokens for one owner).
+ * only if it holds this token, and reports REDLOCK_ENOTOWNED, harmlessly, if the SET never landed. A new acquire by
+ * the same owner retries with the kept token rather than a fresh one: if the late SET has landed meanwhile, the lock
+ * is simply held (its TTL restarted); on a SHARED handle only one thread at a time retries it. A caller-supplied
+ * token (redlock_lock_acquire_ex) replaces the kept one.
  *
  * @return REDLOCK_OK (token stored for this owner), REDLOCK_NOT_ACQUIRED, or a negative error.
  */

@@ -1,7 +1,10 @@
 #include "lock/lock.hpp"
 
+#include "background/watchdog.hpp"
+
 #include <fmt/format.h>
 
+#include <atomic>
 #include <charconv>
 #include <thread>
 
@@ -32,15 +35,15 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
       name_(std::move(name)),
       opts_(opts),
       ttl_ms_(opts.ttl ? std::to_string(opts.ttl->count()) : std::string()),
-      scope_(scope) {
+      scope_(scope),
+      id_(next_lock_id()) {
     if (name_.empty()) throw Error(Errc::invalid, "lock name is empty");
     if (name_.size() > kMaxNameLen)
         throw Error(Errc::invalid, fmt::format("lock name is {} bytes; the limit is {}", name_.size(), kMaxNameLen));
     if (opts_.ttl) checked_duration(opts_.ttl->count(), "timeout_ms (the TTL; 0 = none)", 1);
     checked_duration(opts_.sleep.count(), "sleep_ms");
     if (opts_.auto_renew && !opts_.ttl) throw Error(Errc::invalid, "auto_renew needs a TTL (timeout_ms > 0)");
-    if (opts_.auto_renew || opts_.fair)
-        throw Error(Errc::invalid, "auto_renew and fair are not available in this build yet");
+    if (opts_.fair) throw Error(Errc::invalid, "fair is not available in this build yet");
     if (opts_.fencing) {
         std::optional<std::string> key = fence_key_for(name_);
         if (!key)
@@ -51,6 +54,16 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
     }
     if (scope == TokenScope::shared) tokens_ = std::make_unique<SharedTokenStore>();
     else tokens_ = std::make_unique<ThreadLocalTokenStore>();
+}
+
+uint64_t Lock::next_lock_id() noexcept {
+    static std::atomic<uint64_t> id{1};
+    return id.fetch_add(1, std::memory_order_relaxed);
+}
+
+Lock::~Lock() {
+    // Tokens of THREAD_LOCAL owners live in their threads' storage and outlive the handle: its renewals end here.
+    if (opts_.auto_renew) client_->watchdog().forget(id_);
 }
 
 KeyValue Lock::value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
@@ -79,10 +92,7 @@ bool Lock::try_set(const std::string &token, bool may_have_landed, std::optional
         // may still be on its way (a retransmitted segment lands after our GET) and would then hold the key for
         // nobody. So unless the token is proven ours, it is kept: release() is a compare-and-delete, which cleans
         // up a late SET and is harmless (ENOTOWNED) if the SET never lands, and the next acquire retries with it.
-        if (value_after(e, "acquire", kKeptAfterUnknownSet, &token).holds(token)) {
-            if (opts_.fencing) fence = read_fence();
-            return true;
-        }
+        if (value_after(e, "acquire", kKeptAfterUnknownSet, &token).holds(token)) return settle_found(token, fence);
         tokens_->keep_uncertain(token);
         throw Error(e.code(), fmt::format("acquire of '{}': {}; not held by this owner when checked on a new "
                                           "connection, but the SET may still land: {}",
@@ -98,6 +108,17 @@ bool Lock::try_set(const std::string &token, bool may_have_landed, std::optional
     if (r.is_status("OK")) return true;
     // nil: busy. Retrying with a kept token, the key may hold that very token: its late SET has landed.
     if (!may_have_landed || !client_->get(name_).holds(token)) return false;
+    return settle_found(token, fence);
+}
+
+bool Lock::settle_found(const std::string &token, std::optional<uint64_t> &fence) {
+    // The key holds our token, set by a SET whose reply never came: its TTL started when it landed, possibly long
+    // ago. Restart it, so the owner (and its renewals) can count from now, as after any acquire.
+    if (opts_.ttl) {
+        Reply r = client_->script(kReacquireScript, {name_}, {token, ttl_ms_});
+        if (r.is_error()) throw server_error(r.str, fmt::format("acquire of '{}'", shown(name_)));
+        if (r.integer != 1) return false;  // it expired in between: not held after all
+    }
     if (opts_.fencing) fence = read_fence();
     return true;
 }
@@ -145,17 +166,30 @@ bool Lock::acquire(const AcquireArgs &args) {
             throw Error(Errc::invalid, fmt::format("token is {} bytes; the limit is {}", args.token->size(), kMaxTokenLen));
     }
     // A token kept after an unknown outcome is retried, not replaced: its SET may land at any time, and only this
-    // token can then release it. A caller's own token replaces it.
-    const std::optional<Held> held = tokens_->held();
-    const bool retry_kept = !args.token && held && held->uncertain;
-    std::string token = args.token ? *args.token : retry_kept ? held->token : random_token();
+    // token can then release it. It is taken out of the store for the retry, so on a SHARED handle one thread at a
+    // time retries it (the others use fresh tokens); unless the retry wins, it goes back. A caller's token replaces it.
+    std::optional<std::string> kept = args.token ? std::nullopt : tokens_->take_uncertain();
+    const bool retry_kept = kept.has_value();
+    std::string token = args.token ? *args.token : retry_kept ? std::move(*kept) : random_token();
+    struct PutBack {
+        TokenStore &store;
+        const std::string &token;
+        bool armed;
+        ~PutBack() {
+            if (armed) store.keep_uncertain(token);
+        }
+    } put_back{*tokens_, token, retry_kept};
 
     // As redis-py: the deadline is fixed before the first attempt, which is immediate; never sleep past it.
     const Deadline stop_trying_at = blocking_timeout ? Deadline::after(*blocking_timeout) : Deadline::never();
     for (;;) {
         std::optional<uint64_t> fence;
         if (try_set(token, retry_kept, fence)) {
-            tokens_->set(std::move(token), fence);
+            std::shared_ptr<void> renewal;
+            if (opts_.auto_renew)  // now is after the reply: the TTL surely started at or before it
+                renewal = client_->watchdog().renew(id_, name_, token, *opts_.ttl, Clock::now(), opts_.on_lost);
+            put_back.armed = false;
+            tokens_->set(Held{std::move(token), false, fence, std::move(renewal), 0});
             return true;
         }
         if (!blocking) return false;
@@ -180,11 +214,11 @@ void Lock::release() {
             throw Error(e.code(), fmt::format("release of '{}': {}; the lock is still held: the token is kept, retry "
                                               "the release",
                                               shown(name_), e.what()));
-        tokens_->clear_if(held->token);  // no longer ours in Redis, whichever way it went
+        tokens_->clear_if(held->serial);  // no longer ours in Redis, whichever way it went
         return;
     }
     check_script_reply(r, "release", name_);
-    tokens_->clear_if(held->token);
+    tokens_->clear_if(held->serial);
     if (r.integer != 1)
         throw Error(Errc::not_owned, held->uncertain ? "Cannot release a lock that's no longer owned (its token was "
                                                        "kept after an acquire whose SET never showed up; a SET "

@@ -1,6 +1,7 @@
 // The core of a redlock_lock: redis-py's Lock, with token state per thread or per handle.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@ struct LockOptions {
     bool auto_renew = false;
     bool fencing = false;
     bool fair = false;
+    std::function<void(int reason)> on_lost;  // with auto_renew, from the watchdog thread
 };
 
 // The fence counter's key for a lock name: in the name's Redis Cluster slot. A name with a hash tag of its own keeps
@@ -45,6 +47,9 @@ class Lock {
 public:
     // Validates the name (1..REDLOCK_MAX_NAME_LEN bytes) and options; throws Error(invalid).
     Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, TokenScope scope);
+    ~Lock();
+    Lock(const Lock &) = delete;
+    Lock &operator=(const Lock &) = delete;
 
     // true: acquired and stored; false: busy until the wait ran out. Throws Error.
     bool acquire(const AcquireArgs &args = {});
@@ -64,6 +69,9 @@ private:
     // key may be holding it (checked with GET).
     bool try_set(const std::string &token, bool may_have_landed, std::optional<uint64_t> &fence);
     uint64_t read_fence();  // the counter's value, while this owner holds the lock (so it is this owner's fence)
+    // The key was found holding `token` after all: restart its TTL (read the fence); false if it expired meanwhile.
+    bool settle_found(const std::string &token, std::optional<uint64_t> &fence);
+    static uint64_t next_lock_id() noexcept;
     // After a lost reply: the key's value, read on a new connection. If that read fails too, throws `lost`'s code
     // with both reasons and `advice`, first storing `keep` (when given) as this owner's token.
     KeyValue value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
@@ -77,6 +85,7 @@ private:
     std::string fence_key_;     // with fencing
     std::unique_ptr<TokenStore> tokens_;
     const TokenScope scope_;
+    const uint64_t id_;  // names this lock's renewals
 };
 
 }  // namespace redlock::core

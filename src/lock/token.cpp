@@ -30,24 +30,51 @@ std::string random_token() {
     return out;
 }
 
+uint64_t TokenStore::next_serial() noexcept {
+    static std::atomic<uint64_t> serial{1};
+    return serial.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Old values leave the SHARED store after its mutex is released: ending a renewal may wait for its callback, which
+// may read this store.
+
 std::optional<Held> SharedTokenStore::held() const {
     std::lock_guard<std::mutex> lk(mu_);
     return held_;
 }
 
-void SharedTokenStore::set(std::string token, std::optional<uint64_t> fence) {
+void SharedTokenStore::set(Held settled) {
+    std::optional<Held> old;
     std::lock_guard<std::mutex> lk(mu_);
-    held_ = Held{std::move(token), false, fence};
+    old = std::move(held_);
+    settled.uncertain = false;
+    settled.serial = next_serial();
+    held_ = std::move(settled);
 }
 
 void SharedTokenStore::keep_uncertain(std::string token) {
+    std::optional<Held> old;
     std::lock_guard<std::mutex> lk(mu_);
-    keep(held_, std::move(token));
+    if (held_ && !held_->uncertain) return;  // never over a settled token
+    old = std::move(held_);
+    held_ = Held{std::move(token), true, std::nullopt, nullptr, next_serial()};
 }
 
-void SharedTokenStore::clear_if(const std::string &expected) {
+std::optional<std::string> SharedTokenStore::take_uncertain() {
     std::lock_guard<std::mutex> lk(mu_);
-    if (held_ && held_->token == expected) held_.reset();
+    if (!held_ || !held_->uncertain) return std::nullopt;
+    std::string token = std::move(held_->token);
+    held_.reset();
+    return token;
+}
+
+void SharedTokenStore::clear_if(uint64_t serial) {
+    std::optional<Held> old;
+    std::lock_guard<std::mutex> lk(mu_);
+    if (held_ && held_->serial == serial) {
+        old = std::move(held_);
+        held_.reset();
+    }
 }
 
 namespace {
@@ -77,8 +104,10 @@ std::optional<Held> ThreadLocalTokenStore::held() const {
     return it->second;
 }
 
-void ThreadLocalTokenStore::set(std::string token, std::optional<uint64_t> fence) {
-    auto [it, inserted] = thread_slots().by_store.insert_or_assign(id_, Held{std::move(token), false, fence});
+void ThreadLocalTokenStore::set(Held settled) {
+    settled.uncertain = false;
+    settled.serial = next_serial();
+    auto [it, inserted] = thread_slots().by_store.insert_or_assign(id_, std::move(settled));
     (void)it;
     if (inserted) g_live_slots.fetch_add(1, std::memory_order_relaxed);
 }
@@ -87,17 +116,27 @@ void ThreadLocalTokenStore::keep_uncertain(std::string token) {
     auto &m = thread_slots().by_store;
     auto it = m.find(id_);
     if (it == m.end()) {
-        m.emplace(id_, Held{std::move(token), true, std::nullopt});
+        m.emplace(id_, Held{std::move(token), true, std::nullopt, nullptr, next_serial()});
         g_live_slots.fetch_add(1, std::memory_order_relaxed);
     } else if (it->second.uncertain) {
-        it->second = Held{std::move(token), true, std::nullopt};
+        it->second = Held{std::move(token), true, std::nullopt, nullptr, next_serial()};
     }
 }
 
-void ThreadLocalTokenStore::clear_if(const std::string &expected) {
+std::optional<std::string> ThreadLocalTokenStore::take_uncertain() {
     auto &m = thread_slots().by_store;
     auto it = m.find(id_);
-    if (it != m.end() && it->second.token == expected) {
+    if (it == m.end() || !it->second.uncertain) return std::nullopt;
+    std::string token = std::move(it->second.token);
+    m.erase(it);
+    g_live_slots.fetch_sub(1, std::memory_order_relaxed);
+    return token;
+}
+
+void ThreadLocalTokenStore::clear_if(uint64_t serial) {
+    auto &m = thread_slots().by_store;
+    auto it = m.find(id_);
+    if (it != m.end() && it->second.serial == serial) {
         m.erase(it);
         g_live_slots.fetch_sub(1, std::memory_order_relaxed);
     }

@@ -22,6 +22,8 @@ struct Held {
     std::string token;
     bool uncertain = false;
     std::optional<uint64_t> fence;  // the fencing token its acquire took (locks with `fencing`)
+    std::shared_ptr<void> renewal;  // lives exactly as long as the token is held (auto_renew's ticket)
+    uint64_t serial = 0;            // set by the store, unique per storing: what clear_if names
 };
 
 // The token slot(s) of one lock handle.
@@ -35,27 +37,29 @@ public:
         if (!h) return std::nullopt;
         return std::move(h->token);
     }
-    // A settled token (and its fence): replaces whatever this owner held.
-    virtual void set(std::string token, std::optional<uint64_t> fence) = 0;
+    // A settled token (`uncertain` false, with its fence and renewal): replaces whatever this owner held.
+    virtual void set(Held settled) = 0;
     // An uncertain token: stored only over nothing or another uncertain token, never over a settled one (on a SHARED
     // handle, another thread may hold the lock with it).
     virtual void keep_uncertain(std::string token) = 0;
-    // Clears this owner's token only if it is still `expected` (a SHARED handle may have been re-acquired meanwhile).
-    virtual void clear_if(const std::string &expected) = 0;
+    // Takes this owner's uncertain token out of the store, to retry it: on a SHARED handle only one thread at a time
+    // can (the others get nullopt and a fresh token). nullopt too when it holds none, or a settled one.
+    virtual std::optional<std::string> take_uncertain() = 0;
+    // Clears what was stored as `serial`, if it is still there: never a token stored since, even an equal one.
+    virtual void clear_if(uint64_t serial) = 0;
 
 protected:
-    static void keep(std::optional<Held> &slot, std::string token) {
-        if (!slot || slot->uncertain) slot = Held{std::move(token), true, std::nullopt};
-    }
+    static uint64_t next_serial() noexcept;
 };
 
 // REDLOCK_SHARED: one token for every thread using the handle.
 class SharedTokenStore final : public TokenStore {
 public:
     std::optional<Held> held() const override;
-    void set(std::string token, std::optional<uint64_t> fence) override;
+    void set(Held settled) override;
     void keep_uncertain(std::string token) override;
-    void clear_if(const std::string &expected) override;
+    std::optional<std::string> take_uncertain() override;
+    void clear_if(uint64_t serial) override;
 
 private:
     mutable std::mutex mu_;
@@ -70,9 +74,10 @@ class ThreadLocalTokenStore final : public TokenStore {
 public:
     ThreadLocalTokenStore();
     std::optional<Held> held() const override;
-    void set(std::string token, std::optional<uint64_t> fence) override;
+    void set(Held settled) override;
     void keep_uncertain(std::string token) override;
-    void clear_if(const std::string &expected) override;
+    std::optional<std::string> take_uncertain() override;
+    void clear_if(uint64_t serial) override;
 
     // Slots alive in all threads of the process (for tests and leak checks).
     static size_t live_slots() noexcept;

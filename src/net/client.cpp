@@ -1,11 +1,21 @@
 #include "net/client.hpp"
 
+#include "background/watchdog.hpp"
+
 #include <array>
 #include <fmt/format.h>
 
 #include "base/error.hpp"
 
 namespace redlock::core {
+
+Client::Client(ClientConfig cfg) : pool_(std::move(cfg)) {}
+Client::~Client() = default;
+
+Watchdog &Client::watchdog() {
+    std::call_once(watchdog_once_, [this] { watchdog_ = std::make_unique<Watchdog>(*this); });
+    return *watchdog_;
+}
 
 Reply Client::read(ArgList argv, unsigned accept) {
     try {

@@ -1,6 +1,8 @@
 // The core of a redlock_client: configuration and pool, and the three ways lock code talks to Redis.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,9 +21,12 @@ struct KeyValue {
     bool holds(std::string_view token) const noexcept { return value && *value == token; }
 };
 
+class Watchdog;
+
 class Client {
 public:
-    explicit Client(ClientConfig cfg) : pool_(std::move(cfg)) {}
+    explicit Client(ClientConfig cfg);
+    ~Client();
 
     // A read that is safe to repeat: retried once on a new connection after a broken connection. `accept`: the
     // reply types it may answer with besides an error (expect::); any other breaks the connection.
@@ -46,10 +51,15 @@ public:
 
     const ClientConfig &config() const noexcept { return pool_.config(); }
 
+    // The renewals of this client's auto-renewed locks (its thread starts with the first).
+    Watchdog &watchdog();
+
 private:
     Deadline command_deadline() const { return Deadline::after(pool_.config().command_timeout); }
 
     Pool pool_;
+    std::once_flag watchdog_once_;
+    std::unique_ptr<Watchdog> watchdog_;  // after pool_: stopped (and joined) before the pool goes
 };
 
 }  // namespace redlock::core

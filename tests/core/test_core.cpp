@@ -128,39 +128,56 @@ TEST_CASE("random tokens: 32 hex chars, no repeats", "[core][token]") {
     CHECK(seen.size() == 10000);
 }
 
-TEST_CASE("shared store: one token for all threads, and clear_if spares a newer token", "[core][token]") {
+TEST_CASE("shared store: one token for all threads, and clear_if spares what was stored since", "[core][token]") {
     SharedTokenStore s;
-    s.set("a", std::nullopt);
+    s.set(Held{"a"});
+    const uint64_t first = s.held()->serial;
     std::optional<std::string> seen;
     std::thread([&] { seen = s.get(); }).join();
     CHECK(seen == std::optional<std::string>("a"));
-    s.set("b", std::nullopt);
-    s.clear_if("a");
-    CHECK(s.get() == std::optional<std::string>("b"));
-    s.clear_if("b");
+    s.set(Held{"a"});  // the same token, stored again (another thread's acquire): a different storing
+    s.clear_if(first);
+    CHECK(s.get() == std::optional<std::string>("a"));
+    s.clear_if(s.held()->serial);
     CHECK_FALSE(s.get().has_value());
+}
+
+TEST_CASE("uncertain tokens: never over a settled one, taken out by one retry at a time", "[core][token]") {
+    SharedTokenStore s;
+    s.keep_uncertain("u");
+    CHECK(s.held()->uncertain);
+    std::optional<std::string> taken[4];
+    std::vector<std::thread> ts;
+    for (auto &t : taken) ts.emplace_back([&] { t = s.take_uncertain(); });
+    for (auto &t : ts) t.join();
+    CHECK(std::count_if(std::begin(taken), std::end(taken), [](const auto &t) { return t.has_value(); }) == 1);
+    CHECK_FALSE(s.get().has_value());
+    s.set(Held{"settled"});
+    s.keep_uncertain("u2");
+    CHECK(s.get() == std::optional<std::string>("settled"));
+    CHECK_FALSE(s.take_uncertain().has_value());
 }
 
 TEST_CASE("thread-local store: each thread its own slot, and slots die with their thread", "[core][token]") {
     const size_t base = ThreadLocalTokenStore::live_slots();
     ThreadLocalTokenStore s, other;
-    s.set("main", std::nullopt);
+    s.set(Held{"main"});
     CHECK(ThreadLocalTokenStore::live_slots() == base + 1);
     CHECK_FALSE(other.get().has_value());  // two stores never share
     int saw_main = 0;
     for (int i = 0; i < 500; ++i) {
         std::thread([&] {
             saw_main += s.get().has_value();
-            s.set("worker", std::nullopt);
-            other.set("worker", std::nullopt);
+            s.set(Held{"worker"});
+            other.set(Held{"worker"});
         }).join();  // exits without clearing
     }
     CHECK(saw_main == 0);
     CHECK(ThreadLocalTokenStore::live_slots() == base + 1);
     CHECK(s.get() == std::optional<std::string>("main"));
-    s.clear_if("someone-else");
+    s.clear_if(s.held()->serial + 1000);
     CHECK(s.get().has_value());
-    s.clear_if("main");
+    s.clear_if(s.held()->serial);
     CHECK(ThreadLocalTokenStore::live_slots() == base);
 }
 

@@ -6,7 +6,6 @@
 // Because consecutive calls on one lock may run on different worker threads, every lock handle uses the C library's
 // REDLOCK_SHARED token state: the lock object (not an OS thread) is the owner. See docs/thread-local.md.
 const path = require('node:path');
-const { randomBytes } = require('node:crypto');
 const { Worker } = require('node:worker_threads');
 const { setTimeout: sleep } = require('node:timers/promises');
 const { codes, findLibrary, bind } = require('./native');
@@ -209,7 +208,8 @@ class Lock {
 
   /**
    * redis-py's acquire(): resolves true once acquired, false if not blocking or blockingTimeout ran out.
-   * The first attempt is immediate; the deadline is fixed before it; never sleeps past it; one token throughout.
+   * The first attempt is immediate; the deadline is fixed before it; never sleeps past it. Without `token`, the
+   * library picks each attempt's token (a fresh one, or the one it kept after an unknown outcome, to retry).
    * @param {object} [options] blocking, blockingTimeout (ms; null, Infinity or > MAX_DURATION_MS = forever, negative =
    *   one attempt), sleep (ms), token (string); any other key is a TypeError
    */
@@ -218,7 +218,7 @@ class Lock {
     const blocking = opts.blocking === undefined ? this.blocking : arg.boolean(opts.blocking, 'blocking');
     const sleepMs = opts.sleep === undefined ? this.sleep : arg.duration(opts.sleep, 'sleep');
     const timeout = opts.blockingTimeout === undefined ? this.blockingTimeout : arg.waitLimit(opts.blockingTimeout);
-    const token = opts.token === undefined ? randomBytes(16).toString('hex') : arg.text(opts.token, 'token', { nul: true });
+    const token = opts.token === undefined ? null : arg.text(opts.token, 'token', { nul: true });
     const deadline = timeout === null ? null : performance.now() + timeout;
     for (;;) {
       const { rc, threadId } = await io('attempt', this._live(), token);

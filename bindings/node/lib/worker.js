@@ -9,14 +9,18 @@ const ACQ_BLOCKING = 1;
 
 const ops = {
   ping: (h) => c.clientPing(h),
-  // One attempt with the caller's token: the wait between attempts is a timer on the main thread.
+  // One attempt: the wait between attempts is a timer on the main thread. Without a caller's token the library
+  // picks it: a fresh one, or the one it kept after a SET whose outcome was unknown (that SET may land later, and
+  // only its own token can then take or release the key).
   attempt: (h, token) => {
     const o = {};
     c.acquireOptionsInit(o);
     o.set = ACQ_BLOCKING;
     o.blocking = 0;
-    o.token = token;
-    o.token_len = Buffer.byteLength(token);
+    if (token !== null) {
+      o.token = token;
+      o.token_len = Buffer.byteLength(token);
+    }
     return c.acquireEx(h, o);
   },
   release: (h) => c.release(h),

@@ -3,7 +3,8 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
 const {
-  Client, LockError, LockNotOwnedError, ConnectionError, AuthenticationError, InvalidArgumentError, libraryVersion,
+  Client, LockError, LockNotOwnedError, ConnectionError, TimeoutError, AuthenticationError, InvalidArgumentError,
+  libraryVersion,
 } = require('../lib');
 const { startRedis } = require('./redis-server');
 
@@ -183,4 +184,39 @@ test('fencing: fences strictly increase per name across locks, null when not hel
   assert.throws(() => plain.fence, InvalidArgumentError);
   assert.throws(() => client.lock('node:fence', { fencing: 'yes' }), TypeError);
   a.free(); b.free(); plain.free();
+});
+
+test('after a SET whose reply was lost, the next acquire retries the kept token and holds a late SET', async () => {
+  // A proxy that holds the first SET for 300 ms: the client gives up at 100 ms, then the SET lands.
+  const net = require('node:net');
+  let held = false;
+  const sockets = [];
+  const proxy = net.createServer((down) => {
+    const up = net.connect(redis.port, '127.0.0.1');
+    sockets.push(down, up);
+    down.on('error', () => {});
+    up.on('error', () => {});
+    up.on('data', (d) => { if (!down.destroyed) down.write(d); });
+    down.on('data', (d) => {
+      if (!held && d.includes('\r\nSET\r\n')) {
+        held = true;
+        setTimeout(() => up.write(d), 300);  // delivered late, even after the client left
+      } else {
+        up.write(d);
+      }
+    });
+  });
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+  const c = Client.fromUrl(`redis://127.0.0.1:${proxy.address().port}/0`, { commandTimeout: 100 });
+  const lock = c.lock('node:late-set', { timeout: 10000 });
+  await assert.rejects(lock.acquire(), TimeoutError);
+  for (let i = 0; i < 50 && redis.cli('EXISTS', 'node:late-set') !== '1'; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(redis.cli('EXISTS', 'node:late-set'), '1');  // the late SET landed, holding the kept token
+  assert.equal(await lock.acquire({ blocking: false }), true);  // retried with it: held at once, not busy forever
+  await lock.release();
+  assert.equal(redis.cli('EXISTS', 'node:late-set'), '0');
+  lock.free();
+  c.close();
+  for (const s of sockets) s.destroy();
+  proxy.close();
 });

@@ -433,7 +433,8 @@ class Lock:
         Each attempt is one call into C (with the GIL released); the waits between attempts are Python sleeps, so
         other threads keep running and Ctrl-C interrupts a wait at once. As in redis-py the deadline is fixed before
         the first attempt, which is immediate, and no sleep runs past it. An interrupt that lands right after an
-        attempt succeeded releases the lock before it propagates, so it never leaves the lock held.
+        attempt succeeded releases the lock before it propagates (with per-thread tokens, the default: on a shared
+        lock another thread's acquire cannot be told from this one's, and is never released).
         """
         sleep_s = _span_ms(self.sleep if sleep is None else sleep, "sleep") / 1000.0
         blocking = self.blocking if blocking is None else blocking
@@ -456,13 +457,18 @@ class Lock:
                 if not blocking or (deadline is not None and time.monotonic() + sleep_s > deadline):
                     return False
                 time.sleep(sleep_s)
-        except BaseException:
-            held = self.token
-            if held is not None and held != before:  # acquired just before the interrupt: do not keep it
-                try:
-                    self.release()
-                except Exception:
-                    pass  # the TTL (if any) covers it; the interrupt is what the caller must see
+        except BaseException as e:
+            # An interrupt (or any exception from outside the library) right after a successful attempt must not leave
+            # the lock held. Only with per-thread tokens is a changed token surely this call's own: on a shared lock
+            # it may be another thread's acquire, which must be left alone (the TTL covers ours). A library error
+            # came from inside an attempt, which left the token as the library keeps it (to retry): untouched too.
+            if self.thread_local and not isinstance(e, RedlockError):
+                held = self.token
+                if held is not None and held != before:
+                    try:
+                        self.release()
+                    except Exception:
+                        pass  # the TTL (if any) covers it; the interrupt is what the caller must see
             raise
 
     def release(self) -> None:

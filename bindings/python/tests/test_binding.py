@@ -296,3 +296,48 @@ def test_fencing_tokens_strictly_increase_and_none_when_not_held(client, r):
         client.lock("py-plain", timeout=10).fence
     with pytest.raises(TypeError):
         client.lock("py-fence", fencing="yes")
+
+
+def test_an_interrupted_acquire_on_a_shared_lock_never_releases_another_threads_hold(client, r, tmp_path):
+    code = ("import signal, sys, threading, time\n"
+            "import libredlock\n"
+            "lock = libredlock.Client.from_url(sys.argv[1]).lock('shared-intr', timeout=10, thread_local=False)\n"
+            "held = threading.Event()\n"
+            "def worker():\n"
+            "    assert lock.acquire()\n"
+            "    held.set()\n"
+            "    time.sleep(1.0)\n"
+            "    lock.release()\n"
+            "t = threading.Thread(target=worker)\n"
+            "t.start()\n"
+            "held.wait()\n"
+            "main = threading.main_thread().ident\n"
+            "threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT)).start()\n"
+            "try:\n"
+            "    lock.acquire(sleep=0.01)  # waits for the worker's hold: interrupted\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted; worker still holds:', lock.owned())\n"
+            "t.join()\n")
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(libredlock.__file__)))
+    p = subprocess.run([sys.executable, "-c", code, client.url], env=env, capture_output=True, text=True,
+                       cwd=str(tmp_path), timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "interrupted; worker still holds: True" in p.stdout, p.stdout
+
+
+def test_a_library_error_in_acquire_keeps_the_token_and_takes_one_attempt(server, r):
+    c = libredlock.Client.from_url(server.url, socket_timeout=0.2)
+    lock = c.lock("err-keep", timeout=10)
+    assert lock.locked() is False  # connected
+    r.execute_command("CLIENT", "PAUSE", 600, "WRITE")  # the SET waits; the check (a read) is served
+    t0 = time.monotonic()
+    with pytest.raises(libredlock.TimeoutError):
+        lock.acquire()
+    assert time.monotonic() - t0 < 0.6  # the SET's timeout and the check: no release on top
+    assert lock.token is not None       # kept, as the library keeps it, to retry or release
+    time.sleep(0.7)
+    with pytest.raises(libredlock.LockNotOwnedError):
+        lock.release()  # the paused SET was dropped with its connection: releasing the kept token is harmless

@@ -1,0 +1,212 @@
+#include "background/watchdog.hpp"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "base/error.hpp"
+#include "lock/scripts.hpp"
+#include "net/client.hpp"
+#include "net/connection.hpp"
+
+namespace redlock::core {
+
+// What tickets share with the watchdog: the renewals and their order, behind one mutex.
+struct Watchdog::State {
+    struct Entry {
+        uint64_t owner;
+        std::string name, token, ttl_ms;
+        Millis ttl;
+        Clock::time_point due;        // next renewal
+        Clock::time_point confirmed;  // the TTL surely ran from here: the last renewal's (or the acquire's) reply
+        LostFn on_lost;
+        pid_t pid;                    // the process whose lock it is: a fork()ed child never renews its parent's
+        bool lost = false;
+        bool in_callback = false;
+    };
+
+    std::mutex mu;
+    std::condition_variable cv;  // the thread waits for work and due times; erasers wait for a running callback
+    std::map<uint64_t, Entry> entries;
+    std::set<std::pair<Clock::time_point, uint64_t>> queue;  // (due, id), soonest first
+    uint64_t next_id = 1;
+    bool stop = false;
+    std::thread::id thread_id;
+    ForkGuard fork_guard{mu, &cv};  // after mu and cv
+
+    // Erases an entry, first waiting for its running callback unless called by that callback (mu held by `lk`).
+    void erase_locked(std::unique_lock<std::mutex> &lk, uint64_t id) {
+        auto it = entries.find(id);
+        while (it != entries.end() && it->second.in_callback && std::this_thread::get_id() != thread_id) {
+            cv.wait(lk);
+            it = entries.find(id);
+        }
+        if (it == entries.end()) return;
+        queue.erase({it->second.due, id});
+        entries.erase(it);
+    }
+};
+
+Watchdog::Watchdog(Client &client) : client_(client), state_(std::make_shared<State>()) {}
+
+Watchdog::~Watchdog() {
+    std::unique_ptr<std::thread> t;
+    {
+        std::lock_guard<std::mutex> lk(state_->mu);
+        state_->stop = true;
+        t = std::move(thread_);
+    }
+    state_->cv.notify_all();
+    if (!t) return;
+    if (thread_pid_ == ::getpid() && t->joinable() && t->get_id() != std::this_thread::get_id()) t->join();
+    else (void)t.release();  // a fork()ed child's copy of a thread it does not have: nothing to join
+}
+
+std::unique_ptr<Watchdog::Ticket> Watchdog::renew(uint64_t owner, std::string name, std::string token, Millis ttl,
+                                                  Clock::time_point held_since, LostFn on_lost) {
+    std::lock_guard<std::mutex> lk(state_->mu);
+    const uint64_t id = state_->next_id++;
+    State::Entry e;
+    e.owner = owner;
+    e.name = std::move(name);
+    e.token = std::move(token);
+    e.ttl_ms = std::to_string(ttl.count());
+    e.ttl = ttl;
+    e.confirmed = held_since;
+    e.due = held_since + ttl / 3;
+    e.on_lost = std::move(on_lost);
+    e.pid = ::getpid();
+    state_->queue.insert({e.due, id});
+    state_->entries.emplace(id, std::move(e));
+    start_thread_locked();
+    state_->cv.notify_all();
+    return std::make_unique<Ticket>(state_, id);
+}
+
+Watchdog::Ticket::~Ticket() {
+    if (std::shared_ptr<State> s = state_.lock()) {
+        std::unique_lock<std::mutex> lk(s->mu);
+        s->erase_locked(lk, id_);
+    }
+}
+
+void Watchdog::forget(uint64_t owner) {
+    std::unique_lock<std::mutex> lk(state_->mu);
+    for (;;) {
+        auto &entries = state_->entries;
+        auto it = std::find_if(entries.begin(), entries.end(), [&](const auto &kv) { return kv.second.owner == owner; });
+        if (it == entries.end()) return;
+        state_->erase_locked(lk, it->first);
+    }
+}
+
+size_t Watchdog::renewing() const {
+    std::lock_guard<std::mutex> lk(state_->mu);
+    return static_cast<size_t>(std::count_if(state_->entries.begin(), state_->entries.end(), [](const auto &kv) {
+        return !kv.second.lost && kv.second.pid == ::getpid();
+    }));
+}
+
+void Watchdog::start_thread_locked() {
+    const pid_t me = ::getpid();
+    if (thread_ && thread_pid_ == me) return;
+    if (thread_) (void)thread_.release();  // inherited through fork(): that thread is not in this process
+    state_->stop = false;
+    thread_pid_ = me;
+    thread_ = std::make_unique<std::thread>([this] {
+        ::pthread_setname_np(::pthread_self(), "redlock-renew");  // what top, gdb and ps -L show
+        run();
+    });
+    state_->thread_id = thread_->get_id();
+}
+
+Watchdog::Outcome Watchdog::renew_once(const std::string &name, const std::string &token, const std::string &ttl_ms,
+                                       int &code) {
+    try {
+        Reply r = client_.script(kReacquireScript, {name}, {token, ttl_ms});
+        if (r.is_error()) {
+            code = static_cast<int>(server_error(r.str, "renewal").code());
+            return Outcome::failed;
+        }
+        return r.integer == 1 ? Outcome::renewed : Outcome::gone;
+    } catch (const OutcomeUnknown &lost) {
+        // Whether the TTL was reset is unknown; whether the token is still there can be asked.
+        code = static_cast<int>(lost.code());
+        try {
+            return client_.get_on_fresh_connection(name).holds(token) ? Outcome::failed : Outcome::gone;
+        } catch (const Error &) {
+            return Outcome::failed;
+        }
+    } catch (const Error &err) {
+        code = static_cast<int>(err.code());
+        return Outcome::failed;
+    } catch (...) {  // out of memory: try again later
+        code = static_cast<int>(Errc::no_memory);
+        return Outcome::failed;
+    }
+}
+
+void Watchdog::run() {
+    const pid_t me = ::getpid();
+    State &s = *state_;
+    std::unique_lock<std::mutex> lk(s.mu);
+    while (!s.stop) {
+        if (s.queue.empty()) {
+            s.cv.wait(lk);
+            continue;
+        }
+        const auto [due, id] = *s.queue.begin();
+        if (Clock::now() < due) {
+            s.cv.wait_until(lk, due);
+            continue;
+        }
+        s.queue.erase(s.queue.begin());
+        auto it = s.entries.find(id);
+        if (it == s.entries.end() || it->second.lost) continue;
+        if (it->second.pid != me) {  // inherited from the parent: its lock, not ours to renew
+            it->second.lost = true;
+            continue;
+        }
+        const std::string name = it->second.name, token = it->second.token, ttl_ms = it->second.ttl_ms;
+        lk.unlock();  // the I/O runs unlocked: the ticket may go meanwhile
+        int code = 0;
+        const Outcome outcome = renew_once(name, token, ttl_ms, code);
+        const auto now = Clock::now();
+        lk.lock();
+        it = s.entries.find(id);
+        if (it == s.entries.end()) continue;  // released or freed meanwhile
+        State::Entry &e = it->second;
+        if (outcome == Outcome::renewed) {
+            e.confirmed = now;
+            e.due = now + e.ttl / 3;
+            s.queue.insert({e.due, id});
+            continue;
+        }
+        if (outcome == Outcome::failed && now < e.confirmed + e.ttl) {
+            // It may still be ours: try again soon, and once more just before it would certainly have expired.
+            const auto retry = std::max<Clock::duration>(e.ttl / 10, Millis(20));
+            e.due = std::min(now + retry, e.confirmed + e.ttl);
+            s.queue.insert({e.due, id});
+            continue;
+        }
+        // Lost: the token was found gone, or the TTL has certainly run out without a renewal getting through.
+        e.lost = true;
+        const int reason = outcome == Outcome::gone ? static_cast<int>(Errc::not_owned) : code;
+        if (!e.on_lost) continue;
+        e.in_callback = true;
+        LostFn callback = e.on_lost;
+        lk.unlock();
+        try {
+            callback(reason);
+        } catch (...) {
+            // a callback's exception has nowhere to go: the lock is lost either way
+        }
+        lk.lock();
+        it = s.entries.find(id);
+        if (it != s.entries.end()) it->second.in_callback = false;
+        s.cv.notify_all();
+    }
+}
+
+}  // namespace redlock::core
