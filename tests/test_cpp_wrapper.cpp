@@ -1,5 +1,6 @@
 // include/redlock/redlock.hpp: the header-only C++ wrapper, against a real redis-server.
 #include <cmath>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -155,4 +156,32 @@ TEST_CASE("C++: fencing locks hand out increasing fences", "[cpp][fencing]") {
     a.unlock();
     redlock::Lock plain(client, "cpp:plain", redlock::LockOptions{}.timeout(10s));
     CHECK_THROWS_AS(plain.fence(), redlock::InvalidArgument);
+}
+
+TEST_CASE("C++: auto_renew keeps a lock past its TTL, and on_lost fires when the key is taken away", "[cpp][renewal]") {
+    auto &s = default_server();
+    redlock::Client client(s.url());
+    std::mutex mu;
+    std::condition_variable cv;
+    int reason = 0;
+    auto opts = redlock::LockOptions{}.timeout(300ms).auto_renew(true).on_lost([&](int r) {
+        std::lock_guard<std::mutex> lk(mu);
+        reason = r;
+        cv.notify_all();
+    });
+    redlock::Lock moved_from(client, "cpp:renew", opts);
+    redlock::Lock a(std::move(moved_from));  // the callback's home moves with the lock
+    a.lock();
+    std::this_thread::sleep_for(1s);  // more than three TTLs
+    CHECK(a.owned());
+    s.admin({"DEL", "cpp:renew"});
+    {
+        std::unique_lock<std::mutex> lk(mu);
+        CHECK(cv.wait_for(lk, 2s, [&] { return reason != 0; }));
+    }
+    CHECK(reason == REDLOCK_ENOTOWNED);
+    CHECK_FALSE(a.owned());
+    CHECK_THROWS_AS(a.release(), redlock::LockNotOwnedError);
+    CHECK_THROWS_AS(redlock::Lock(client, "cpp:renew", redlock::LockOptions{}.auto_renew(true)),
+                    redlock::InvalidArgument);  // no TTL to renew
 }

@@ -1,5 +1,6 @@
 // auto_renew: one watchdog thread per client keeps held locks alive and reports the ones it finds lost.
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -229,4 +230,59 @@ TEST_CASE("freeing a lock while its callback runs waits for the callback", "[ren
     l.reset();
     CHECK(std::chrono::steady_clock::now() - t0 >= 100ms);  // it waited for the callback ...
     CHECK(lost.calls == 1);                                    // ... which finished
+}
+
+TEST_CASE("a callback may free its lock, the last handle of its client (as a binding's garbage collector does)",
+          "[renewal][timing]") {
+    auto &s = default_server();
+    const int before = renewal_threads();
+    struct Freer {
+        std::atomic<redlock_lock *> lock{nullptr};
+        std::atomic<int> calls{0};
+        static void callback(redlock_lock *l, int, void *arg) {
+            auto *self = static_cast<Freer *>(arg);
+            redlock_lock_free(self->lock.exchange(nullptr));  // the client handle is gone: this ends the client
+            (void)l;
+            ++self->calls;
+        }
+    } freer;
+    {
+        auto c = make_client(s.url());
+        auto o = renewing(300);
+        o.on_lost = &Freer::callback;
+        o.on_lost_arg = &freer;
+        redlock_lock *l = nullptr;
+        REQUIRE(redlock_lock_new(&l, c.get(), "renew:self-free", &o, REDLOCK_THREAD_LOCAL) == REDLOCK_OK);
+        freer.lock = l;
+        REQUIRE(redlock_lock_acquire(l) == REDLOCK_OK);
+    }  // the client handle is freed; the lock keeps the client's core alive
+    s.admin({"DEL", "renew:self-free"});
+    CHECK(eventually([&] { return freer.calls.load() == 1; }, 1500ms));
+    CHECK(eventually([&] { return renewal_threads() == before; }, 1000ms));  // the thread ended with its client
+}
+
+TEST_CASE("a callback that ends its thread (pthread_exit, as a finalizing interpreter does) aborts nothing",
+          "[renewal][timing]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    static std::atomic<int> entered{0};
+    auto o = renewing(300);
+    o.on_lost = [](redlock_lock *, int, void *) {
+        ++entered;
+        ::pthread_exit(nullptr);
+    };
+    auto l = make_lock(c.get(), "renew:exit", o);
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    s.admin({"DEL", "renew:exit"});
+    CHECK(eventually([&] { return entered.load() == 1; }, 1500ms));
+    std::this_thread::sleep_for(50ms);
+    auto again = make_lock(c.get(), "renew:exit-again", renewing(300));  // a new renewal thread takes over
+    REQUIRE(redlock_lock_acquire(again.get()) == REDLOCK_OK);
+    std::this_thread::sleep_for(600ms);
+    CHECK(redlock_lock_owned(again.get()) == 1);
+    const auto t0 = std::chrono::steady_clock::now();
+    l.reset();  // does not wait for a callback that will never return
+    again.reset();
+    c.reset();
+    CHECK(std::chrono::steady_clock::now() - t0 < 1s);
 }

@@ -211,9 +211,10 @@ typedef struct redlock_lock redlock_lock;
  * renewal found the token gone (expired, deleted or overwritten behind the owner's back), or the connection or
  * timeout code of the renewals that kept failing until the TTL had certainly run out. Afterwards
  * redlock_lock_owned() answers 0 and redlock_lock_release() reports REDLOCK_ENOTOWNED without touching whoever holds
- * the key now. The callback may call redlock_lock_owned/locked/token and redlock_strerror/last_error, and must
- * return soon (renewals of this client's other locks wait for it); it must not free the lock or its client
- * (redlock_lock_free waits for a callback of that lock to return).
+ * the key now. The callback may call any function on this lock (owned, locked, token, fence, release) and
+ * redlock_strerror/last_error, and may free the lock, even when it is the last reference to its client (a binding's
+ * garbage collector does that); it should return soon: renewals of this client's other locks wait for it.
+ * redlock_lock_free from another thread waits for a running callback of that lock to return.
  */
 typedef void (*redlock_lost_fn)(redlock_lock *lock, int reason, void *arg);
 

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -168,14 +169,22 @@ public:
     LockOptions &blocking_timeout(std::chrono::duration<Rep, Period> t) { o_.blocking_timeout_ms = detail::to_ms(t); return *this; }
     /** Each acquire also takes a fencing token (Lock::fence()). */
     LockOptions &fencing(bool on) { o_.fencing = on ? 1 : 0; return *this; }
+    /** While held, the client renews the TTL every timeout / 3 in the background (needs a timeout). */
+    LockOptions &auto_renew(bool on) { o_.auto_renew = on ? 1 : 0; return *this; }
+    /** With auto_renew: called once, on the library's renewal thread, when the lock is lost; `reason` is
+     *  REDLOCK_ENOTOWNED (token found gone) or the code of the renewals that failed until the TTL ran out. It must
+     *  return soon and must not destroy the Lock; an exception it throws is dropped. */
+    LockOptions &on_lost(std::function<void(int reason)> fn) { on_lost_ = std::move(fn); return *this; }
     /** true: redis-py thread_local=True (the default); false: REDLOCK_SHARED. */
     LockOptions &thread_local_tokens(bool tl) { flags_ = tl ? REDLOCK_THREAD_LOCAL : REDLOCK_SHARED; return *this; }
     const redlock_lock_options *get() const noexcept { return &o_; }
     unsigned flags() const noexcept { return flags_; }
 
 private:
+    friend class Lock;
     redlock_lock_options o_;
     unsigned flags_ = REDLOCK_THREAD_LOCAL;
+    std::function<void(int)> on_lost_;
 };
 
 /** Per-call arguments of Lock::acquire (redis-py's acquire(blocking, blocking_timeout, sleep, token)). */
@@ -195,9 +204,31 @@ struct AcquireArgs {
 class Lock {
 public:
     Lock(const Client &client, const std::string &name, const LockOptions &opts = LockOptions()) {
+        redlock_lock_options o = *opts.get();
+        if (opts.on_lost_) {
+            // Heap-held so its address survives moves of this Lock; destroyed after l_ (declared before it), and
+            // redlock_lock_free waits for a running callback.
+            on_lost_ = std::make_unique<std::function<void(int)>>(opts.on_lost_);
+            o.on_lost = [](redlock_lock *, int reason, void *arg) {
+                try {
+                    (*static_cast<std::function<void(int)> *>(arg))(reason);
+                } catch (...) {  // nowhere to report it: the renewal thread is the library's
+                }
+            };
+            o.on_lost_arg = on_lost_.get();
+        }
         redlock_lock *l = nullptr;
-        detail::check(redlock_lock_new(&l, client.native(), name.c_str(), opts.get(), opts.flags()));
+        detail::check(redlock_lock_new(&l, client.native(), name.c_str(), &o, opts.flags()));
         l_.reset(l);
+    }
+    Lock(Lock &&) noexcept = default;
+    Lock &operator=(Lock &&o) noexcept {
+        if (this != &o) {
+            l_.reset();  // first: its renewals may still call the callback being replaced
+            on_lost_ = std::move(o.on_lost_);
+            l_ = std::move(o.l_);
+        }
+        return *this;
     }
 
     /** true: acquired; false: busy until the wait ran out (redis-py's acquire()). */
@@ -299,7 +330,8 @@ private:
         return msg;
     }
 
-    std::unique_ptr<redlock_lock, Free> l_;  // the C lock keeps its client alive
+    std::unique_ptr<std::function<void(int)>> on_lost_;  // before l_: outlives the C lock
+    std::unique_ptr<redlock_lock, Free> l_;              // the C lock keeps its client alive
 };
 
 /**

@@ -1,5 +1,6 @@
 #include "background/watchdog.hpp"
 
+#include <cxxabi.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -32,8 +33,22 @@ struct Watchdog::State {
     std::set<std::pair<Clock::time_point, uint64_t>> queue;  // (due, id), soonest first
     uint64_t next_id = 1;
     bool stop = false;
+    bool running = false;  // the thread is in its loop (false again if a callback ended it with pthread_exit)
     std::thread::id thread_id;
     ForkGuard fork_guard{mu, &cv};  // after mu and cv
+
+    // Ends an entry's callback (relocking): erasers waiting for it may go on.
+    struct CallbackDone {
+        State &s;
+        std::unique_lock<std::mutex> &lk;
+        uint64_t id;
+        ~CallbackDone() {
+            lk.lock();
+            auto it = s.entries.find(id);
+            if (it != s.entries.end()) it->second.in_callback = false;
+            s.cv.notify_all();
+        }
+    };
 
     // Erases an entry, first waiting for its running callback unless called by that callback (mu held by `lk`).
     void erase_locked(std::unique_lock<std::mutex> &lk, uint64_t id) {
@@ -59,8 +74,9 @@ Watchdog::~Watchdog() {
     }
     state_->cv.notify_all();
     if (!t) return;
-    if (thread_pid_ == ::getpid() && t->joinable() && t->get_id() != std::this_thread::get_id()) t->join();
-    else (void)t.release();  // a fork()ed child's copy of a thread it does not have: nothing to join
+    if (thread_pid_ != ::getpid()) (void)t.release();  // a fork()ed child's copy of a thread it does not have
+    else if (t->get_id() == std::this_thread::get_id()) t->detach();  // freed from inside a callback (a binding's GC)
+    else t->join();
 }
 
 std::unique_ptr<Watchdog::Ticket> Watchdog::renew(uint64_t owner, std::string name, std::string token, Millis ttl,
@@ -110,8 +126,10 @@ size_t Watchdog::renewing() const {
 
 void Watchdog::start_thread_locked() {
     const pid_t me = ::getpid();
-    if (thread_ && thread_pid_ == me) return;
-    if (thread_) (void)thread_.release();  // inherited through fork(): that thread is not in this process
+    if (thread_ && thread_pid_ == me && state_->running) return;
+    if (thread_ && thread_pid_ == me) thread_->join();  // ended inside a callback: it no longer needs the mutex
+    else if (thread_) (void)thread_.release();  // inherited through fork(): that thread is not in this process
+    state_->running = true;
     state_->stop = false;
     thread_pid_ = me;
     thread_ = std::make_unique<std::thread>([this] {
@@ -149,8 +167,15 @@ Watchdog::Outcome Watchdog::renew_once(const std::string &name, const std::strin
 
 void Watchdog::run() {
     const pid_t me = ::getpid();
-    State &s = *state_;
+    // Owned here too: a callback may free the last handle of the client, destroying this Watchdog on this thread;
+    // the loop then sees `stop` and leaves, touching only the state.
+    const std::shared_ptr<State> keep = state_;
+    State &s = *keep;
     std::unique_lock<std::mutex> lk(s.mu);
+    struct Leaving {  // with lk held, however the loop ends
+        State &s;
+        ~Leaving() { s.running = false; }
+    } leaving{s};
     while (!s.stop) {
         if (s.queue.empty()) {
             s.cv.wait(lk);
@@ -197,15 +222,16 @@ void Watchdog::run() {
         e.in_callback = true;
         LostFn callback = e.on_lost;
         lk.unlock();
+        State::CallbackDone done{s, lk, id};  // also when pthread_exit unwinds the thread inside the callback
         try {
             callback(reason);
+        } catch (abi::__forced_unwind &) {
+            // pthread_exit (or cancellation) in the callback, e.g. a host interpreter that is shutting down ends
+            // foreign threads that ask for its lock: it must go through, or the process aborts.
+            throw;
         } catch (...) {
             // a callback's exception has nowhere to go: the lock is lost either way
         }
-        lk.lock();
-        it = s.entries.find(id);
-        if (it != s.entries.end()) it->second.in_callback = false;
-        s.cv.notify_all();
     }
 }
 

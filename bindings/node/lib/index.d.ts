@@ -28,6 +28,11 @@ export interface LockOptions {
   blockingTimeout?: number | null;
   /** Each acquire also takes a fencing token (`lock.fence`); default false. */
   fencing?: boolean;
+  /** While held, the library renews the TTL every timeout / 3 in the background (needs a timeout); default false. */
+  autoRenew?: boolean;
+  /** With autoRenew: called once, on the event loop, when the lock is lost (the token found gone, or renewals failed
+   *  until the TTL ran out); `error` is a LockNotOwnedError, ConnectionError or TimeoutError saying why. */
+  onLost?: ((lock: Lock, error: RedlockError) => void) | null;
 }
 export interface AcquireOptions {
   blocking?: boolean;
@@ -54,6 +59,7 @@ export class Lock {
   readonly blockingTimeout: number | null;
   readonly token: string | null;
   readonly fencing: boolean;
+  readonly autoRenew: boolean;
   /** The fencing token of the current hold (a lock with `fencing: true`), or null when none is held. */
   readonly fence: number | null;
   lastThreadId: number;

@@ -112,10 +112,46 @@ async function wait(ms) {
 }
 
 const CLIENT_OPTIONS = ['connectTimeout', 'commandTimeout', 'maxConnections', 'keepalive', 'username', 'password', 'db'];
-const LOCK_OPTIONS = ['timeout', 'sleep', 'blocking', 'blockingTimeout', 'fencing'];
+const LOCK_OPTIONS = ['timeout', 'sleep', 'blocking', 'blockingTimeout', 'fencing', 'autoRenew', 'onLost'];
 const ACQUIRE_OPTIONS = ['blocking', 'blockingTimeout', 'sleep', 'token'];
 
-const handles = new FinalizationRegistry(({ free, address }) => free(address));
+const handles = new FinalizationRegistry(({ free, address, id }) => {
+  if (id) lost.locks.delete(id);
+  free(address);
+});
+
+// onLost: the C callback lives in a worker of its own (lost-listener.js), which forwards (lock id, reason) here.
+const lost = {
+  address: 0n,   // the C function, once the listener runs
+  locks: new Map(),  // lock id -> WeakRef(Lock): a callback never keeps its lock alive
+  nextId: 1,
+  listener: null,
+  start() {
+    if (this.address) return this.address;
+    const shared = new SharedArrayBuffer(8);
+    const slot = new BigInt64Array(shared);
+    const w = new Worker(path.join(__dirname, 'lost-listener.js'), { workerData: { libraryPath, shared } });
+    w.on('message', ({ id, reason }) => {
+      const lock = this.locks.get(id)?.deref();
+      if (lock && lock._onLost) {
+        const error = errorFor(reason, `lock '${lock.name}' lost: ${c.strerror(reason)}`);
+        queueMicrotask(() => lock._onLost(lock, error));
+      }
+    });
+    w.unref();
+    // Once per process, ~20-50 ms: the lock constructor is synchronous and needs the address now.
+    while (Atomics.load(slot, 0) === 0n) {
+      if (Atomics.wait(slot, 0, 0n, 10000) === 'timed-out') throw new Error('libredlock: the onLost listener did not start');
+    }
+    this.listener = w;
+    this.address = Atomics.load(slot, 0);
+    // At exit, locks with onLost are freed first (ending their renewals) while the listener still runs.
+    process.once('exit', () => {
+      for (const ref of this.locks.values()) ref.deref()?.free();
+    });
+    return this.address;
+  },
+};
 
 class Client {
   /**
@@ -192,16 +228,28 @@ class Lock {
     this.blocking = opts.blocking === undefined ? true : arg.boolean(opts.blocking, 'blocking');
     this.blockingTimeout = opts.blockingTimeout === undefined ? null : arg.waitLimit(opts.blockingTimeout);
     this.fencing = opts.fencing === undefined ? false : arg.boolean(opts.fencing, 'fencing');
+    this.autoRenew = opts.autoRenew === undefined ? false : arg.boolean(opts.autoRenew, 'autoRenew');
+    if (opts.onLost != null && typeof opts.onLost !== 'function') throw new TypeError('onLost must be a function');
+    this._onLost = opts.onLost || null;
     const o = {};
     c.lockOptionsInit(o);
     o.timeout_ms = ttl;
     o.sleep_ms = this.sleep;
     o.fencing = this.fencing ? 1 : 0;
+    o.auto_renew = this.autoRenew ? 1 : 0;
+    this._id = 0;
+    if (this._onLost && !this.autoRenew) throw new InvalidArgumentError('onLost needs autoRenew', codes.EINVAL);
+    if (this._onLost && ttl > 0) {  // without a TTL the C call below refuses autoRenew, with its message
+      o.on_lost = lost.start();
+      this._id = lost.nextId++;
+      o.on_lost_arg = this._id;
+    }
     const out = [0n];
     check(c.lockNew(out, client._live(), Buffer.concat([bytes, Buffer.from([0])]), o, SHARED));
     this._address = out[0];
     this._token = {};
-    handles.register(this, { free: c.lockFree, address: this._address }, this._token);
+    if (this._id) lost.locks.set(this._id, new WeakRef(this));
+    handles.register(this, { free: c.lockFree, address: this._address, id: this._id }, this._token);
     /** Worker thread ids of the latest calls (for tests and diagnostics). */
     this.lastThreadId = 0;
   }
@@ -289,6 +337,7 @@ class Lock {
   free() {
     if (this._address) {
       handles.unregister(this._token);
+      if (this._id) lost.locks.delete(this._id);
       c.lockFree(this._address);
       this._address = 0n;
     }

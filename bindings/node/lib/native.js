@@ -67,7 +67,8 @@ function declareTypes() {
   });
   koffi.struct('redlock_lock_options', {  // version 2: the library's default init fills all of it
     version: 'uint32_t', blocking: 'int32_t', timeout_ms: 'int64_t', sleep_ms: 'int64_t', blocking_timeout_ms: 'int64_t',
-    auto_renew: 'int32_t', fencing: 'int32_t', fair: 'int32_t', on_lost: 'void *', on_lost_arg: 'void *',
+    auto_renew: 'int32_t', fencing: 'int32_t', fair: 'int32_t',
+    on_lost: 'uintptr_t', on_lost_arg: 'uintptr_t',  // a function address from lost-listener.js, and a lock id
   });
   koffi.struct('redlock_acquire_options', {
     version: 'uint32_t', set: 'uint32_t', blocking: 'int32_t', blocking_timeout_ms: 'int64_t', sleep_ms: 'int64_t',
@@ -110,4 +111,4 @@ function bind(file) {
   };
 }
 
-module.exports = { codes, findLibrary, bind };
+module.exports = { codes, findLibrary, bind, koffi };

@@ -220,3 +220,59 @@ test('after a SET whose reply was lost, the next acquire retries the kept token 
   for (const s of sockets) s.destroy();
   proxy.close();
 });
+
+test('autoRenew keeps a 300 ms lock held past its TTL; release ends the renewals', async () => {
+  const lock = client.lock('node:renew', { timeout: 300, autoRenew: true });
+  assert.equal(await lock.acquire(), true);
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal(await lock.owned(), true);
+  await lock.release();
+  assert.equal(redis.cli('EXISTS', 'node:renew'), '0');
+  assert.throws(() => client.lock('node:renew', { autoRenew: true }), InvalidArgumentError);  // no TTL
+  assert.throws(() => client.lock('node:renew', { timeout: 300, onLost: () => {} }), InvalidArgumentError);
+  assert.throws(() => client.lock('node:renew', { timeout: 300, autoRenew: true, onLost: 'x' }), TypeError);
+  lock.free();
+});
+
+test('onLost runs on the event loop when the key is taken, even while the main thread is busy', async () => {
+  let calls = [];
+  const lock = client.lock('node:lost', {
+    timeout: 300, autoRenew: true, onLost: (l, error) => calls.push({ same: l === lock, error }),
+  });
+  const other = client.lock('node:busy', { timeout: 300, autoRenew: true, onLost: () => calls.push('busy lost') });
+  assert.equal(await lock.acquire(), true);
+  assert.equal(await other.acquire(), true);
+  // A main thread stuck for 1 s (three TTLs) does not stop renewals: the callback does not run here.
+  const end = Date.now() + 1000;
+  while (Date.now() < end);
+  assert.equal(await other.owned(), true);
+  redis.cli('SET', 'node:lost', 'someone-else', 'PX', '10000');
+  for (let i = 0; i < 100 && calls.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].same, true);
+  assert.ok(calls[0].error instanceof LockNotOwnedError);
+  assert.equal(await lock.owned(), false);
+  await assert.rejects(lock.release(), LockNotOwnedError);
+  assert.equal(redis.cli('GET', 'node:lost'), 'someone-else');
+  await other.release();
+  lock.free();
+  other.free();
+});
+
+test('a process with auto-renewed locks and callbacks in flight exits cleanly', () => {
+  const code = `
+    const { Client } = require(${JSON.stringify(require.resolve('../lib'))});
+    const { execFileSync } = require('node:child_process');
+    const c = new Client(process.argv[1]);
+    const a = c.lock('node:exit-a', { timeout: 300, autoRenew: true, onLost: () => console.log('lost') });
+    const b = c.lock('node:exit-b', { timeout: 300, autoRenew: true, onLost: () => {} });
+    (async () => {
+      await a.acquire(); await b.acquire();
+      execFileSync('redis-cli', ['-u', process.argv[1], 'DEL', 'node:exit-a']);
+      setTimeout(() => { console.log('bye'); process.exit(0); }, 100 + Number(process.argv[2]));
+    })();`;
+  for (const delay of [0, 90, 150]) {
+    const out = execFileSync(process.execPath, ['-e', code, redis.url, String(delay)], { encoding: 'utf8', timeout: 20000 });
+    assert.ok(out.trim().endsWith('bye'), out);
+  }
+});

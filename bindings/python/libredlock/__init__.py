@@ -13,6 +13,7 @@ exception of the same name, so ``except redis.exceptions.LockError`` keeps worki
 """
 from __future__ import annotations
 
+import atexit
 import builtins
 import ctypes
 import numbers
@@ -20,7 +21,8 @@ import operator
 import os
 import time
 import urllib.parse
-from typing import Any, Optional, Tuple, Type, TypeVar, Union, overload
+import weakref
+from typing import Any, Callable, Optional, Tuple, Type, TypeVar, Union, overload
 
 from . import _native
 
@@ -319,32 +321,35 @@ class Client:
     @overload
     def lock(self, name: Name, timeout: Optional[float] = ..., sleep: float = ..., blocking: bool = ...,
              blocking_timeout: Optional[float] = ..., lock_class: None = ..., thread_local: bool = ..., *,
-             fencing: bool = ...) -> "Lock":
+             fencing: bool = ..., auto_renew: bool = ..., on_lost: Optional[LostCallback] = ...) -> "Lock":
         ...
 
     @overload
     def lock(self, name: Name, timeout: Optional[float] = ..., sleep: float = ..., blocking: bool = ...,
              blocking_timeout: Optional[float] = ..., *, lock_class: Type[_L], thread_local: bool = ...,
-             fencing: bool = ...) -> _L:
+             fencing: bool = ..., auto_renew: bool = ..., on_lost: Optional[LostCallback] = ...) -> _L:
         ...
 
     @overload
     def lock(self, name: Name, timeout: Optional[float], sleep: float, blocking: bool,
              blocking_timeout: Optional[float], lock_class: Type[_L], thread_local: bool = ..., *,
-             fencing: bool = ...) -> _L:
+             fencing: bool = ..., auto_renew: bool = ..., on_lost: Optional[LostCallback] = ...) -> _L:
         ...
 
     def lock(self, name: Name, timeout: Optional[float] = None, sleep: float = 0.1, blocking: bool = True,
              blocking_timeout: Optional[float] = None, lock_class: Optional[Type[Lock]] = None,
-             thread_local: bool = True, *, fencing: bool = False) -> Lock:
+             thread_local: bool = True, *, fencing: bool = False, auto_renew: bool = False,
+             on_lost: Optional[LostCallback] = None) -> Lock:
         """A :class:`Lock` (or ``lock_class``, a subclass of it) on this client, with redis-py's ``Redis.lock``
-        arguments in redis-py's order, and libredlock's own as keywords (``fencing``: see :attr:`Lock.fence`)."""
+        arguments in redis-py's order, and libredlock's own as keywords (``fencing``: see :attr:`Lock.fence`;
+        ``auto_renew`` and ``on_lost``: see :class:`Lock`)."""
         if lock_class is None:
             lock_class = Lock
         elif not (isinstance(lock_class, type) and issubclass(lock_class, Lock)):
             raise TypeError("lock_class must be libredlock.Lock or a subclass of it, not %r" % (lock_class,))
         return lock_class(self, name, timeout=timeout, sleep=sleep, blocking=blocking,
-                          blocking_timeout=blocking_timeout, thread_local=thread_local, fencing=fencing)
+                          blocking_timeout=blocking_timeout, thread_local=thread_local, fencing=fencing,
+                          auto_renew=auto_renew, on_lost=on_lost)
 
     def close(self) -> None:
         """Drop this reference to the connections (locks made from it keep them alive)."""
@@ -363,6 +368,38 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: ``on_lost(lock, error)``: called once when an auto-renewed lock is lost; ``error`` is the exception that says why
+#: (LockNotOwnedError: the token was found gone; ConnectionError/TimeoutError: renewals failed until the TTL ran out).
+LostCallback = Callable[["Lock", "RedlockError"], Any]
+
+# Locks whose on_lost Python must stop receiving before the interpreter goes away (a callback into a finalizing
+# interpreter can crash): their handles are freed at exit, which ends their renewals and waits for a running callback.
+_with_callbacks: "weakref.WeakSet[Lock]" = weakref.WeakSet()
+
+
+@atexit.register
+def _free_locks_with_callbacks() -> None:
+    for lock in list(_with_callbacks):
+        lock._free()
+
+
+def _lost_trampoline(ref: "weakref.ReferenceType[Lock]", on_lost: LostCallback) -> Any:
+    """The C callback for one lock: runs on the library's renewal thread, with the GIL (ctypes takes it). Holds the
+    lock weakly, so a lock that is garbage is freed (which ends its renewals) rather than kept alive by its callback."""
+    def lost(_handle: Optional[int], reason: int, _arg: Optional[int]) -> None:
+        lock = ref()
+        if lock is None:
+            return
+        strerror = _lib.redlock_strerror(reason).decode()
+        cls: Type[RedlockError] = _BY_CODE.get(reason, RedlockError)
+        try:
+            on_lost(lock, cls("lock %r lost: %s" % (lock.name, strerror), reason))
+        except BaseException:  # nowhere to raise it: the renewal thread is the library's
+            import traceback
+            traceback.print_exc()
+    return _native.LOST_FN(lost)
 
 
 class _LocalView:
@@ -385,7 +422,7 @@ class Lock:
 
     def __init__(self, client: Client, name: Name, timeout: Optional[float] = None, sleep: float = 0.1,
                  blocking: bool = True, blocking_timeout: Optional[float] = None, thread_local: bool = True, *,
-                 fencing: bool = False) -> None:
+                 fencing: bool = False, auto_renew: bool = False, on_lost: Optional[LostCallback] = None) -> None:
         if not isinstance(client, Client):
             raise TypeError("client must be a libredlock.Client, not %s" % type(client).__name__)
         name_bytes = _c_string(name, "lock name")
@@ -399,6 +436,17 @@ class Lock:
             raise TypeError("fencing must be True or False, not %s" % type(fencing).__name__)
         opts.fencing = 1 if fencing else 0
         self.fencing = fencing
+        if not isinstance(auto_renew, bool):
+            raise TypeError("auto_renew must be True or False, not %s" % type(auto_renew).__name__)
+        if on_lost is not None and not callable(on_lost):
+            raise TypeError("on_lost must be callable, not %s" % type(on_lost).__name__)
+        opts.auto_renew = 1 if auto_renew else 0
+        self.auto_renew = auto_renew
+        self.on_lost = on_lost
+        self._lost_fn = None
+        if on_lost is not None:
+            self._lost_fn = _lost_trampoline(weakref.ref(self), on_lost)  # kept alive as long as the handle
+            opts.on_lost = self._lost_fn
         self.client = client
         self.name = name
         self.timeout = timeout
@@ -411,6 +459,13 @@ class Lock:
         flags = _native.THREAD_LOCAL if self.thread_local else _native.SHARED
         _check(_lib.redlock_lock_new(ctypes.byref(handle), client._handle, name_bytes, ctypes.byref(opts), flags))
         self._handle: Optional[ctypes.c_void_p] = handle
+        if on_lost is not None:
+            _with_callbacks.add(self)
+
+    def _free(self) -> None:
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle:
+            _lib.redlock_lock_free(handle)  # without the GIL: waits for a running on_lost, which needs it
 
     def __del__(self, _free: Any = _lib.redlock_lock_free) -> None:  # bound now: globals may be gone at exit
         handle = getattr(self, "_handle", None)

@@ -50,6 +50,10 @@ class ClientOptions(ctypes.Structure):
     ]
 
 
+#: redlock_lost_fn: void (*)(redlock_lock *lock, int reason, void *arg). ctypes takes the GIL to run it.
+LOST_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
+
+
 class LockOptions(ctypes.Structure):  # version 2: the library's default init fills all of it
     _fields_ = [
         ("version", ctypes.c_uint32),
@@ -60,7 +64,7 @@ class LockOptions(ctypes.Structure):  # version 2: the library's default init fi
         ("auto_renew", ctypes.c_int32),
         ("fencing", ctypes.c_int32),
         ("fair", ctypes.c_int32),
-        ("on_lost", ctypes.c_void_p),
+        ("on_lost", LOST_FN),
         ("on_lost_arg", ctypes.c_void_p),
     ]
 

@@ -341,3 +341,82 @@ def test_a_library_error_in_acquire_keeps_the_token_and_takes_one_attempt(server
     time.sleep(0.7)
     with pytest.raises(libredlock.LockNotOwnedError):
         lock.release()  # the paused SET was dropped with its connection: releasing the kept token is harmless
+
+
+def test_auto_renew_keeps_a_short_lock_held_and_release_ends_it(client, r):
+    lock = client.lock("py-renew", timeout=0.3, auto_renew=True)
+    assert lock.acquire()
+    time.sleep(1.5)  # five TTLs
+    assert lock.owned()
+    assert 0 < r.pttl("py-renew") <= 300
+    lock.release()
+    assert r.get("py-renew") is None
+    with pytest.raises(InvalidArgumentError, match="auto_renew needs a TTL"):
+        client.lock("py-renew", auto_renew=True)
+    with pytest.raises(TypeError):
+        client.lock("py-renew", timeout=1, auto_renew=1)
+    with pytest.raises(TypeError):
+        client.lock("py-renew", timeout=1, auto_renew=True, on_lost="not callable")
+
+
+def test_on_lost_runs_python_with_the_gil_when_the_key_is_taken_away(client, r):
+    seen = []
+    done = threading.Event()
+
+    def on_lost(lock, error):
+        seen.append((lock, error, threading.current_thread() is threading.main_thread()))
+        done.set()
+
+    lock = client.lock("py-lost", timeout=0.3, auto_renew=True, on_lost=on_lost)
+    assert lock.acquire()
+    r.set("py-lost", "someone-else", px=10000)
+    assert done.wait(2)
+    got, error, on_main = seen[0]
+    assert got is lock
+    assert isinstance(error, LockNotOwnedError) and error.code == libredlock._native.ENOTOWNED
+    assert not on_main  # the library's renewal thread
+    assert not lock.owned()
+    with pytest.raises(LockNotOwnedError):
+        lock.release()
+    assert r.get("py-lost") == b"someone-else"
+    time.sleep(0.3)
+    assert len(seen) == 1
+
+
+def test_a_lock_with_a_callback_is_garbage_collected_and_renewals_stop(client, r):
+    import gc
+    import weakref
+    lock = client.lock("py-gc", timeout=0.3, auto_renew=True, on_lost=lambda lock, error: None)
+    assert lock.acquire()
+    ref = weakref.ref(lock)
+    del lock
+    gc.collect()
+    assert ref() is None  # the callback does not keep its lock alive
+    time.sleep(0.6)  # the handle was freed: nothing renews the key, which expires
+    assert r.get("py-gc") is None
+
+
+def test_the_interpreter_exits_cleanly_with_callbacks_due_or_running(server, r, tmp_path):
+    # Locks with on_lost are freed at exit, before the interpreter goes away: no callback into a finalizing
+    # interpreter (a crash or a hang), whether the callback is due, running, or never comes.
+    code = ("import sys, time\n"
+            "import libredlock\n"
+            "c = libredlock.Client.from_url(sys.argv[1])\n"
+            "slow = c.lock('exit-slow', timeout=0.3, auto_renew=True, on_lost=lambda l, e: time.sleep(0.5))\n"
+            "held = c.lock('exit-held', timeout=0.3, auto_renew=True, on_lost=lambda l, e: print('lost'))\n"
+            "assert slow.acquire() and held.acquire()\n"
+            "import redis; redis.Redis(port=int(sys.argv[2])).delete('exit-slow')\n"
+            "time.sleep(0.25)  # the slow callback is running as the interpreter exits\n"
+            "print('bye')\n")
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(libredlock.__file__)))
+    for _ in range(3):
+        p = subprocess.run([sys.executable, "-c", code, server.url, str(server.port)], env=env, capture_output=True,
+                           text=True, cwd=str(tmp_path), timeout=30)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.split() == ["bye"], p.stdout
+        assert p.stderr == "", p.stderr
+    time.sleep(0.4)  # freed at exit: nothing renews them
+    assert r.get("exit-held") is None
