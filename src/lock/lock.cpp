@@ -1,9 +1,11 @@
 #include "lock/lock.hpp"
 
+#include "background/waiters.hpp"
 #include "background/watchdog.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <thread>
@@ -78,12 +80,16 @@ KeyValue Lock::value_after(const OutcomeUnknown &lost, const char *verb, std::st
     }
 }
 
-bool Lock::try_set(const std::string &token, bool may_have_landed, std::optional<uint64_t> &fence) {
+bool Lock::try_set(const std::string &token, bool may_have_landed, bool retry, std::optional<uint64_t> &fence,
+                   std::optional<int64_t> &pttl) {
     Reply r;
     try {
         if (opts_.fencing)
             r = client_->script(kFencedAcquireScript, {name_, fence_key_}, {token, ttl_ms_},
-                                expect::integer | type_bit(Reply::Type::nil));
+                                expect::integer | type_bit(Reply::Type::array));
+        else if (retry)  // the first attempt is the plain SET; a waiter's retries also learn the holder's PTTL
+            r = client_->script(kAcquireOrPttlScript, {name_}, {token, ttl_ms_},
+                                expect::integer | expect::status | expect::status_ok_only);
         else
             r = opts_.ttl ? client_->write({"SET", name_, token, "NX", "PX", ttl_ms_}, expect::ok_or_nil)
                           : client_->write({"SET", name_, token, "NX"}, expect::ok_or_nil);
@@ -99,14 +105,18 @@ bool Lock::try_set(const std::string &token, bool may_have_landed, std::optional
                                           shown(name_), e.what(), kKeptAfterUnknownSet));
     }
     if (r.is_error()) throw server_error(r.str, fmt::format("acquire of '{}'", shown(name_)));
-    if (r.type == Reply::Type::integer) {  // the fenced script took it
+    if (opts_.fencing && r.type == Reply::Type::integer) {  // the fenced script took it
         if (r.integer <= 0) throw Error(Errc::server, fmt::format("acquire of '{}': the fence counter is not a "
                                                                   "positive integer", shown(name_)));
         fence = static_cast<uint64_t>(r.integer);
         return true;
     }
     if (r.is_status("OK")) return true;
-    // nil: busy. Retrying with a kept token, the key may hold that very token: its late SET has landed.
+    // Busy: nil (SET), the PTTL (retry script), or {PTTL} (fenced script).
+    if (r.type == Reply::Type::integer) pttl = r.integer;
+    else if (r.type == Reply::Type::array && r.elements.size() == 1 && r.elements[0].type == Reply::Type::integer)
+        pttl = r.elements[0].integer;
+    // Retrying with a kept token, the key may hold that very token: its late SET has landed.
     if (!may_have_landed || !client_->get(name_).holds(token)) return false;
     return settle_found(token, fence);
 }
@@ -180,11 +190,17 @@ bool Lock::acquire(const AcquireArgs &args) {
         }
     } put_back{*tokens_, token, retry_kept};
 
-    // As redis-py: the deadline is fixed before the first attempt, which is immediate; never sleep past it.
-    const Deadline stop_trying_at = blocking_timeout ? Deadline::after(*blocking_timeout) : Deadline::never();
+    // As redis-py: the deadline is fixed before the first attempt, which is immediate; `sleep` is the longest gap
+    // between attempts, and no wait goes past the deadline. Waits end sooner when the holder's key expires (its PTTL
+    // comes with each retry) or when a libredlock owner releases it (the release publishes; see Waiters).
+    const Clock::time_point give_up_at = blocking_timeout ? Clock::now() + *blocking_timeout : Clock::time_point::max();
+    std::unique_ptr<Waiters::Watch> watch;
+    bool retry = false;
     for (;;) {
+        const uint64_t seen = watch ? watch->seen() : 0;  // before the attempt: a release after it is a change
         std::optional<uint64_t> fence;
-        if (try_set(token, retry_kept, fence)) {
+        std::optional<int64_t> pttl;
+        if (try_set(token, retry_kept, retry, fence, pttl)) {
             std::shared_ptr<void> renewal;
             if (opts_.auto_renew)  // now is after the reply: the TTL surely started at or before it
                 renewal = client_->watchdog().renew(id_, name_, token, *opts_.ttl, Clock::now(), opts_.on_lost);
@@ -193,8 +209,27 @@ bool Lock::acquire(const AcquireArgs &args) {
             return true;
         }
         if (!blocking) return false;
-        if (stop_trying_at.passed_after(sleep)) return false;
-        std::this_thread::sleep_for(sleep);
+        retry = true;
+        const auto now = Clock::now();
+        auto next = now + sleep;  // (sleep is at most REDLOCK_MAX_DURATION_MS: no overflow)
+        if (pttl && *pttl >= 0) next = std::min(next, now + Millis(*pttl + 1));  // +1: PTTL is rounded down
+        if (give_up_at <= now) return false;
+        if (sleep.count() > 0 && (!watch || !watch->active())) {
+            // Subscribe, then retry at once: a release between the last attempt and the subscription would be
+            // missed otherwise. Confirmation is awaited no longer than the wait it replaces.
+            watch.reset();
+            const auto confirm_by = std::min(next, give_up_at);
+            watch = client_->waiters().watch(name_, Deadline::after(std::chrono::duration_cast<Millis>(confirm_by - now)));
+            if (watch) continue;
+        }
+        if (next > give_up_at) {
+            // redis-py gives up here, since its next poll would come after the deadline. A release can still be
+            // heard until then: wait for one (only that), then try once more.
+            if (!watch || !watch->wait(seen, give_up_at)) return false;
+            continue;
+        }
+        if (watch) (void)watch->wait(seen, next);
+        else std::this_thread::sleep_until(next);
     }
 }
 
@@ -208,7 +243,7 @@ void Lock::release() {
                                         : "Cannot release an unlocked lock (this owner holds no token)");
     Reply r;
     try {
-        r = client_->script(kReleaseScript, {name_}, {held->token});
+        r = client_->script(kReleasePublishScript, {name_}, {held->token, release_channel(client_->config().db, name_)});
     } catch (const OutcomeUnknown &e) {
         if (value_after(e, "release", "the token is kept: retry the release").holds(held->token))
             throw Error(e.code(), fmt::format("release of '{}': {}; the lock is still held: the token is kept, retry "

@@ -66,8 +66,10 @@ public:
 
 private:
     // One SET NX attempt: true if it took. `may_have_landed`: the token was kept after an unknown outcome, so a busy
-    // key may be holding it (checked with GET).
-    bool try_set(const std::string &token, bool may_have_landed, std::optional<uint64_t> &fence);
+    // key may be holding it (checked with GET). `pttl` (retries and fenced attempts): the busy key's PTTL when told
+    // (-1: no TTL).
+    bool try_set(const std::string &token, bool may_have_landed, bool retry, std::optional<uint64_t> &fence,
+                 std::optional<int64_t> &pttl);
     uint64_t read_fence();  // the counter's value, while this owner holds the lock (so it is this owner's fence)
     // The key was found holding `token` after all: restart its TTL (read the fence); false if it expired meanwhile.
     bool settle_found(const std::string &token, std::optional<uint64_t> &fence);

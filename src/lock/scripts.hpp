@@ -56,10 +56,43 @@ inline constexpr Script kReacquireScript{R"(
     )",
                                          "1cac51482acf5858da00f6d685d68f886cd6b6b2"};
 
-// libredlock's own: a fenced acquire. SET NX [PX] and, only when it took, INCR of the name's fence counter, in one
-// step, so no other owner can come between the two. The key and value are exactly a plain acquire's, so redis-py and
-// libredlock still exclude each other. KEYS[1] name, KEYS[2] fence counter; ARGV[1] token, ARGV[2] ttl in ms or ""
-// (none) -> the new fence, or nil when the lock is busy.
+// libredlock's own scripts. Their effect on the lock key is exactly redis-py's (SET NX [PX], compare-and-delete), so
+// libredlock and redis-py owners exclude each other as before.
+
+// Release, as kReleaseScript, and then a PUBLISH on the lock's release channel, which wakes libredlock acquires
+// waiting for it (background/waiters.*). pcall: a user without permission for the channel still releases.
+// KEYS[1] name; ARGV[1] token, ARGV[2] channel -> 1 deleted, 0 not ours
+inline constexpr Script kReleasePublishScript{R"(
+        local token = redis.call('get', KEYS[1])
+        if not token or token ~= ARGV[1] then
+            return 0
+        end
+        redis.call('del', KEYS[1])
+        redis.pcall('publish', ARGV[2], '')
+        return 1
+    )",
+                                              "142929e075d0bcde4d83ad997c6a5bc557bb3f0b"};
+
+// A retried acquire: SET NX [PX], and when the lock is busy its PTTL in the same round trip, so a waiter never
+// sleeps past the holder's expiry. KEYS[1] name; ARGV[1] token, ARGV[2] ttl in ms or "" (none) -> OK (status), or
+// the holder's PTTL (-1: no TTL).
+inline constexpr Script kAcquireOrPttlScript{R"(
+        local ok
+        if ARGV[2] == '' then
+            ok = redis.call('set', KEYS[1], ARGV[1], 'NX')
+        else
+            ok = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+        end
+        if ok then
+            return ok
+        end
+        return redis.call('pttl', KEYS[1])
+    )",
+                                             "8bb54eb631549d885cb98580aed125b3df403c1f"};
+
+// A fenced acquire: SET NX [PX] and, only when it took, INCR of the name's fence counter, in one step, so no other
+// owner can come between the two. KEYS[1] name, KEYS[2] fence counter; ARGV[1] token, ARGV[2] ttl in ms or ""
+// (none) -> the new fence (integer), or when the lock is busy {PTTL} (an array of one integer).
 inline constexpr Script kFencedAcquireScript{R"(
         local ok
         if ARGV[2] == '' then
@@ -68,10 +101,10 @@ inline constexpr Script kFencedAcquireScript{R"(
             ok = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
         end
         if not ok then
-            return false
+            return {redis.call('pttl', KEYS[1])}
         end
         return redis.call('incr', KEYS[2])
     )",
-                                             "eeb5267a9f62f45664db534928884cdee2a45728"};
+                                             "ddf2508c5c5c0e7d1fe54167607357753aea26ec"};
 
 }  // namespace redlock::core

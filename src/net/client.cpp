@@ -1,5 +1,6 @@
 #include "net/client.hpp"
 
+#include "background/waiters.hpp"
 #include "background/watchdog.hpp"
 
 #include <array>
@@ -15,6 +16,11 @@ Client::~Client() = default;
 Watchdog &Client::watchdog() {
     std::call_once(watchdog_once_, [this] { watchdog_ = std::make_unique<Watchdog>(*this); });
     return *watchdog_;
+}
+
+Waiters &Client::waiters() {
+    std::call_once(waiters_once_, [this] { waiters_ = std::make_unique<Waiters>(pool_.config()); });
+    return *waiters_;
 }
 
 Reply Client::read(ArgList argv, unsigned accept) {

@@ -22,6 +22,7 @@ struct KeyValue {
 };
 
 class Watchdog;
+class Waiters;
 
 class Client {
 public:
@@ -53,6 +54,8 @@ public:
 
     // The renewals of this client's auto-renewed locks (its thread starts with the first).
     Watchdog &watchdog();
+    // The subscriber that wakes this client's waiting acquires on releases (its thread starts with the first wait).
+    Waiters &waiters();
 
 private:
     Deadline command_deadline() const { return Deadline::after(pool_.config().command_timeout); }
@@ -60,6 +63,8 @@ private:
     Pool pool_;
     std::once_flag watchdog_once_;
     std::unique_ptr<Watchdog> watchdog_;  // after pool_: stopped (and joined) before the pool goes
+    std::once_flag waiters_once_;
+    std::unique_ptr<Waiters> waiters_;
 };
 
 }  // namespace redlock::core

@@ -131,6 +131,34 @@ Reply Connection::call(Argv argv, const Deadline &deadline, unsigned accept) {
     }
 }
 
+void Connection::post(ArgList argv, const Deadline &deadline) {
+    out_.clear();
+    encode_command(out_, Argv(argv.begin(), argv.size()));
+    try {
+        send(deadline);
+    } catch (const Error &) {
+        broken_ = true;
+        throw;
+    }
+}
+
+bool Connection::take_pushed(Reply &out) {
+    try {
+        if (reader_.next(out)) return true;
+        char *p = reader_.space(4096);
+        const size_t n = transport_->read_now(p, reader_.space_size());
+        if (n == 0) return false;
+        reader_.commit(n);
+        return reader_.next(out);
+    } catch (const ProtocolError &e) {
+        broken_ = true;
+        throw Error(e.code(), fmt::format("protocol error from {}: {}", where_, e.what()));
+    } catch (const Error &) {
+        broken_ = true;
+        throw;
+    }
+}
+
 void Connection::send(const Deadline &deadline) {
     transport_->write_all(out_.data(), out_.size(), deadline);
     if (out_.capacity() > 65536) std::string().swap(out_);  // do not keep a huge command's buffer around

@@ -33,6 +33,13 @@ public:
         return call(Argv(argv.begin(), argv.size()), deadline, accept);
     }
 
+    // A subscriber's side (pub/sub): commands are sent without waiting, replies and messages are taken as they come.
+    // Both throw Error and mark the connection broken on any failure.
+    void post(ArgList argv, const Deadline &deadline);
+    bool take_pushed(Reply &out);  // the next whole reply already received (reads without waiting), or false
+    int poll_fd() const noexcept { return transport_->poll_fd(); }
+    void set_reply_limits(const ReplyLimits &limits) noexcept { reader_.set_limits(limits); }
+
     bool broken() const noexcept { return broken_; }
     bool looks_dead() noexcept { return transport_->looks_dead(); }
     pid_t owner_pid() const noexcept { return owner_pid_; }

@@ -26,6 +26,8 @@ public:
     // command whose outcome is unknown, instead of retransmitting them for minutes, so the command cannot reach the
     // server later (unless it is already in the network).
     virtual void abort_on_close() noexcept = 0;
+    // The descriptor to poll() for readability (a subscriber waits on it with other events).
+    virtual int poll_fd() const noexcept = 0;
 };
 
 // Opens a plain TCP or unix-socket transport, giving up at the deadline (Errc::connection either way).

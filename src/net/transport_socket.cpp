@@ -141,6 +141,7 @@ public:
     SocketTransport &operator=(const SocketTransport &) = delete;
 
     void abort_on_close() noexcept override { abort_ = true; }
+    int poll_fd() const noexcept override { return fd_.get(); }
 
     void write_all(const char *data, size_t len, const Deadline &deadline) override {
         while (len > 0) {
