@@ -228,3 +228,37 @@ TEST_CASE("a fork()ed child waits with a subscriber of its own", "[waiting][timi
     CHECK(WEXITSTATUS(status) == 0);
     s.admin({"DEL", "wait:fork"});
 }
+
+TEST_CASE("acquire called in a loop of short waits (as bindings slice them) asks once per call and still wakes",
+          "[waiting][timing]") {
+    RedisServer s;
+    auto c = make_client(s.url());
+    auto holder = make_lock(c.get(), "wait:sliced", lock_options(30000), REDLOCK_SHARED);
+    auto waiter = make_lock(c.get(), "wait:sliced", lock_options(30000, 10000));
+    REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
+    redlock_acquire_options a;
+    redlock_acquire_options_init(&a);
+    a.set = REDLOCK_ACQ_BLOCKING_TIMEOUT;
+    a.blocking_timeout_ms = 50;
+    CHECK(redlock_lock_acquire_ex(waiter.get(), &a) == REDLOCK_NOT_ACQUIRED);  // subscribes
+    auto set_calls = [&] {
+        const std::string info = s.admin({"INFO", "commandstats"}).str;
+        const size_t at = info.find("cmdstat_set:calls=");
+        return at == std::string::npos ? 0LL : std::stoll(info.substr(at + 18));
+    };
+    const long long before = set_calls();
+    for (int i = 0; i < 10; ++i) CHECK(redlock_lock_acquire_ex(waiter.get(), &a) == REDLOCK_NOT_ACQUIRED);
+    CHECK(set_calls() - before == 10);  // the lingering subscription covers each call: no second attempt
+    std::thread release_later([&] {
+        std::this_thread::sleep_for(120ms);
+        redlock_lock_release(holder.get());
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    int rc;
+    while ((rc = redlock_lock_acquire_ex(waiter.get(), &a)) == REDLOCK_NOT_ACQUIRED) {
+    }
+    release_later.join();
+    CHECK(rc == REDLOCK_OK);
+    CHECK(seconds_since(t0) < 0.12 + 0.1);
+    CHECK(redlock_lock_release(waiter.get()) == REDLOCK_OK);
+}

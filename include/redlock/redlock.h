@@ -269,9 +269,11 @@ REDLOCK_API int redlock_lock_new(redlock_lock **out, redlock_client *client, con
 REDLOCK_API void redlock_lock_free(redlock_lock *lock) REDLOCK_NOEXCEPT;
 
 /**
- * Acquire with the lock's defaults (redis-py `acquire()`): a fresh random token, the first attempt immediate, then
- * attempts every `sleep_ms` while `blocking`, never sleeping past `blocking_timeout_ms`. Not reentrant: an owner that
- * already holds the lock waits like anyone else.
+ * Acquire with the lock's defaults (redis-py `acquire()`): a fresh random token, the first attempt immediate (a plain
+ * SET NX), then, while `blocking`, an attempt at least every `sleep_ms`, and at once when a libredlock owner (any
+ * process, any binding) releases the lock or the holder's key expires; no wait goes past `blocking_timeout_ms`.
+ * Waiting acquires of one client share one subscriber connection (docs/c-api.md, "Waiting"). Not reentrant: an owner
+ * that already holds the lock waits like anyone else.
  *
  * If a reply is lost (connection broken or timed out after the SET was sent, or a reply that breaks the protocol),
  * the library asks Redis on a fresh connection whether the key now holds this token: if so the call succeeds.

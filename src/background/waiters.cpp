@@ -20,6 +20,7 @@ std::string release_channel(int db, std::string_view name) {
 
 namespace {
 constexpr Millis kIdleClose{2000};      // a subscriber with nothing to watch closes after this
+constexpr Millis kLinger{1000};         // a channel nobody watches stays subscribed this long (acquire in a loop)
 constexpr Millis kRetryAfterFailure{1000};  // no new subscriber sooner than this after one failed
 }  // namespace
 
@@ -28,7 +29,9 @@ struct Waiters::State {
         int watchers = 0;
         bool wanted = false;  // the last request queued for it: SUBSCRIBE (true) or UNSUBSCRIBE (false)
         uint64_t subs_sent = 0, subs_confirmed = 0;  // SUBSCRIBEs on this connection, and the server's replies
+        uint64_t subscription = 0;                   // the last SUBSCRIBE's serial (unique in this State)
         uint64_t releases = 0;                       // messages seen
+        Clock::time_point unwatched_since{};         // watchers fell to 0 (still subscribed: it lingers)
         std::condition_variable cv;                  // releases, confirmations, the end of the connection
     };
 
@@ -42,6 +45,7 @@ struct Waiters::State {
     std::map<std::string, Channel, std::less<>> channels;
     std::vector<std::pair<bool, std::string>> outbox;  // (subscribe?, channel), for the thread to send
     uint64_t epoch = 1;        // the subscriber connection's number: watches of an earlier one are inactive
+    uint64_t next_subscription = 1;
     bool running = false;      // the thread is up (connecting or connected)
     bool stop = false;
     Clock::time_point retry_after{};  // after a failure: no new subscriber before this
@@ -117,11 +121,23 @@ void Waiters::State::run() {
                 lk.lock();
                 continue;  // more may have come meanwhile
             }
-            if (!channels.empty()) idle_since = Clock::now();
-            else if (Clock::now() - idle_since >= kIdleClose) break;
+            const auto now = Clock::now();
+            bool lingering = false;
+            for (auto &[name, ch] : channels) {
+                if (ch.watchers > 0 || !ch.wanted) continue;
+                if (now - ch.unwatched_since < kLinger) {
+                    lingering = true;
+                } else {
+                    ch.wanted = false;
+                    outbox.emplace_back(false, name);
+                }
+            }
+            if (!outbox.empty()) continue;
+            if (!channels.empty()) idle_since = now;
+            else if (now - idle_since >= kIdleClose) break;
             lk.unlock();
             pollfd fds[2] = {{conn->poll_fd(), POLLIN, 0}, {wake_fd, POLLIN, 0}};
-            const int timeout_ms = static_cast<int>(kIdleClose.count());
+            const int timeout_ms = static_cast<int>((lingering ? kLinger / 4 : kIdleClose).count());
             const int n = ::poll(fds, 2, timeout_ms);
             if (n < 0 && errno != EINTR) throw Error(Errc::connection, "poll failed");
             if (fds[1].revents & POLLIN) {
@@ -178,7 +194,21 @@ Waiters::~Waiters() {
     if (t && t->joinable()) t->join();
 }
 
-std::unique_ptr<Waiters::Watch> Waiters::watch(std::string_view name, const Deadline &deadline) {
+std::optional<Waiters::Mark> Waiters::mark(std::string_view name) const {
+    const State &s = *s_;
+    const std::string channel = release_channel(s.cfg.db, name);
+    std::lock_guard<std::mutex> lk(s_->mu);
+    if (s.pid != ::getpid()) return std::nullopt;
+    auto it = s.channels.find(channel);
+    if (it == s.channels.end() || !it->second.wanted || it->second.subs_confirmed < it->second.subs_sent ||
+        it->second.subs_sent == 0)
+        return std::nullopt;
+    return Mark{s.epoch, it->second.subscription, it->second.releases};
+}
+
+std::unique_ptr<Waiters::Watch> Waiters::watch(std::string_view name, const Deadline &deadline,
+                                               const std::optional<Mark> &since, bool *covered) {
+    if (covered) *covered = false;
     State &s = *s_;
     const std::string channel = release_channel(s.cfg.db, name);
     std::unique_lock<std::mutex> lk(s.mu);
@@ -201,6 +231,7 @@ std::unique_ptr<Waiters::Watch> Waiters::watch(std::string_view name, const Dead
     if (!ch.wanted) {
         ch.wanted = true;
         ++ch.subs_sent;
+        ch.subscription = s.next_subscription++;
         s.outbox.emplace_back(true, channel);
         s.wake();
     }
@@ -211,6 +242,9 @@ std::unique_ptr<Waiters::Watch> Waiters::watch(std::string_view name, const Dead
         lk.unlock();
         return nullptr;  // ~Watch undoes the interest
     }
+    // Subscribed without a break since the mark (same connection, never unsubscribed: a channel is erased before
+    // it could be subscribed again), so every release since the mark was counted.
+    if (covered && since && since->epoch == epoch && since->subscription == ch.subscription) *covered = true;
     return watch;
 }
 
@@ -228,11 +262,9 @@ Waiters::Watch::~Watch() {
     if (it == s_->channels.end()) return;
     State::Channel &ch = it->second;
     if (--ch.watchers > 0) return;
-    if (ch.wanted && s_->epoch == epoch_) {
-        ch.wanted = false;
-        s_->outbox.emplace_back(false, channel_);
-        s_->wake();
-    } else if (!ch.wanted && ch.subs_sent == 0) {
+    if (ch.wanted) {
+        ch.unwatched_since = Clock::now();  // the thread unsubscribes it after kLinger, unless watched again
+    } else if (ch.subs_sent == 0) {
         s_->channels.erase(it);  // never subscribed on the current connection
     }
 }

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -57,10 +58,22 @@ public:
         const uint64_t epoch_;  // the subscriber connection this watch was confirmed on
     };
 
+    // Where `name`'s channel stands when it is already subscribed (an earlier wait left it lingering): read before an
+    // attempt, it lets a later watch() pick up every release since, with no retry of its own.
+    struct Mark {
+        uint64_t epoch = 0;
+        uint64_t subscription = 0;  // which SUBSCRIBE of the channel is in force
+        uint64_t releases = 0;
+    };
+    std::optional<Mark> mark(std::string_view name) const;
+
     // Subscribes to `name`'s channel (once, however many wait for it) and waits for the server's confirmation until
     // `deadline`. nullptr when that cannot be had now (no subscriber: connection refused, SUBSCRIBE not permitted,
-    // or in the pause after such a failure): the caller polls.
-    std::unique_ptr<Watch> watch(std::string_view name, const Deadline &deadline);
+    // or in the pause after such a failure): the caller polls. With `since` (a mark() taken before the caller's last
+    // attempt) still on the same subscription, *`covered` is set: waiting for a change from since->releases misses
+    // no release after that attempt. Otherwise the caller must attempt once more before waiting.
+    std::unique_ptr<Watch> watch(std::string_view name, const Deadline &deadline,
+                                 const std::optional<Mark> &since = std::nullopt, bool *covered = nullptr);
 
     size_t channels() const;  // channels subscribed or being subscribed (tests)
 

@@ -195,9 +195,13 @@ bool Lock::acquire(const AcquireArgs &args) {
     // comes with each retry) or when a libredlock owner releases it (the release publishes; see Waiters).
     const Clock::time_point give_up_at = blocking_timeout ? Clock::now() + *blocking_timeout : Clock::time_point::max();
     std::unique_ptr<Waiters::Watch> watch;
+    // A channel still subscribed from an earlier wait (acquire called in a loop) is marked before the first attempt,
+    // so a wait can start without the extra attempt a fresh subscription needs.
+    std::optional<Waiters::Mark> mark;
+    if (blocking && client_->has_waiters()) mark = client_->waiters().mark(name_);
     bool retry = false;
     for (;;) {
-        const uint64_t seen = watch ? watch->seen() : 0;  // before the attempt: a release after it is a change
+        uint64_t seen = watch ? watch->seen() : 0;  // before the attempt: a release after it is a change
         std::optional<uint64_t> fence;
         std::optional<int64_t> pttl;
         if (try_set(token, retry_kept, retry, fence, pttl)) {
@@ -219,8 +223,12 @@ bool Lock::acquire(const AcquireArgs &args) {
             // missed otherwise. Confirmation is awaited no longer than the wait it replaces.
             watch.reset();
             const auto confirm_by = std::min(next, give_up_at);
-            watch = client_->waiters().watch(name_, Deadline::after(std::chrono::duration_cast<Millis>(confirm_by - now)));
-            if (watch) continue;
+            bool covered = false;
+            watch = client_->waiters().watch(
+                name_, Deadline::after(std::chrono::duration_cast<Millis>(confirm_by - now)), mark, &covered);
+            if (watch && !covered) continue;
+            if (watch) seen = mark->releases;  // covered: counting from before the last attempt
+            mark.reset();
         }
         if (next > give_up_at) {
             // redis-py gives up here, since its next poll would come after the deadline. A release can still be

@@ -19,7 +19,10 @@ Watchdog &Client::watchdog() {
 }
 
 Waiters &Client::waiters() {
-    std::call_once(waiters_once_, [this] { waiters_ = std::make_unique<Waiters>(pool_.config()); });
+    std::call_once(waiters_once_, [this] {
+        waiters_ = std::make_unique<Waiters>(pool_.config());
+        has_waiters_.store(true, std::memory_order_release);
+    });
     return *waiters_;
 }
 

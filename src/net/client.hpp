@@ -1,6 +1,7 @@
 // The core of a redlock_client: configuration and pool, and the three ways lock code talks to Redis.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -56,6 +57,7 @@ public:
     Watchdog &watchdog();
     // The subscriber that wakes this client's waiting acquires on releases (its thread starts with the first wait).
     Waiters &waiters();
+    bool has_waiters() const noexcept { return has_waiters_.load(std::memory_order_acquire); }
 
 private:
     Deadline command_deadline() const { return Deadline::after(pool_.config().command_timeout); }
@@ -65,6 +67,7 @@ private:
     std::unique_ptr<Watchdog> watchdog_;  // after pool_: stopped (and joined) before the pool goes
     std::once_flag waiters_once_;
     std::unique_ptr<Waiters> waiters_;
+    std::atomic<bool> has_waiters_{false};
 };
 
 }  // namespace redlock::core

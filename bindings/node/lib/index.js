@@ -47,6 +47,10 @@ class WorkerPool {
     this.nextId = 1;
   }
 
+  saturated() {
+    return this.idle.length === 0 && this.all.length >= this.size;
+  }
+
   run(op, ...args) {
     return new Promise((resolve, reject) => {
       this.queue.push({ op, args, resolve, reject });
@@ -95,6 +99,10 @@ class WorkerPool {
 }
 
 const pool = new WorkerPool(Number(process.env.LIBREDLOCK_THREADS) || 4);
+// Waits for busy locks run on workers of their own, so that waiting never delays a release (which would be the very
+// call that ends the wait). When all of them are taken, further waiters poll with timers instead.
+const waitPool = new WorkerPool(Number(process.env.LIBREDLOCK_WAIT_THREADS) || 8);
+const WAIT_SLICE_MS = 1000;  // one wait's longest stay in C: a freed lock or a closing program is never held longer
 
 // Runs one C call on a worker; resolves with its result code, rejects with the mapped error.
 async function io(op, ...args) {
@@ -252,6 +260,8 @@ class Lock {
     handles.register(this, { free: c.lockFree, address: this._address, id: this._id }, this._token);
     /** Worker thread ids of the latest calls (for tests and diagnostics). */
     this.lastThreadId = 0;
+    this._busy = 0;
+    this._freeLater = false;
   }
 
   /**
@@ -268,13 +278,21 @@ class Lock {
     const timeout = opts.blockingTimeout === undefined ? this.blockingTimeout : arg.waitLimit(opts.blockingTimeout);
     const token = opts.token === undefined ? null : arg.text(opts.token, 'token', { nul: true });
     const deadline = timeout === null ? null : performance.now() + timeout;
+    if ((await this._call('attempt', token)) === codes.OK) return true;
+    if (!blocking) return false;
     for (;;) {
-      const { rc, threadId } = await io('attempt', this._live(), token);
-      this.lastThreadId = threadId;
-      if (rc === codes.OK) return true;
-      if (!blocking) return false;
+      const left = deadline === null ? Infinity : deadline - performance.now();
+      if (left <= 0) return false;
+      if (sleepMs > 0 && !waitPool.saturated()) {
+        // In the library: woken at once by a libredlock release, polling within sleepMs; sliced, so a wait that
+        // outlives its lock object or the program's interest ends soon.
+        const slice = Math.max(1, Math.floor(Math.min(left, WAIT_SLICE_MS)));
+        if ((await this._call('wait', token, slice, sleepMs)) === codes.OK) return true;
+        continue;
+      }
       if (deadline !== null && performance.now() + sleepMs > deadline) return false;
       await wait(sleepMs);
+      if ((await this._call('attempt', token)) === codes.OK) return true;
     }
   }
 
@@ -335,22 +353,38 @@ class Lock {
 
   /** Frees the handle now. Never touches Redis: a held lock stays held until its TTL. */
   free() {
-    if (this._address) {
-      handles.unregister(this._token);
-      if (this._id) lost.locks.delete(this._id);
-      c.lockFree(this._address);
-      this._address = 0n;
+    if (!this._address || this._freeLater) return;
+    if (this._busy > 0) {
+      this._freeLater = true;  // after the calls under way (a wait ends within its slice)
+      return;
     }
+    this._freeNow();
+  }
+
+  _freeNow() {
+    handles.unregister(this._token);
+    if (this._id) lost.locks.delete(this._id);
+    c.lockFree(this._address);
+    this._address = 0n;
+    this._freeLater = false;
   }
 
   async _call(op, ...args) {
-    const { rc, threadId } = await io(op, this._live(), ...args);
-    this.lastThreadId = threadId;
-    return rc;
+    const handle = this._live();
+    this._busy += 1;  // free() waits for calls under way: a worker may be using the handle
+    try {
+      const { rc, msg, threadId } = await (op === 'wait' ? waitPool : pool).run(op, handle, ...args);
+      this.lastThreadId = threadId;
+      if (rc < 0) throw errorFor(rc, msg);
+      return rc;
+    } finally {
+      this._busy -= 1;
+      if (this._busy === 0 && this._freeLater) this._freeNow();
+    }
   }
 
   _live() {
-    if (!this._address) throw new InvalidArgumentError('lock is freed', codes.EINVAL);
+    if (!this._address || this._freeLater) throw new InvalidArgumentError('lock is freed', codes.EINVAL);
     return this._address;
   }
 }

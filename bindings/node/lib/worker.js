@@ -6,6 +6,8 @@ const { bind } = require('./native');
 
 const c = bind(workerData.libraryPath);
 const ACQ_BLOCKING = 1;
+const ACQ_BLOCKING_TIMEOUT = 2;
+const ACQ_SLEEP = 4;
 
 const ops = {
   ping: (h) => c.clientPing(h),
@@ -17,6 +19,21 @@ const ops = {
     c.acquireOptionsInit(o);
     o.set = ACQ_BLOCKING;
     o.blocking = 0;
+    if (token !== null) {
+      o.token = token;
+      o.token_len = Buffer.byteLength(token);
+    }
+    return c.acquireEx(h, o);
+  },
+  // A wait inside the library (woken at once by a release, polling within `sleep`), bounded by `sliceMs`: the
+  // first attempt, then waits; the thread is one of the wait pool's, never the pool that runs releases.
+  wait: (h, token, sliceMs, sleepMs) => {
+    const o = {};
+    c.acquireOptionsInit(o);
+    o.set = ACQ_BLOCKING | ACQ_BLOCKING_TIMEOUT | ACQ_SLEEP;
+    o.blocking = 1;
+    o.blocking_timeout_ms = sliceMs;
+    o.sleep_ms = sleepMs;
     if (token !== null) {
       o.token = token;
       o.token_len = Buffer.byteLength(token);

@@ -276,3 +276,34 @@ test('a process with auto-renewed locks and callbacks in flight exits cleanly', 
     assert.ok(out.trim().endsWith('bye'), out);
   }
 });
+
+test('a release wakes waiters at once; more waiters than wait threads still all get the lock', async () => {
+  const holderClient = Client.fromUrl(redis.url);
+  const holder = holderClient.lock('node:wake', { timeout: 30000 });
+  assert.equal(await holder.acquire(), true);
+  const waiters = [];
+  for (let i = 0; i < 12; i++) waiters.push(client.lock('node:wake', { timeout: 30000, sleep: 300 }));
+  const got = [];
+  const start = performance.now();
+  const done = waiters.map(async (w, i) => {
+    assert.equal(await w.acquire({ blockingTimeout: 20000 }), true);
+    got.push(i);
+    await w.release();
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  await holder.release();
+  await Promise.all(done);
+  assert.equal(got.length, 12);
+  // 8 are woken by each release; the 4 beyond the wait threads poll every 300 ms: far below 12 polls in a row.
+  assert.ok(performance.now() - start < 200 + 12 * 300, `took ${performance.now() - start} ms`);
+
+  const single = client.lock('node:wake', { timeout: 30000, sleep: 10000 });
+  assert.equal(await holder.acquire(), true);
+  setTimeout(() => holder.release(), 200);
+  const t0 = performance.now();
+  assert.equal(await single.acquire({ blockingTimeout: 5000 }), true);
+  assert.ok(performance.now() - t0 < 200 + 800, 'woken by the release, not the 10 s poll');
+  await single.release();
+  for (const w of [...waiters, single, holder]) w.free();
+  holderClient.close();
+});

@@ -402,6 +402,10 @@ def _lost_trampoline(ref: "weakref.ReferenceType[Lock]", on_lost: LostCallback) 
     return _native.LOST_FN(lost)
 
 
+# The longest single wait inside the library: Ctrl-C (and any signal handler) runs between two of them.
+_WAIT_SLICE_MS = 250
+
+
 class _LocalView:
     """Read-only stand-in for redis-py's ``lock.local``: ``lock.local.token`` is this owner's token."""
 
@@ -485,18 +489,20 @@ class Lock:
                 blocking_timeout: Optional[float] = None, token: Optional[Name] = None) -> bool:
         """True once acquired; False if not blocking, or the blocking_timeout ran out (redis-py's ``acquire``).
 
-        Each attempt is one call into C (with the GIL released); the waits between attempts are Python sleeps, so
-        other threads keep running and Ctrl-C interrupts a wait at once. As in redis-py the deadline is fixed before
-        the first attempt, which is immediate, and no sleep runs past it. An interrupt that lands right after an
-        attempt succeeded releases the lock before it propagates (with per-thread tokens, the default: on a shared
-        lock another thread's acquire cannot be told from this one's, and is never released).
+        The first attempt is immediate. Waiting happens inside the library with the GIL released, so other threads
+        keep running, and a release by any libredlock owner wakes the wait at once (``sleep`` stays the longest gap
+        between attempts, so a release by redis-py is seen within it). The wait is cut into slices of at most
+        0.25 s, so Ctrl-C interrupts it promptly. As in redis-py the deadline is fixed before the first attempt and
+        nothing waits past it. An interrupt that lands right after an attempt succeeded releases the lock before it
+        propagates (with per-thread tokens, the default: on a shared lock another thread's acquire cannot be told
+        from this one's, and is never released).
         """
-        sleep_s = _span_ms(self.sleep if sleep is None else sleep, "sleep") / 1000.0
+        sleep_ms = _span_ms(self.sleep if sleep is None else sleep, "sleep")
         blocking = self.blocking if blocking is None else blocking
         wait_ms = _wait_ms(self.blocking_timeout if blocking_timeout is None else blocking_timeout)
         a = _native.AcquireOptions()
         _lib.redlock_acquire_options_init(ctypes.byref(a))
-        a.set = _native.ACQ_BLOCKING  # one attempt per call: the loop is here
+        a.set = _native.ACQ_BLOCKING  # the first call: one attempt
         a.blocking = 0
         token_bytes = None
         if token is not None:
@@ -506,12 +512,23 @@ class Lock:
         deadline = None if wait_ms < 0 else time.monotonic() + wait_ms / 1000.0
         before = self.token
         try:
+            if _check(_lib.redlock_lock_acquire_ex(self._handle, ctypes.byref(a))) == _native.OK:
+                return True
+            if not blocking or wait_ms == 0:
+                return False
+            a.set = _native.ACQ_BLOCKING | _native.ACQ_BLOCKING_TIMEOUT | _native.ACQ_SLEEP
+            a.blocking = 1
+            a.sleep_ms = sleep_ms
             while True:
+                slice_ms = _WAIT_SLICE_MS
+                if deadline is not None:
+                    left_ms = int((deadline - time.monotonic()) * 1000.0)
+                    if left_ms <= 0:
+                        return False
+                    slice_ms = min(slice_ms, left_ms)
+                a.blocking_timeout_ms = slice_ms
                 if _check(_lib.redlock_lock_acquire_ex(self._handle, ctypes.byref(a))) == _native.OK:
                     return True
-                if not blocking or (deadline is not None and time.monotonic() + sleep_s > deadline):
-                    return False
-                time.sleep(sleep_s)
         except BaseException as e:
             # An interrupt (or any exception from outside the library) right after a successful attempt must not leave
             # the lock held. Only with per-thread tokens is a changed token surely this call's own: on a shared lock

@@ -183,9 +183,12 @@ def test_script_cache_is_shared_with_redis_py(client, r):
     r.script_flush()
     lock = client.lock("scripts", timeout=10)
     assert lock.acquire()
-    lock.release()  # loads redis-py's release script by EVAL
+    lock.extend(1)  # loads redis-py's extend script by EVAL
+    lock.reacquire()  # and its reacquire script
+    lock.release()  # libredlock's own: redis-py's compare-and-delete, then a PUBLISH that wakes waiters
     theirs = r.lock("scripts", timeout=10)
-    assert r.script_exists(theirs.lua_release.sha) == [True]
+    assert r.script_exists(theirs.lua_extend.sha, theirs.lua_reacquire.sha) == [True, True]
+    assert r.script_exists(theirs.lua_release.sha) == [False]
 
 
 def test_client_from_url_options(server):
@@ -420,3 +423,25 @@ def test_the_interpreter_exits_cleanly_with_callbacks_due_or_running(server, r, 
         assert p.stderr == "", p.stderr
     time.sleep(0.4)  # freed at exit: nothing renews them
     assert r.get("exit-held") is None
+
+
+def test_a_release_wakes_a_waiter_at_once_and_redis_py_releases_are_seen_within_sleep(server, r):
+    holder_client = Client.from_url(server.url)  # another client: its own connections, as another process would
+    waiter_client = Client.from_url(server.url)
+    holder = holder_client.lock("py-wake", timeout=30, thread_local=False)
+    waiter = waiter_client.lock("py-wake", timeout=30, sleep=10)  # polls every 10 s
+    assert holder.acquire()
+    threading.Timer(0.3, holder.release).start()
+    start = time.monotonic()
+    assert waiter.acquire(blocking_timeout=5)
+    assert time.monotonic() - start < 0.3 + 1.0  # woken by the release, not the 10 s poll
+    waiter.release()
+
+    theirs = r.lock("py-wake", timeout=30, thread_local=False)  # redis-py's release publishes nothing: found by a poll
+    assert theirs.acquire(blocking=False)
+    polling = waiter_client.lock("py-wake", timeout=30, sleep=0.2)
+    threading.Timer(0.3, theirs.release).start()
+    start = time.monotonic()
+    assert polling.acquire(blocking_timeout=5)
+    assert time.monotonic() - start < 0.3 + 0.2 + 0.5
+    polling.release()
