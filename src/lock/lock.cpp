@@ -45,7 +45,20 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
     if (opts_.ttl) checked_duration(opts_.ttl->count(), "timeout_ms (the TTL; 0 = none)", 1);
     checked_duration(opts_.sleep.count(), "sleep_ms");
     if (opts_.auto_renew && !opts_.ttl) throw Error(Errc::invalid, "auto_renew needs a TTL (timeout_ms > 0)");
-    if (opts_.fair) throw Error(Errc::invalid, "fair is not available in this build yet");
+    if (opts_.fair) {
+        if (opts_.fencing)
+            throw Error(Errc::invalid, "fair and fencing together are not available in this version: choose one");
+        std::optional<std::string> queue = companion_key(name_, "queue"), alive = companion_key(name_, "alive");
+        if (!queue || !alive)
+            throw Error(Errc::invalid, fmt::format("fair needs a name whose Redis Cluster slot its queue keys can share: "
+                                                   "no braces, or a hash tag such as '{{{}}}'",
+                                                   shown(name_)));
+        queue_key_ = std::move(*queue);
+        alive_key_ = std::move(*alive);
+        // A waiter comes back at least every kFairGap (or at its sleep, if shorter): twice that and some, and it is
+        // dropped from the queue only when it has surely stopped (its process gone).
+        alive_ms_ = std::to_string(2 * std::min(opts_.sleep, kFairGap).count() + 2000);
+    }
     if (opts_.fencing) {
         std::optional<std::string> key = fence_key_for(name_);
         if (!key)
@@ -80,11 +93,15 @@ KeyValue Lock::value_after(const OutcomeUnknown &lost, const char *verb, std::st
     }
 }
 
-bool Lock::try_set(const std::string &token, bool may_have_landed, bool retry, std::optional<uint64_t> &fence,
-                   std::optional<int64_t> &pttl) {
+bool Lock::try_set(const std::string &token, bool may_have_landed, bool retry, bool queue_up,
+                   std::optional<uint64_t> &fence, std::optional<int64_t> &pttl) {
     Reply r;
     try {
-        if (opts_.fencing)
+        if (opts_.fair)
+            r = client_->script(kFairAcquireScript, {name_, queue_key_, alive_key_},
+                                {token, ttl_ms_, queue_up ? "1" : "0", alive_ms_},
+                                expect::integer | expect::status | expect::status_ok_only);
+        else if (opts_.fencing)
             r = client_->script(kFencedAcquireScript, {name_, fence_key_}, {token, ttl_ms_},
                                 expect::integer | type_bit(Reply::Type::array));
         else if (retry)  // the first attempt is the plain SET; a waiter's retries also learn the holder's PTTL
@@ -153,16 +170,19 @@ uint64_t Lock::fence() const {
     return *held->fence;
 }
 
-std::optional<std::string> fence_key_for(std::string_view name) {
+std::optional<std::string> companion_key(std::string_view name, std::string_view suffix) {
+    const std::string tail = ":" + std::string(suffix);
     const size_t open = name.find('{');
     if (open != std::string_view::npos) {
         const size_t close = name.find('}', open + 1);
-        if (close != std::string_view::npos && close > open + 1) return std::string(name) + ":fence";  // own tag
+        if (close != std::string_view::npos && close > open + 1) return std::string(name) + tail;  // own tag
         return std::nullopt;  // braces that are not a tag: the whole name is hashed, and no suffix keeps that
     }
     if (name.find('}') != std::string_view::npos) return std::nullopt;
-    return "{" + std::string(name) + "}:fence";
+    return "{" + std::string(name) + "}" + tail;
 }
+
+std::optional<std::string> fence_key_for(std::string_view name) { return companion_key(name, "fence"); }
 
 bool Lock::acquire(const AcquireArgs &args) {
     const bool blocking = args.blocking.value_or(opts_.blocking);
@@ -200,11 +220,25 @@ bool Lock::acquire(const AcquireArgs &args) {
     std::optional<Waiters::Mark> mark;
     if (blocking && client_->has_waiters()) mark = client_->waiters().mark(name_);
     bool retry = false;
+    // Fair mode: a blocking acquire joins the queue at its first busy attempt, comes back at least every kFairGap
+    // (each attempt is also its heartbeat), and leaves the queue if it gives up.
+    const bool queue_up = opts_.fair && blocking && give_up_at > Clock::now();
+    const Millis gap = opts_.fair ? std::min(sleep, kFairGap) : sleep;
+    struct LeaveQueue {
+        Lock &lock;
+        const std::string &token;
+        bool armed;
+        ~LeaveQueue() {
+            if (armed) lock.leave_queue(token);
+        }
+    } leave{*this, token, false};
     for (;;) {
         uint64_t seen = watch ? watch->seen() : 0;  // before the attempt: a release after it is a change
         std::optional<uint64_t> fence;
         std::optional<int64_t> pttl;
-        if (try_set(token, retry_kept, retry, fence, pttl)) {
+        leave.armed = queue_up;
+        if (try_set(token, retry_kept, retry, queue_up, fence, pttl)) {
+            leave.armed = false;
             std::shared_ptr<void> renewal;
             if (opts_.auto_renew)  // now is after the reply: the TTL surely started at or before it
                 renewal = client_->watchdog().renew(id_, name_, token, *opts_.ttl, Clock::now(), opts_.on_lost);
@@ -215,10 +249,10 @@ bool Lock::acquire(const AcquireArgs &args) {
         if (!blocking) return false;
         retry = true;
         const auto now = Clock::now();
-        auto next = now + sleep;  // (sleep is at most REDLOCK_MAX_DURATION_MS: no overflow)
+        auto next = now + gap;  // (sleep is at most REDLOCK_MAX_DURATION_MS: no overflow)
         if (pttl && *pttl >= 0) next = std::min(next, now + Millis(*pttl + 1));  // +1: PTTL is rounded down
         if (give_up_at <= now) return false;
-        if (sleep.count() > 0 && (!watch || !watch->active())) {
+        if (gap.count() > 0 && (!watch || !watch->active())) {
             // Subscribe, then retry at once: a release between the last attempt and the subscription would be
             // missed otherwise. Confirmation is awaited no longer than the wait it replaces.
             watch.reset();
@@ -238,6 +272,15 @@ bool Lock::acquire(const AcquireArgs &args) {
         }
         if (watch) (void)watch->wait(seen, next);
         else std::this_thread::sleep_until(next);
+    }
+}
+
+void Lock::leave_queue(const std::string &token) noexcept {
+    try {
+        (void)client_->script(kFairLeaveScript, {queue_key_, alive_key_},
+                              {token, release_channel(client_->config().db, name_)});
+    } catch (...) {
+        // it is dropped from the queue when its heartbeat runs out
     }
 }
 

@@ -28,6 +28,8 @@ struct LockOptions {
 // it ("a{x}" -> "a{x}:fence"); a name without braces becomes the tag ("jobs" -> "{jobs}:fence", which hashes like
 // "jobs"). Any other name has no such key: nullopt.
 std::optional<std::string> fence_key_for(std::string_view name);
+// The same rule for any companion key: `name` + ":" + suffix, in the name's slot.
+std::optional<std::string> companion_key(std::string_view name, std::string_view suffix);
 
 // Per-call overrides of acquire(); unset fields take the lock's options.
 struct AcquireArgs {
@@ -42,6 +44,8 @@ enum class TokenScope { per_thread, shared };
 // REDLOCK_MAX_NAME_LEN and REDLOCK_MAX_TOKEN_LEN (capi/ checks they agree).
 inline constexpr size_t kMaxNameLen = 65536;
 inline constexpr size_t kMaxTokenLen = 4096;
+// Fair mode: the longest gap between a waiter's attempts, which are also its heartbeats in the queue.
+inline constexpr Millis kFairGap{2000};
 
 class Lock {
 public:
@@ -68,8 +72,10 @@ private:
     // One SET NX attempt: true if it took. `may_have_landed`: the token was kept after an unknown outcome, so a busy
     // key may be holding it (checked with GET). `pttl` (retries and fenced attempts): the busy key's PTTL when told
     // (-1: no TTL).
-    bool try_set(const std::string &token, bool may_have_landed, bool retry, std::optional<uint64_t> &fence,
-                 std::optional<int64_t> &pttl);
+    // `queue_up` (fair mode): join the waiters' queue when busy.
+    bool try_set(const std::string &token, bool may_have_landed, bool retry, bool queue_up,
+                 std::optional<uint64_t> &fence, std::optional<int64_t> &pttl);
+    void leave_queue(const std::string &token) noexcept;  // fair mode: a waiter that gives up
     uint64_t read_fence();  // the counter's value, while this owner holds the lock (so it is this owner's fence)
     // The key was found holding `token` after all: restart its TTL (read the fence); false if it expired meanwhile.
     bool settle_found(const std::string &token, std::optional<uint64_t> &fence);
@@ -85,6 +91,8 @@ private:
     const LockOptions opts_;
     const std::string ttl_ms_;  // PX argument, empty without a TTL
     std::string fence_key_;     // with fencing
+    std::string queue_key_, alive_key_;  // with fair: the waiters' queue and their heartbeats
+    std::string alive_ms_;               // with fair: how long a waiter stays queued without another attempt
     std::unique_ptr<TokenStore> tokens_;
     const TokenScope scope_;
     const uint64_t id_;  // names this lock's renewals

@@ -107,4 +107,56 @@ inline constexpr Script kFencedAcquireScript{R"(
     )",
                                              "ddf2508c5c5c0e7d1fe54167607357753aea26ec"};
 
+// Fair mode: waiters queue in a sorted set (KEYS[2], by arrival time on the server's clock) and only the first may
+// take the lock; each attempt also says "still waiting" in KEYS[3] (token -> deadline), and waiters that stop saying
+// so (a crashed process) are dropped. The lock key itself is a plain acquire's. KEYS[1] name, KEYS[2] queue,
+// KEYS[3] heartbeats; ARGV[1] token, ARGV[2] ttl in ms or "", ARGV[3] "1" to queue up when busy (a blocking
+// acquire) or "0", ARGV[4] how long the waiter counts as alive without another attempt, in ms -> OK (status), or the
+// holder's PTTL (-2: no holder, but another waiter is first).
+inline constexpr Script kFairAcquireScript{R"(
+        local t = redis.call('time')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local dead = redis.call('zrangebyscore', KEYS[3], '-inf', now)
+        for _, w in ipairs(dead) do
+            redis.call('zrem', KEYS[2], w)
+            redis.call('zrem', KEYS[3], w)
+        end
+        local first = redis.call('zrange', KEYS[2], 0, 0)[1]
+        if not first or first == ARGV[1] then
+            local ok
+            if ARGV[2] == '' then
+                ok = redis.call('set', KEYS[1], ARGV[1], 'NX')
+            else
+                ok = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+            end
+            if ok then
+                if first then
+                    redis.call('zrem', KEYS[2], ARGV[1])
+                    redis.call('zrem', KEYS[3], ARGV[1])
+                end
+                return ok
+            end
+        end
+        if ARGV[3] == '1' then
+            if not redis.call('zscore', KEYS[2], ARGV[1]) then
+                redis.call('zadd', KEYS[2], tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])
+            end
+            redis.call('zadd', KEYS[3], now + tonumber(ARGV[4]), ARGV[1])
+        end
+        return redis.call('pttl', KEYS[1])
+    )",
+                                           "e83e5824edfa6c16d40dfa2e2d8602c8c8b51a5f"};
+
+// A fair waiter that gives up leaves the queue, and wakes the others (the next may now be first).
+// KEYS[1] queue, KEYS[2] heartbeats; ARGV[1] token, ARGV[2] channel -> 1 if it was queued, else 0.
+inline constexpr Script kFairLeaveScript{R"(
+        local was = redis.call('zrem', KEYS[1], ARGV[1])
+        redis.call('zrem', KEYS[2], ARGV[1])
+        if was == 1 then
+            redis.pcall('publish', ARGV[2], '')
+        end
+        return was
+    )",
+                                         "d303062c04723fb80042830f339811c1daaac3d4"};
+
 }  // namespace redlock::core

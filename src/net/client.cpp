@@ -44,7 +44,7 @@ Reply Client::write(ArgList argv, unsigned accept) {
 }
 
 Reply Client::script(const Script &s, ArgList keys, ArgList args, unsigned accept) {
-    constexpr size_t kMaxArgs = 6;
+    constexpr size_t kMaxArgs = 8;
     static constexpr std::string_view kCounts[] = {"0", "1", "2", "3"};
     if (keys.size() >= std::size(kCounts) || keys.size() + args.size() > kMaxArgs)
         throw Error(Errc::internal, "too many script arguments");

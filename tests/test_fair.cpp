@@ -1,0 +1,188 @@
+// Fair mode: waiters get the lock in the order they asked, across threads and processes; a waiter that gives up or
+// dies leaves the queue.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "support/handles.hpp"
+
+using namespace testing;
+using namespace std::chrono_literals;
+
+namespace {
+redlock_lock_options fair_options(int64_t ttl_ms, int64_t sleep_ms = 100, int64_t blocking_timeout_ms = -1) {
+    auto o = lock_options(ttl_ms, sleep_ms, 1, blocking_timeout_ms);
+    o.fair = 1;
+    return o;
+}
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+long long queued(const RedisServer &s, const std::string &name) { return s.admin({"ZCARD", "{" + name + "}:queue"}).integer; }
+}  // namespace
+
+TEST_CASE("fair: waiters get the lock in the order they asked", "[fair][timing]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    auto holder = make_lock(c.get(), "fair:order", fair_options(30000), REDLOCK_SHARED);
+    REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
+    std::mutex mu;
+    std::vector<int> order;
+    std::vector<Lock> locks;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 5; ++i) locks.push_back(make_lock(c.get(), "fair:order", fair_options(30000, 50)));
+    for (int i = 0; i < 5; ++i) {
+        threads.emplace_back([&, i] {
+            if (redlock_lock_acquire(locks[i].get()) != REDLOCK_OK) return;
+            {
+                std::lock_guard<std::mutex> lk(mu);
+                order.push_back(i);
+            }
+            std::this_thread::sleep_for(20ms);
+            redlock_lock_release(locks[i].get());
+        });
+        // Each has queued before the next starts (its first attempt is its place in the queue).
+        for (int k = 0; k < 100 && queued(s, "fair:order") < i + 1; ++k) std::this_thread::sleep_for(5ms);
+    }
+    REQUIRE(queued(s, "fair:order") == 5);
+    REQUIRE(redlock_lock_release(holder.get()) == REDLOCK_OK);
+    for (auto &t : threads) t.join();
+    CHECK(order == std::vector<int>{0, 1, 2, 3, 4});
+    CHECK(queued(s, "fair:order") == 0);  // the queue key is gone once empty
+}
+
+TEST_CASE("fair: the queue holds across processes, and a non-blocking try does not jump it", "[fair][timing][fork]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    auto holder = make_lock(c.get(), "fair:procs", fair_options(30000), REDLOCK_SHARED);
+    REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
+    int done[2];
+    REQUIRE(::pipe(done) == 0);
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {  // the first waiter, in another process: holds 300 ms, then tells the parent
+        ::close(done[0]);
+        redlock_client *cc = nullptr;
+        redlock_lock *l = nullptr;
+        auto o = fair_options(30000, 50);
+        if (redlock_client_new(&cc, s.url().c_str(), nullptr) != REDLOCK_OK ||
+            redlock_lock_new(&l, cc, "fair:procs", &o, 0) != REDLOCK_OK || redlock_lock_acquire(l) != REDLOCK_OK)
+            ::_exit(1);
+        ::usleep(300000);
+        char b = 'x';
+        (void)!::write(done[1], &b, 1);
+        ::_exit(redlock_lock_release(l) == REDLOCK_OK ? 0 : 2);
+    }
+    ::close(done[1]);
+    for (int k = 0; k < 200 && queued(s, "fair:procs") < 1; ++k) std::this_thread::sleep_for(5ms);
+    REQUIRE(queued(s, "fair:procs") == 1);
+    auto second = make_lock(c.get(), "fair:procs", fair_options(30000, 50), REDLOCK_SHARED);
+    std::atomic<double> second_got{0};
+    const auto t0 = std::chrono::steady_clock::now();
+    std::thread t([&] {
+        if (redlock_lock_acquire(second.get()) == REDLOCK_OK) second_got = seconds_since(t0);
+    });
+    for (int k = 0; k < 200 && queued(s, "fair:procs") < 2; ++k) std::this_thread::sleep_for(5ms);
+    REQUIRE(redlock_lock_release(holder.get()) == REDLOCK_OK);
+    // The key is free, but the child is first in the queue: a non-blocking try must not take it.
+    redlock_lock_options o = fair_options(30000, 50);
+    o.blocking = 0;
+    auto polite = make_lock(c.get(), "fair:procs", o);
+    CHECK(redlock_lock_acquire(polite.get()) == REDLOCK_NOT_ACQUIRED);
+    char b;
+    CHECK(::read(done[0], &b, 1) == 1);  // the child held it
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(WEXITSTATUS(status) == 0);
+    t.join();
+    CHECK(second_got.load() >= 0.3);  // after the child's 300 ms, though it asked while the key was free
+    CHECK(redlock_lock_release(second.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("fair: a waiter that gives up leaves the queue, one that dies is dropped", "[fair][timing][fork]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    auto holder = make_lock(c.get(), "fair:leave", fair_options(30000), REDLOCK_SHARED);
+    REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
+    // Gives up after 200 ms: out of the queue at once.
+    auto impatient = make_lock(c.get(), "fair:leave", fair_options(30000, 50, 200));
+    CHECK(redlock_lock_acquire(impatient.get()) == REDLOCK_NOT_ACQUIRED);
+    CHECK(queued(s, "fair:leave") == 0);
+    // Queues up, then is killed: dropped once its heartbeat runs out (2 x sleep + 2 s).
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        redlock_client *cc = nullptr;
+        redlock_lock *l = nullptr;
+        auto o = fair_options(30000, 100);
+        if (redlock_client_new(&cc, s.url().c_str(), nullptr) == REDLOCK_OK &&
+            redlock_lock_new(&l, cc, "fair:leave", &o, 0) == REDLOCK_OK)
+            (void)redlock_lock_acquire(l);
+        ::_exit(1);
+    }
+    for (int k = 0; k < 200 && queued(s, "fair:leave") < 1; ++k) std::this_thread::sleep_for(5ms);
+    REQUIRE(queued(s, "fair:leave") == 1);
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    auto next = make_lock(c.get(), "fair:leave", fair_options(30000, 100), REDLOCK_SHARED);
+    std::atomic<int> rc{99};
+    const auto t0 = std::chrono::steady_clock::now();
+    std::thread t([&] { rc = redlock_lock_acquire(next.get()); });
+    std::this_thread::sleep_for(100ms);
+    REQUIRE(redlock_lock_release(holder.get()) == REDLOCK_OK);
+    t.join();
+    CHECK(rc == REDLOCK_OK);
+    CHECK(seconds_since(t0) < 2.2 + 1.0);  // the dead waiter's heartbeat ran out; then it was this one's turn
+    CHECK(redlock_lock_release(next.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("fair: 8 threads on one lock take turns", "[fair][timing]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    std::vector<Lock> locks;
+    for (int i = 0; i < 8; ++i) locks.push_back(make_lock(c.get(), "fair:turns", fair_options(30000)));
+    std::vector<int> grants(8, 0);
+    std::atomic<bool> stop{false};
+    std::atomic<int> overlaps{0}, holders{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i)
+        threads.emplace_back([&, i] {
+            while (!stop) {
+                if (redlock_lock_acquire(locks[i].get()) != REDLOCK_OK) continue;
+                if (++holders != 1) ++overlaps;
+                ++grants[i];
+                std::this_thread::sleep_for(2ms);
+                --holders;
+                redlock_lock_release(locks[i].get());
+            }
+        });
+    std::this_thread::sleep_for(1500ms);
+    stop = true;
+    for (auto &t : threads) t.join();
+    const auto [mn, mx] = std::minmax_element(grants.begin(), grants.end());
+    INFO("min " << *mn << " max " << *mx);
+    CHECK(overlaps == 0);
+    CHECK(*mn >= 10);
+    CHECK(*mx - *mn <= 3);  // FIFO: each thread waits behind the seven others
+}
+
+TEST_CASE("fair: refused with fencing, and for a name without a usable hash tag", "[fair]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    redlock_lock *l = nullptr;
+    auto o = fair_options(1000);
+    o.fencing = 1;
+    CHECK(redlock_lock_new(&l, c.get(), "fair:fenced", &o, 0) == REDLOCK_EINVAL);
+    CHECK(l == nullptr);
+    o.fencing = 0;
+    CHECK(redlock_lock_new(&l, c.get(), "fair{", &o, 0) == REDLOCK_EINVAL);
+    CHECK(std::string(redlock_last_error()).find("hash tag") != std::string::npos);
+}
