@@ -138,7 +138,7 @@ typedef struct redlock_client redlock_client;
  */
 typedef struct redlock_client_options {
     uint32_t version;           /**< REDLOCK_CLIENT_OPTIONS_VERSION (set by _init). */
-    uint32_t max_connections;   /**< Pool size, 1..4096; 0 = unset (default 16). */
+    uint32_t max_connections;   /**< Pool size, 1..4096; 0 = unset (default 64). */
     int64_t connect_timeout_ms; /**< Per connection attempt, with AUTH/SELECT; a limit on a wait: negative or
                                      above REDLOCK_MAX_DURATION_MS = no limit; 0 = unset (default 5000). */
     int64_t command_timeout_ms; /**< Per command round trip; a limit on a wait: negative or above

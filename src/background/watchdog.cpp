@@ -90,7 +90,7 @@ std::unique_ptr<Watchdog::Ticket> Watchdog::renew(uint64_t owner, std::string na
     e.ttl_ms = std::to_string(ttl.count());
     e.ttl = ttl;
     e.confirmed = held_since;
-    e.due = held_since + ttl / 3;
+    e.due = held_since + std::max<Clock::duration>(ttl / 3, Millis(1));
     e.on_lost = std::move(on_lost);
     e.pid = ::getpid();
     state_->queue.insert({e.due, id});
@@ -165,6 +165,72 @@ Watchdog::Outcome Watchdog::renew_once(const std::string &name, const std::strin
     }
 }
 
+namespace {
+constexpr size_t kBatch = 256;  // renewals per pipelined round trip
+}  // namespace
+
+std::vector<std::pair<Watchdog::Outcome, int>> Watchdog::renew_batch(const std::vector<Job> &jobs) {
+    std::vector<std::pair<Outcome, int>> out(jobs.size(), {Outcome::failed, 0});
+    std::vector<bool> done(jobs.size(), false);
+    if (jobs.size() > 1) {
+        try {
+            std::vector<std::vector<std::string_view>> commands;
+            commands.reserve(jobs.size());
+            for (const Job &j : jobs)
+                commands.push_back({"EVALSHA", kReacquireScript.sha1, "1", j.name, j.token, j.ttl_ms});
+            std::vector<Reply> replies = client_.pipeline(commands, expect::integer);
+            for (size_t i = 0; i < jobs.size(); ++i) {
+                const Reply &r = replies[i];
+                if (r.is_error()) continue;  // NOSCRIPT (cache flushed) or worse: one at a time, below
+                out[i] = {r.integer == 1 ? Outcome::renewed : Outcome::gone, 0};
+                done[i] = true;
+            }
+        } catch (...) {
+            // whether each ran is unknown: each is settled on its own, below (a GET after a lost reply)
+        }
+    }
+    for (size_t i = 0; i < jobs.size(); ++i)
+        if (!done[i]) out[i].first = renew_once(jobs[i].name, jobs[i].token, jobs[i].ttl_ms, out[i].second);
+    return out;
+}
+
+void Watchdog::settle(State &s, std::unique_lock<std::mutex> &lk, uint64_t id, Outcome outcome, int code,
+                      Clock::time_point now) {
+    auto it = s.entries.find(id);
+    if (it == s.entries.end()) return;  // released or freed meanwhile
+    State::Entry &e = it->second;
+    if (outcome == Outcome::renewed) {
+        e.confirmed = now;
+        e.due = now + std::max<Clock::duration>(e.ttl / 3, Millis(1));
+        s.queue.insert({e.due, id});
+        return;
+    }
+    if (outcome == Outcome::failed && now < e.confirmed + e.ttl) {
+        // It may still be ours: try again soon, and once more just before it would certainly have expired.
+        const auto retry = std::max<Clock::duration>(e.ttl / 10, Millis(20));
+        e.due = std::min(now + retry, e.confirmed + e.ttl);
+        s.queue.insert({e.due, id});
+        return;
+    }
+    // Lost: the token was found gone, or the TTL has certainly run out without a renewal getting through.
+    e.lost = true;
+    const int reason = outcome == Outcome::gone ? static_cast<int>(Errc::not_owned) : code;
+    if (!e.on_lost) return;
+    e.in_callback = true;
+    LostFn callback = e.on_lost;
+    lk.unlock();
+    State::CallbackDone done{s, lk, id};  // relocks, also when pthread_exit unwinds the thread inside the callback
+    try {
+        callback(reason);
+    } catch (abi::__forced_unwind &) {
+        // pthread_exit (or cancellation) in the callback, e.g. a host interpreter that is shutting down ends
+        // foreign threads that ask for its lock: it must go through, or the process aborts.
+        throw;
+    } catch (...) {
+        // a callback's exception has nowhere to go: the lock is lost either way
+    }
+}
+
 void Watchdog::run() {
     const pid_t me = ::getpid();
     // Owned here too: a callback may free the last handle of the client, destroying this Watchdog on this thread;
@@ -176,62 +242,40 @@ void Watchdog::run() {
         State &s;
         ~Leaving() { s.running = false; }
     } leaving{s};
+    std::vector<Job> jobs;
     while (!s.stop) {
         if (s.queue.empty()) {
             s.cv.wait(lk);
             continue;
         }
-        const auto [due, id] = *s.queue.begin();
-        if (Clock::now() < due) {
+        const auto now = Clock::now();
+        const Clock::time_point due = s.queue.begin()->first;  // a copy: the node may go while we wait
+        if (now < due) {
             s.cv.wait_until(lk, due);
             continue;
         }
-        s.queue.erase(s.queue.begin());
-        auto it = s.entries.find(id);
-        if (it == s.entries.end() || it->second.lost) continue;
-        if (it->second.pid != me) {  // inherited from the parent: its lock, not ours to renew
-            it->second.lost = true;
-            continue;
+        // Every renewal due now, in one pipelined round trip: thousands of held locks cost a few round trips per
+        // third of a TTL, not one each.
+        jobs.clear();
+        while (!s.queue.empty() && s.queue.begin()->first <= now && jobs.size() < kBatch) {
+            const uint64_t id = s.queue.begin()->second;
+            s.queue.erase(s.queue.begin());
+            auto it = s.entries.find(id);
+            if (it == s.entries.end() || it->second.lost) continue;
+            if (it->second.pid != me) {  // inherited from the parent: its lock, not ours to renew
+                it->second.lost = true;
+                continue;
+            }
+            jobs.push_back({id, it->second.name, it->second.token, it->second.ttl_ms});
         }
-        const std::string name = it->second.name, token = it->second.token, ttl_ms = it->second.ttl_ms;
-        lk.unlock();  // the I/O runs unlocked: the ticket may go meanwhile
-        int code = 0;
-        const Outcome outcome = renew_once(name, token, ttl_ms, code);
-        const auto now = Clock::now();
+        if (jobs.empty()) continue;
+        lk.unlock();  // the I/O runs unlocked: tickets may go meanwhile
+        const std::vector<std::pair<Outcome, int>> results = renew_batch(jobs);
+        const auto after = Clock::now();
         lk.lock();
-        it = s.entries.find(id);
-        if (it == s.entries.end()) continue;  // released or freed meanwhile
-        State::Entry &e = it->second;
-        if (outcome == Outcome::renewed) {
-            e.confirmed = now;
-            e.due = now + e.ttl / 3;
-            s.queue.insert({e.due, id});
-            continue;
-        }
-        if (outcome == Outcome::failed && now < e.confirmed + e.ttl) {
-            // It may still be ours: try again soon, and once more just before it would certainly have expired.
-            const auto retry = std::max<Clock::duration>(e.ttl / 10, Millis(20));
-            e.due = std::min(now + retry, e.confirmed + e.ttl);
-            s.queue.insert({e.due, id});
-            continue;
-        }
-        // Lost: the token was found gone, or the TTL has certainly run out without a renewal getting through.
-        e.lost = true;
-        const int reason = outcome == Outcome::gone ? static_cast<int>(Errc::not_owned) : code;
-        if (!e.on_lost) continue;
-        e.in_callback = true;
-        LostFn callback = e.on_lost;
-        lk.unlock();
-        State::CallbackDone done{s, lk, id};  // also when pthread_exit unwinds the thread inside the callback
-        try {
-            callback(reason);
-        } catch (abi::__forced_unwind &) {
-            // pthread_exit (or cancellation) in the callback, e.g. a host interpreter that is shutting down ends
-            // foreign threads that ask for its lock: it must go through, or the process aborts.
-            throw;
-        } catch (...) {
-            // a callback's exception has nowhere to go: the lock is lost either way
-        }
+        // From here on `this` may be gone (a callback freed the client): only the state is used.
+        for (size_t i = 0; i < jobs.size() && !s.stop; ++i)
+            settle(s, lk, jobs[i].id, results[i].first, results[i].second, after);
     }
 }
 

@@ -14,6 +14,8 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "base/clock.hpp"
 #include "base/fork_safety.hpp"
@@ -60,8 +62,16 @@ public:
 
 private:
     enum class Outcome { renewed, gone, failed };
+    struct Job {
+        uint64_t id;
+        std::string name, token, ttl_ms;
+    };
 
     void run();
+    // One pipelined round trip for all `jobs`; any that it cannot settle (NOSCRIPT, a lost reply) one at a time.
+    std::vector<std::pair<Outcome, int>> renew_batch(const std::vector<Job> &jobs);
+    static void settle(State &s, std::unique_lock<std::mutex> &lk, uint64_t id, Outcome outcome, int code,
+                       Clock::time_point now);
     void start_thread_locked();
     Outcome renew_once(const std::string &name, const std::string &token, const std::string &ttl_ms, int &code);
 

@@ -63,6 +63,11 @@ Reply Client::script(const Script &s, ArgList keys, ArgList args, unsigned accep
     return r;
 }
 
+std::vector<Reply> Client::pipeline(const std::vector<std::vector<std::string_view>> &commands, unsigned accept) {
+    Pool::Lease c = pool_.lease();
+    return c->call_pipelined(commands, command_deadline(), accept);
+}
+
 void Client::ping() {
     Reply r = read({"PING"}, expect::status);
     if (r.is_error()) throw server_error(r.str, "PING failed");

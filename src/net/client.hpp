@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "net/pool.hpp"
 #include "lock/scripts.hpp"
@@ -41,6 +42,9 @@ public:
     // A lock script as EVALSHA (by default answering an integer); on NOSCRIPT (cache flushed, server restarted) as
     // EVAL on the same connection, which also caches it again. Throws like write().
     Reply script(const Script &s, ArgList keys, ArgList args, unsigned accept = expect::integer);
+
+    // Several commands in one round trip on one connection (sent once, as write()); replies in order.
+    std::vector<Reply> pipeline(const std::vector<std::vector<std::string_view>> &commands, unsigned accept);
 
     // GET as a read (retried once after a dropped connection). Throws Error.
     KeyValue get(std::string_view key);

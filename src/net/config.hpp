@@ -21,7 +21,7 @@ struct ClientConfig {
     int db = 0;
     std::optional<Millis> connect_timeout = Millis(5000);  // nullopt: no limit
     std::optional<Millis> command_timeout = Millis(5000);
-    unsigned max_connections = 16;
+    unsigned max_connections = 64;  // as many threads as commonly share a client, each with its own connection
     int keepalive_s = 60;  // 0: off
 
     // "127.0.0.1:6379" or "/path/to.sock", for messages.

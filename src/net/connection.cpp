@@ -103,17 +103,43 @@ Reply Connection::call(Argv argv, const Deadline &deadline, unsigned accept) {
         }
         ~SkipBigStrings() { r.set_limits(saved); }
     } skip(reader_, (accept & expect::skip_big_strings) != 0);
-    try {
+    return exchange(deadline, [&] {
         send(deadline);
         Reply r = receive(deadline);
-        if (!r.is_error() && ((accept & type_bit(r.type)) == 0 ||
-                              ((accept & expect::status_ok_only) && r.type == Reply::Type::status && r.str != "OK")))
-            throw ProtocolError(ProtocolError::Kind::malformed,
-                                fmt::format("{} reply to {}: the connection is out of step",
-                                            r.type == Reply::Type::status ? "a status other than OK in"
-                                                                          : type_name(r.type),
-                                            argv.size() > 0 ? *argv.begin() : std::string_view()));
+        check_type(r, accept, argv.size() > 0 ? *argv.begin() : std::string_view());
         return r;
+    });
+}
+
+void Connection::check_type(const Reply &r, unsigned accept, std::string_view command) {
+    if (!r.is_error() && ((accept & type_bit(r.type)) == 0 ||
+                          ((accept & expect::status_ok_only) && r.type == Reply::Type::status && r.str != "OK")))
+        throw ProtocolError(ProtocolError::Kind::malformed,
+                            fmt::format("{} reply to {}: the connection is out of step",
+                                        r.type == Reply::Type::status ? "a status other than OK in" : type_name(r.type),
+                                        command));
+}
+
+std::vector<Reply> Connection::call_pipelined(const std::vector<std::vector<std::string_view>> &commands,
+                                              const Deadline &deadline, unsigned accept) {
+    out_.clear();
+    for (const auto &argv : commands) encode_command(out_, Argv(argv.data(), argv.size()));
+    return exchange(deadline, [&] {
+        send(deadline);
+        std::vector<Reply> replies;
+        replies.reserve(commands.size());
+        for (size_t i = 0; i < commands.size(); ++i) {
+            replies.push_back(receive(deadline, i + 1 == commands.size()));
+            check_type(replies.back(), accept, commands[i].empty() ? std::string_view() : commands[i][0]);
+        }
+        return replies;
+    });
+}
+
+template <class F>
+auto Connection::exchange(const Deadline &, F &&io) -> decltype(io()) {
+    try {
+        return io();
     } catch (const ProtocolError &e) {
         broken_ = true;
         transport_->abort_on_close();

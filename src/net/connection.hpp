@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "base/clock.hpp"
 #include "base/error.hpp"
@@ -33,6 +35,11 @@ public:
         return call(Argv(argv.begin(), argv.size()), deadline, accept);
     }
 
+    // Several commands in one write, their replies in order (as call(), for each; one failure fails them all, with
+    // whether each ran unknown).
+    std::vector<Reply> call_pipelined(const std::vector<std::vector<std::string_view>> &commands,
+                                      const Deadline &deadline, unsigned accept);
+
     // A subscriber's side (pub/sub): commands are sent without waiting, replies and messages are taken as they come.
     // Both throw Error and mark the connection broken on any failure.
     void post(ArgList argv, const Deadline &deadline);
@@ -50,6 +57,10 @@ private:
     // The next reply; with `last`, bytes buffered beyond it are a protocol error (a server out of step).
     Reply receive(const Deadline &deadline, bool last = true);
     Error not_a_redis_server(const ProtocolError &e) const;
+    static void check_type(const Reply &r, unsigned accept, std::string_view command);
+    // Runs send/receive work, turning failures into OutcomeUnknown and marking the connection broken.
+    template <class F>
+    auto exchange(const Deadline &deadline, F &&io) -> decltype(io());
     void refuse_unasked_bytes();
 
     std::unique_ptr<Transport> transport_;

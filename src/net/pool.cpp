@@ -27,13 +27,17 @@ Pool::Lease Pool::lease(bool fresh) {
     std::optional<Deadline> wait;                 // set when we first have to wait for a connection
     for (;;) {
         if (!fresh) {
-            // Every reuse is probed (one non-blocking peek): a closed socket (server restart) is noticed before a
-            // lock command is sent on it, and bytes nobody asked for (a late second reply) can never be read as the
-            // answer to the next command.
+            // Every reuse is probed (one non-blocking peek, outside the mutex): a closed socket (server restart) is
+            // noticed before a lock command is sent on it, and bytes nobody asked for (a late second reply) can
+            // never be read as the answer to the next command.
             while (!idle_.empty()) {
                 std::unique_ptr<Connection> c = std::move(idle_.back());
                 idle_.pop_back();
-                if (!c->looks_dead()) return Lease(this, std::move(c));
+                lk.unlock();
+                const bool dead = c->looks_dead();
+                if (!dead) return Lease(this, std::move(c));
+                c.reset();
+                lk.lock();
                 --open_;
             }
         } else if (open_ >= cfg_.max_connections && !idle_.empty()) {

@@ -273,7 +273,7 @@ class Client:
                  max_connections: Optional[int] = None, keepalive: Optional[float] = None) -> None:
         """Timeouts are float seconds; None means no limit. ``socket_timeout`` is ``command_timeout`` and
         ``socket_connect_timeout`` is ``connect_timeout`` (redis-py's names). An argument left out keeps the URL's
-        value (query parameter or path), else the library default (5 s timeouts, 16 connections, 60 s keepalive,
+        value (query parameter or path), else the library default (5 s timeouts, 64 connections, 60 s keepalive,
         db 0, 127.0.0.1:6379); unlike redis-py, whose timeouts default to no limit."""
         if url is not None:
             if host is not None or port is not None or unix_socket_path is not None:
