@@ -50,7 +50,7 @@ struct Waiters::State {
     bool stop = false;
     Clock::time_point retry_after{};  // after a failure: no new subscriber before this
     std::unique_ptr<std::thread> thread;
-    pid_t pid = ::getpid();    // the process whose thread and eventfd these are
+    pid_t pid = current_pid();    // the process whose thread and eventfd these are
     int wake_fd = -1;
     ForkGuard fork_guard{mu};  // after mu
 
@@ -87,7 +87,7 @@ struct Waiters::State {
         connection_ended_locked(false);
         if (wake_fd >= 0) ::close(wake_fd);
         wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);  // the parent's would wake the parent's thread
-        pid = ::getpid();
+        pid = current_pid();
     }
 
     void run();
@@ -97,7 +97,7 @@ struct Waiters::State {
 void Waiters::State::run() {
     std::unique_ptr<Connection> conn;
     try {
-        conn = std::make_unique<Connection>(cfg, ::getpid());
+        conn = std::make_unique<Connection>(cfg, current_pid());
         ReplyLimits limits;
         limits.max_bulk = 128 + 65536 + 64;  // a message names its channel, which holds the lock name
         conn->set_reply_limits(limits);
@@ -187,7 +187,7 @@ Waiters::~Waiters() {
     {
         std::lock_guard<std::mutex> lk(s_->mu);
         s_->stop = true;
-        if (s_->pid != ::getpid()) return;  // a fork()ed child that never waited: no thread of ours to stop
+        if (s_->pid != current_pid()) return;  // a fork()ed child that never waited: no thread of ours to stop
         t = std::move(s_->thread);
     }
     s_->wake();
@@ -198,7 +198,7 @@ std::optional<Waiters::Mark> Waiters::mark(std::string_view name) const {
     const State &s = *s_;
     const std::string channel = release_channel(s.cfg.db, name);
     std::lock_guard<std::mutex> lk(s_->mu);
-    if (s.pid != ::getpid()) return std::nullopt;
+    if (s.pid != current_pid()) return std::nullopt;
     auto it = s.channels.find(channel);
     if (it == s.channels.end() || !it->second.wanted || it->second.subs_confirmed < it->second.subs_sent ||
         it->second.subs_sent == 0)
@@ -212,7 +212,7 @@ std::unique_ptr<Waiters::Watch> Waiters::watch(std::string_view name, const Dead
     State &s = *s_;
     const std::string channel = release_channel(s.cfg.db, name);
     std::unique_lock<std::mutex> lk(s.mu);
-    if (s.pid != ::getpid()) s.after_fork_locked();
+    if (s.pid != current_pid()) s.after_fork_locked();
     if (s.stop || s.wake_fd < 0) return nullptr;
     if (!s.running) {
         if (Clock::now() < s.retry_after) return nullptr;  // the last subscriber failed: poll for a while

@@ -74,7 +74,7 @@ Watchdog::~Watchdog() {
     }
     state_->cv.notify_all();
     if (!t) return;
-    if (thread_pid_ != ::getpid()) (void)t.release();  // a fork()ed child's copy of a thread it does not have
+    if (thread_pid_ != current_pid()) (void)t.release();  // a fork()ed child's copy of a thread it does not have
     else if (t->get_id() == std::this_thread::get_id()) t->detach();  // freed from inside a callback (a binding's GC)
     else t->join();
 }
@@ -92,7 +92,7 @@ std::unique_ptr<Watchdog::Ticket> Watchdog::renew(uint64_t owner, std::string na
     e.confirmed = held_since;
     e.due = held_since + std::max<Clock::duration>(ttl / 3, Millis(1));
     e.on_lost = std::move(on_lost);
-    e.pid = ::getpid();
+    e.pid = current_pid();
     state_->queue.insert({e.due, id});
     state_->entries.emplace(id, std::move(e));
     start_thread_locked();
@@ -120,12 +120,12 @@ void Watchdog::forget(uint64_t owner) {
 size_t Watchdog::renewing() const {
     std::lock_guard<std::mutex> lk(state_->mu);
     return static_cast<size_t>(std::count_if(state_->entries.begin(), state_->entries.end(), [](const auto &kv) {
-        return !kv.second.lost && kv.second.pid == ::getpid();
+        return !kv.second.lost && kv.second.pid == current_pid();
     }));
 }
 
 void Watchdog::start_thread_locked() {
-    const pid_t me = ::getpid();
+    const pid_t me = current_pid();
     if (thread_ && thread_pid_ == me && state_->running) return;
     if (thread_ && thread_pid_ == me) thread_->join();  // ended inside a callback: it no longer needs the mutex
     else if (thread_) (void)thread_.release();  // inherited through fork(): that thread is not in this process
@@ -232,7 +232,7 @@ void Watchdog::settle(State &s, std::unique_lock<std::mutex> &lk, uint64_t id, O
 }
 
 void Watchdog::run() {
-    const pid_t me = ::getpid();
+    const pid_t me = current_pid();
     // Owned here too: a callback may free the last handle of the client, destroying this Watchdog on this thread;
     // the loop then sees `stop` and leaves, touching only the state.
     const std::shared_ptr<State> keep = state_;

@@ -1,7 +1,10 @@
 #include "base/fork_safety.hpp"
 
+#include <unistd.h>
+
 #include <pthread.h>
 
+#include <atomic>
 #include <new>
 
 namespace redlock::core {
@@ -51,6 +54,23 @@ ForkGuard::~ForkGuard() {
     if (prev_) prev_->next_ = next_;
     else r.head = next_;
     if (next_) next_->prev_ = prev_;
+}
+
+namespace {
+std::atomic<pid_t> g_pid{0};
+void remember_pid() noexcept { g_pid.store(::getpid(), std::memory_order_relaxed); }
+// At load time, before any ForkGuard handler exists: child handlers run in the order they were registered, so every
+// later handler already sees the child's pid.
+const bool g_pid_tracked = (remember_pid(), ::pthread_atfork(nullptr, nullptr, remember_pid) == 0);
+}  // namespace
+
+pid_t current_pid() noexcept {
+    pid_t p = g_pid.load(std::memory_order_relaxed);
+    if (p == 0) {  // before static initialisation finished (a constructor of another library calling in)
+        p = ::getpid();
+        (void)g_pid_tracked;
+    }
+    return p;
 }
 
 }  // namespace redlock::core

@@ -4,6 +4,8 @@
 // give the child a fresh condition variable where one is guarded (its count of waiters is of threads it lacks).
 #pragma once
 
+#include <sys/types.h>
+
 #include <condition_variable>
 #include <mutex>
 
@@ -24,5 +26,9 @@ private:
     std::condition_variable *cv_;
     ForkGuard *prev_ = nullptr, *next_ = nullptr;
 };
+
+// This process's id without a system call (getpid() is one, on every command otherwise): kept by an atfork child
+// handler registered when the library loads. A child made without fork() (a raw clone()) is not seen.
+pid_t current_pid() noexcept;
 
 }  // namespace redlock::core

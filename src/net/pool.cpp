@@ -10,7 +10,7 @@
 
 namespace redlock::core {
 
-Pool::Pool(ClientConfig cfg) : cfg_(std::move(cfg)), pid_(::getpid()) {
+Pool::Pool(ClientConfig cfg) : cfg_(std::move(cfg)), pid_(current_pid()) {
     idle_.reserve(cfg_.max_connections);  // give_back() must not allocate
 }
 
@@ -18,12 +18,12 @@ void Pool::forget_after_fork() {
     // Sockets inherited from the parent are closed without a word on them: the parent still uses them.
     idle_.clear();
     open_ = 0;
-    pid_ = ::getpid();
+    pid_ = current_pid();
 }
 
 Pool::Lease Pool::lease(bool fresh) {
     std::unique_lock<std::mutex> lk(mu_);
-    if (pid_ != ::getpid()) forget_after_fork();  // one cheap system call; also catches raw clone() children
+    if (pid_ != current_pid()) forget_after_fork();  // no system call: the pid is kept by an atfork handler
     std::optional<Deadline> wait;                 // set when we first have to wait for a connection
     for (;;) {
         if (!fresh) {
