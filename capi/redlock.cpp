@@ -182,9 +182,8 @@ REDLOCK_API int redlock_lock_new(redlock_lock **out, redlock_client *client, con
         auto l = std::make_unique<redlock_lock>();
         if (opts && opts->version >= 2 && opts->on_lost) {
             // The handle outlives every call of its callback: freeing it ends the renewal, after a running callback.
-            lo.on_lost = [fn = opts->on_lost, arg = opts->on_lost_arg, handle = l.get()](int reason) {
-                fn(handle, reason, arg);
-            };
+            lo.on_lost = std::make_shared<const std::function<void(int)>>(
+                [fn = opts->on_lost, arg = opts->on_lost_arg, handle = l.get()](int reason) { fn(handle, reason, arg); });
         }
         l->impl = std::make_shared<redlock::core::Lock>(
             client->impl, std::string(name, len), lo,

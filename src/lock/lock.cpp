@@ -36,9 +36,7 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
     : client_(std::move(client)),
       name_(std::move(name)),
       opts_(opts),
-      ttl_ms_(opts.ttl ? std::to_string(opts.ttl->count()) : std::string()),
-      scope_(scope),
-      id_(next_lock_id()) {
+      scope_(scope) {
     if (name_.empty()) throw Error(Errc::invalid, "lock name is empty");
     if (name_.size() > kMaxNameLen)
         throw Error(Errc::invalid, fmt::format("lock name is {} bytes; the limit is {}", name_.size(), kMaxNameLen));
@@ -53,11 +51,12 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
             throw Error(Errc::invalid, fmt::format("fair needs a name whose Redis Cluster slot its queue keys can share: "
                                                    "no braces, or a hash tag such as '{{{}}}'",
                                                    shown(name_)));
-        queue_key_ = std::move(*queue);
-        alive_key_ = std::move(*alive);
+        keys_ = std::make_unique<Companions>();
+        keys_->queue_key = std::move(*queue);
+        keys_->alive_key = std::move(*alive);
         // A waiter comes back at least every kFairGap (or at its sleep, if shorter): twice that and some, and it is
         // dropped from the queue only when it has surely stopped (its process gone).
-        alive_ms_ = std::to_string(2 * std::min(opts_.sleep, kFairGap).count() + 2000);
+        keys_->alive_ms = std::to_string(2 * std::min(opts_.sleep, kFairGap).count() + 2000);
     }
     if (opts_.fencing) {
         std::optional<std::string> key = fence_key_for(name_);
@@ -65,20 +64,16 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
             throw Error(Errc::invalid, fmt::format("fencing needs a name whose Redis Cluster slot a companion key can "
                                                    "share: no braces, or a hash tag such as '{{{}}}'",
                                                    shown(name_)));
-        fence_key_ = std::move(*key);
+        keys_ = std::make_unique<Companions>();
+        keys_->fence_key = std::move(*key);
     }
     if (scope == TokenScope::shared) tokens_ = std::make_unique<SharedTokenStore>();
     else tokens_ = std::make_unique<ThreadLocalTokenStore>();
 }
 
-uint64_t Lock::next_lock_id() noexcept {
-    static std::atomic<uint64_t> id{1};
-    return id.fetch_add(1, std::memory_order_relaxed);
-}
-
 Lock::~Lock() {
     // Tokens of THREAD_LOCAL owners live in their threads' storage and outlive the handle: its renewals end here.
-    if (opts_.auto_renew) client_->watchdog().forget(id_);
+    if (opts_.auto_renew) client_->watchdog().forget(id());
 }
 
 KeyValue Lock::value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
@@ -95,20 +90,21 @@ KeyValue Lock::value_after(const OutcomeUnknown &lost, const char *verb, std::st
 
 bool Lock::try_set(const std::string &token, bool may_have_landed, bool retry, bool queue_up,
                    std::optional<uint64_t> &fence, std::optional<int64_t> &pttl) {
+    const std::string px = ttl_ms();
     Reply r;
     try {
         if (opts_.fair)
-            r = client_->script(kFairAcquireScript, {name_, queue_key_, alive_key_},
-                                {token, ttl_ms_, queue_up ? "1" : "0", alive_ms_},
+            r = client_->script(kFairAcquireScript, {name_, keys_->queue_key, keys_->alive_key},
+                                {token, px, queue_up ? "1" : "0", keys_->alive_ms},
                                 expect::integer | expect::status | expect::status_ok_only);
         else if (opts_.fencing)
-            r = client_->script(kFencedAcquireScript, {name_, fence_key_}, {token, ttl_ms_},
+            r = client_->script(kFencedAcquireScript, {name_, keys_->fence_key}, {token, px},
                                 expect::integer | type_bit(Reply::Type::array));
         else if (retry)  // the first attempt is the plain SET; a waiter's retries also learn the holder's PTTL
-            r = client_->script(kAcquireOrPttlScript, {name_}, {token, ttl_ms_},
+            r = client_->script(kAcquireOrPttlScript, {name_}, {token, px},
                                 expect::integer | expect::status | expect::status_ok_only);
         else
-            r = opts_.ttl ? client_->write({"SET", name_, token, "NX", "PX", ttl_ms_}, expect::ok_or_nil)
+            r = opts_.ttl ? client_->write({"SET", name_, token, "NX", "PX", px}, expect::ok_or_nil)
                           : client_->write({"SET", name_, token, "NX"}, expect::ok_or_nil);
     } catch (const OutcomeUnknown &e) {
         // The SET may have run: ask rather than guess or resend it. Not finding our token proves nothing: the SET
@@ -142,7 +138,7 @@ bool Lock::settle_found(const std::string &token, std::optional<uint64_t> &fence
     // The key holds our token, set by a SET whose reply never came: its TTL started when it landed, possibly long
     // ago. Restart it, so the owner (and its renewals) can count from now, as after any acquire.
     if (opts_.ttl) {
-        Reply r = client_->script(kReacquireScript, {name_}, {token, ttl_ms_});
+        Reply r = client_->script(kReacquireScript, {name_}, {token, ttl_ms()});
         if (r.is_error()) throw server_error(r.str, fmt::format("acquire of '{}'", shown(name_)));
         if (r.integer != 1) return false;  // it expired in between: not held after all
     }
@@ -152,14 +148,14 @@ bool Lock::settle_found(const std::string &token, std::optional<uint64_t> &fence
 
 uint64_t Lock::read_fence() {
     // Only a successful acquire increments the counter, and this owner holds the lock: the value is its fence.
-    KeyValue v = client_->get(fence_key_);
+    KeyValue v = client_->get(keys_->fence_key);
     uint64_t out = 0;
     const std::string &s = v.value ? *v.value : std::string();
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     if (s.empty() || ec != std::errc() || end != s.data() + s.size() || out == 0)
         throw Error(Errc::server, fmt::format("acquire of '{}': held, but its fence counter '{}' is missing or not a "
                                               "number (was it deleted?)",
-                                              shown(name_), shown(fence_key_)));
+                                              shown(name_), shown(keys_->fence_key)));
     return out;
 }
 
@@ -241,7 +237,8 @@ bool Lock::acquire(const AcquireArgs &args) {
             leave.armed = false;
             std::shared_ptr<void> renewal;
             if (opts_.auto_renew)  // now is after the reply: the TTL surely started at or before it
-                renewal = client_->watchdog().renew(id_, name_, token, *opts_.ttl, Clock::now(), opts_.on_lost);
+                renewal = client_->watchdog().renew(id(), name_, token, *opts_.ttl, Clock::now(),
+                                                    opts_.on_lost ? *opts_.on_lost : Watchdog::LostFn());
             put_back.armed = false;
             tokens_->set(Held{std::move(token), false, fence, std::move(renewal), 0});
             return true;
@@ -277,7 +274,7 @@ bool Lock::acquire(const AcquireArgs &args) {
 
 void Lock::leave_queue(const std::string &token) noexcept {
     try {
-        (void)client_->script(kFairLeaveScript, {queue_key_, alive_key_},
+        (void)client_->script(kFairLeaveScript, {keys_->queue_key, keys_->alive_key},
                               {token, release_channel(client_->config().db, name_)});
     } catch (...) {
         // it is dropped from the queue when its heartbeat runs out
@@ -339,7 +336,7 @@ void Lock::extend(Millis additional, bool replace_ttl) {
     run_ttl_script(kExtendScript, "extend", std::to_string(additional.count()), replace_ttl ? "1" : "0");
 }
 
-void Lock::reacquire() { run_ttl_script(kReacquireScript, "reacquire", ttl_ms_, {}); }
+void Lock::reacquire() { run_ttl_script(kReacquireScript, "reacquire", ttl_ms(), {}); }
 
 bool Lock::locked() { return client_->get(name_).exists(); }
 

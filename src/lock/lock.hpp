@@ -16,12 +16,14 @@ namespace redlock::core {
 struct LockOptions {
     std::optional<Millis> ttl;  // nullopt: the key never expires
     Millis sleep{100};
-    bool blocking = true;
     std::optional<Millis> blocking_timeout;  // nullopt: wait forever
+    bool blocking = true;
     bool auto_renew = false;
     bool fencing = false;
     bool fair = false;
-    std::function<void(int reason)> on_lost;  // with auto_renew, from the watchdog thread
+    // With auto_renew, called from the watchdog thread. Shared, not inline: every handle carries the options, and
+    // most have no callback (idle handles' size is in bench/).
+    std::shared_ptr<const std::function<void(int reason)>> on_lost;
 };
 
 // The fence counter's key for a lock name: in the name's Redis Cluster slot. A name with a hash tag of its own keeps
@@ -79,7 +81,11 @@ private:
     uint64_t read_fence();  // the counter's value, while this owner holds the lock (so it is this owner's fence)
     // The key was found holding `token` after all: restart its TTL (read the fence); false if it expired meanwhile.
     bool settle_found(const std::string &token, std::optional<uint64_t> &fence);
-    static uint64_t next_lock_id() noexcept;
+    // The PX argument (empty without a TTL): made when needed, within std::string's inline buffer (no allocation),
+    // rather than kept: every handle would carry it.
+    std::string ttl_ms() const { return opts_.ttl ? std::to_string(opts_.ttl->count()) : std::string(); }
+    // Names this lock's renewals (the watchdog forgets them in ~Lock, before the address can be reused).
+    uint64_t id() const noexcept { return reinterpret_cast<uintptr_t>(this); }
     // After a lost reply: the key's value, read on a new connection. If that read fails too, throws `lost`'s code
     // with both reasons and `advice`, first storing `keep` (when given) as this owner's token.
     KeyValue value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
@@ -89,13 +95,15 @@ private:
     std::shared_ptr<Client> client_;
     const std::string name_;
     const LockOptions opts_;
-    const std::string ttl_ms_;  // PX argument, empty without a TTL
-    std::string fence_key_;     // with fencing
-    std::string queue_key_, alive_key_;  // with fair: the waiters' queue and their heartbeats
-    std::string alive_ms_;               // with fair: how long a waiter stays queued without another attempt
+    // Companion keys, only for locks that use them (most handles stay small: 100k idle handles are in bench/).
+    struct Companions {
+        std::string fence_key;             // with fencing
+        std::string queue_key, alive_key;  // with fair: the waiters' queue and their heartbeats
+        std::string alive_ms;              // with fair: how long a waiter stays queued without another attempt
+    };
+    std::unique_ptr<Companions> keys_;
     std::unique_ptr<TokenStore> tokens_;
     const TokenScope scope_;
-    const uint64_t id_;  // names this lock's renewals
 };
 
 }  // namespace redlock::core
