@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/fault_proxy.hpp"
 #include "support/handles.hpp"
 
 using namespace testing;
@@ -274,17 +275,107 @@ TEST_CASE("a callback that ends its thread (pthread_exit, as a finalizing interp
         ::pthread_exit(nullptr);
     };
     auto l = make_lock(c.get(), "renew:exit", o);
+    auto other = make_lock(c.get(), "renew:exit-other", renewing(300));  // held all along, by the same client
+    REQUIRE(redlock_lock_acquire(other.get()) == REDLOCK_OK);
     REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
     s.admin({"DEL", "renew:exit"});
     CHECK(eventually([&] { return entered.load() == 1; }, 1500ms));
-    std::this_thread::sleep_for(50ms);
-    auto again = make_lock(c.get(), "renew:exit-again", renewing(300));  // a new renewal thread takes over
+    std::this_thread::sleep_for(1000ms);  // more than three TTLs: a new renewal thread took over at once
+    CHECK(redlock_lock_owned(other.get()) == 1);
+    auto again = make_lock(c.get(), "renew:exit-again", renewing(300));
     REQUIRE(redlock_lock_acquire(again.get()) == REDLOCK_OK);
     std::this_thread::sleep_for(600ms);
     CHECK(redlock_lock_owned(again.get()) == 1);
+    CHECK(renewal_threads() >= 1);
+    other.reset();
     const auto t0 = std::chrono::steady_clock::now();
     l.reset();  // does not wait for a callback that will never return
     again.reset();
     c.reset();
     CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+}
+
+TEST_CASE("a release never reports its own deletion as a lost lock, and no callback comes before acquire returns",
+          "[renewal][timing]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    struct Seen {
+        std::atomic<int> calls{0}, without_token{0};
+        static void callback(redlock_lock *l, int, void *arg) {
+            auto *self = static_cast<Seen *>(arg);
+            ++self->calls;
+            if (redlock_lock_token(l, nullptr, 0, nullptr) != REDLOCK_OK) ++self->without_token;
+        }
+    } seen;
+    auto o = renewing(6);  // renewals every 2 ms: they race with every release
+    o.on_lost = &Seen::callback;
+    o.on_lost_arg = &seen;
+    auto l = make_lock(c.get(), "renew:race", o, REDLOCK_SHARED);
+    for (int i = 0; i < 300; ++i) {
+        REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+        std::this_thread::sleep_for(std::chrono::microseconds(i % 7 * 700));
+        REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
+    }
+    std::this_thread::sleep_for(50ms);
+    CHECK(seen.calls == 0);
+    // A key deleted right after the acquire (the first renewal is due within 2 ms): the callback comes, but only
+    // once the token is stored.
+    for (int i = 0; i < 50; ++i) {
+        REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+        s.admin({"DEL", "renew:race"});
+        std::this_thread::sleep_for(10ms);
+        (void)redlock_lock_release(l.get());
+    }
+    CHECK(seen.calls > 0);
+    CHECK(seen.without_token == 0);
+}
+
+TEST_CASE("a partitioned owner hears on_lost by its TTL, not after its command timeouts", "[renewal][timing]") {
+    auto &s = default_server();
+    FaultProxy proxy(s.port());
+    auto c = make_client(proxy.url());  // default timeouts: 5 s per command and connect
+    Lost lost;
+    auto l = make_lock(c.get(), "renew:partition", renewing(600, &lost));
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    std::this_thread::sleep_for(250ms);  // renewed at least once
+    const auto cut = std::chrono::steady_clock::now();
+    FaultProxy::Rule black;
+    black.fault = FaultProxy::Fault::drop_request;
+    black.times = 1000000;
+    proxy.add(black);  // from now on nothing reaches Redis
+    REQUIRE(lost.wait(3000ms));
+    const double after = std::chrono::duration<double>(std::chrono::steady_clock::now() - cut).count();
+    CHECK(after < 0.6 + 0.4);  // by its TTL (from the last renewal that got through), not 5 s or more
+    CHECK(lost.reason == REDLOCK_ETIMEDOUT);
+}
+
+TEST_CASE("a fork() inside a callback never leaves the child renewing its parent's locks", "[renewal][timing][fork]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    static std::atomic<pid_t> child{0};
+    auto o = renewing(300);
+    o.on_lost = [](redlock_lock *, int, void *) {
+        pid_t p = ::fork();
+        if (p == 0) {
+            // The child goes back into the library's renewal loop, which must end there (the child has its own
+            // thread, which leaves with _exit: no exit handlers of this test program run in the child).
+            std::thread([] {
+                std::this_thread::sleep_for(1500ms);
+                ::_exit(0);
+            }).detach();
+            return;
+        }
+        child = p;
+    };
+    auto forking = make_lock(c.get(), "renew:fork-cb", o);
+    auto other = make_lock(c.get(), "renew:fork-other", renewing(300));
+    REQUIRE(redlock_lock_acquire(other.get()) == REDLOCK_OK);
+    REQUIRE(redlock_lock_acquire(forking.get()) == REDLOCK_OK);
+    s.admin({"DEL", "renew:fork-cb"});
+    REQUIRE(eventually([&] { return child.load() != 0; }, 1500ms));
+    int status = 0;
+    CHECK(::waitpid(child.load(), &status, 0) == child.load());  // the child ended on its own
+    other.reset();  // the parent stops renewing it; nobody else may
+    std::this_thread::sleep_for(600ms);
+    CHECK(s.admin({"EXISTS", "renew:fork-other"}).integer == 0);
 }

@@ -262,3 +262,24 @@ TEST_CASE("acquire called in a loop of short waits (as bindings slice them) asks
     CHECK(seconds_since(t0) < 0.12 + 0.1);
     CHECK(redlock_lock_release(waiter.get()) == REDLOCK_OK);
 }
+
+TEST_CASE("a huge message on the release channel is read through, and the subscriber keeps waking", "[waiting][timing]") {
+    RedisServer s;
+    auto c = make_client(s.url());
+    auto holder = make_lock(c.get(), "wait:huge", lock_options(30000), REDLOCK_SHARED);
+    auto waiter = make_lock(c.get(), "wait:huge", lock_options(30000, 5000), REDLOCK_SHARED);
+    REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
+    std::atomic<int> rc{99};
+    std::thread t([&] { rc = redlock_lock_acquire(waiter.get()); });
+    REQUIRE(eventually([&] { return pubsub_clients(s) == 1; }, 2000ms));
+    // Anyone allowed to publish there can: 2 MB (a spurious wake-up, not a broken subscriber).
+    s.admin({"PUBLISH", "redlock:released:0:wait:huge", std::string(2 << 20, 'x')});
+    std::this_thread::sleep_for(200ms);
+    CHECK(pubsub_clients(s) == 1);
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(redlock_lock_release(holder.get()) == REDLOCK_OK);
+    t.join();
+    CHECK(rc == REDLOCK_OK);
+    CHECK(seconds_since(t0) < 0.5);  // woken, not the 5 s poll
+    CHECK(redlock_lock_release(waiter.get()) == REDLOCK_OK);
+}

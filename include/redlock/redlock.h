@@ -207,14 +207,17 @@ typedef struct redlock_lock redlock_lock;
 #define REDLOCK_LOCK_OPTIONS_VERSION 2
 
 /**
- * Called from the library's renewal thread when an auto-renewed lock is lost: `reason` is REDLOCK_ENOTOWNED when a
- * renewal found the token gone (expired, deleted or overwritten behind the owner's back), or the connection or
- * timeout code of the renewals that kept failing until the TTL had certainly run out. Afterwards
- * redlock_lock_owned() answers 0 and redlock_lock_release() reports REDLOCK_ENOTOWNED without touching whoever holds
- * the key now. The callback may call any function on this lock (owned, locked, token, fence, release) and
- * redlock_strerror/last_error, and may free the lock, even when it is the last reference to its client (a binding's
- * garbage collector does that); it should return soon: renewals of this client's other locks wait for it.
- * redlock_lock_free from another thread waits for a running callback of that lock to return.
+ * Called once, from the library's renewal thread, when an auto-renewed lock is lost: `reason` is REDLOCK_ENOTOWNED
+ * when a renewal found the token gone (expired, deleted or overwritten behind the owner's back), or the connection or
+ * timeout code of the renewals that kept failing until the TTL may have run out (counted from when the last renewal
+ * that got through was sent: another owner may already hold the lock). Never for the owner's own release. After a
+ * token found gone, redlock_lock_owned() answers 0 and redlock_lock_release() reports REDLOCK_ENOTOWNED without
+ * touching whoever holds the key now; after failed renewals, Redis may still hold the token for a while (docs/c-api.md).
+ * The callback may call any function on this lock and redlock_strerror/last_error (on a THREAD_LOCAL handle the
+ * renewal thread has no token: token, fence and release answer REDLOCK_ENOTHELD there), and may free the lock, even
+ * when it is the last reference to its client (a binding's garbage collector does that); it should return soon:
+ * renewals of this client's other locks wait for it. redlock_lock_free from another thread waits for a running
+ * callback of that lock to return.
  */
 typedef void (*redlock_lost_fn)(redlock_lock *lock, int reason, void *arg);
 
@@ -294,6 +297,11 @@ REDLOCK_API int redlock_lock_acquire(redlock_lock *lock) REDLOCK_NOEXCEPT;
 #define REDLOCK_ACQ_BLOCKING 1u
 #define REDLOCK_ACQ_BLOCKING_TIMEOUT 2u
 #define REDLOCK_ACQ_SLEEP 4u
+/** Not a field: for callers that cut a long wait into several calls (an FFI binding that must stay interruptible).
+ *  With a `fair` lock and a caller-supplied token that every call of the wait repeats, a call that ends without the
+ *  lock keeps the waiter's place in the queue for the next call, instead of leaving it. If no call follows, the
+ *  place is dropped once the waiter's heartbeat runs out (2 x min(sleep, 2 s) + 2 s). No effect on other locks. */
+#define REDLOCK_ACQ_STAY_QUEUED 8u
 
 /**
  * Per-call arguments of redlock_lock_acquire_ex() (redis-py's `acquire(blocking, blocking_timeout, sleep, token)`).

@@ -21,7 +21,8 @@ std::string release_channel(int db, std::string_view name) {
 namespace {
 constexpr Millis kIdleClose{2000};      // a subscriber with nothing to watch closes after this
 constexpr Millis kLinger{1000};         // a channel nobody watches stays subscribed this long (acquire in a loop)
-constexpr Millis kRetryAfterFailure{1000};  // no new subscriber sooner than this after one failed
+constexpr Millis kRetryAfterFailure{1000};  // no new subscriber sooner than this after one failed; doubling while
+constexpr Millis kRetryAfterFailureMax{30000};  // they keep failing (an ACL that refuses SUBSCRIBE), up to this
 }  // namespace
 
 struct Waiters::State {
@@ -49,6 +50,7 @@ struct Waiters::State {
     bool running = false;      // the thread is up (connecting or connected)
     bool stop = false;
     Clock::time_point retry_after{};  // after a failure: no new subscriber before this
+    Millis backoff = kRetryAfterFailure;
     std::unique_ptr<std::thread> thread;
     pid_t pid = current_pid();    // the process whose thread and eventfd these are
     int wake_fd = -1;
@@ -65,7 +67,10 @@ struct Waiters::State {
         ++epoch;
         running = false;
         outbox.clear();
-        if (failed) retry_after = Clock::now() + kRetryAfterFailure;
+        if (failed) {
+            retry_after = Clock::now() + backoff;
+            backoff = std::min(backoff * 2, kRetryAfterFailureMax);
+        }
         for (auto it = channels.begin(); it != channels.end();) {
             Channel &ch = it->second;
             ch.wanted = false;
@@ -100,6 +105,7 @@ void Waiters::State::run() {
         conn = std::make_unique<Connection>(cfg, current_pid());
         ReplyLimits limits;
         limits.max_bulk = 128 + 65536 + 64;  // a message names its channel, which holds the lock name
+        limits.max_skipped_bulk = kMaxRedisString;  // anyone may publish a huge payload: read through, dropped
         conn->set_reply_limits(limits);
     } catch (...) {
         std::lock_guard<std::mutex> lk(mu);
@@ -173,6 +179,7 @@ void Waiters::State::handle(Reply &r) {
         ++ch.releases;
         ch.cv.notify_all();
     } else if (kind == "subscribe") {
+        backoff = kRetryAfterFailure;  // a subscriber that works
         ++ch.subs_confirmed;
         ch.cv.notify_all();
     } else if (kind == "unsubscribe") {
@@ -246,6 +253,12 @@ std::unique_ptr<Waiters::Watch> Waiters::watch(std::string_view name, const Dead
     // it could be subscribed again), so every release since the mark was counted.
     if (covered && since && since->epoch == epoch && since->subscription == ch.subscription) *covered = true;
     return watch;
+}
+
+std::optional<Clock::time_point> Waiters::retry_at() const {
+    std::lock_guard<std::mutex> lk(s_->mu);
+    if (s_->running || Clock::now() >= s_->retry_after) return std::nullopt;
+    return s_->retry_after;
 }
 
 size_t Waiters::channels() const {

@@ -75,6 +75,10 @@ public:
     std::unique_ptr<Watch> watch(std::string_view name, const Deadline &deadline,
                                  const std::optional<Mark> &since = std::nullopt, bool *covered = nullptr);
 
+    // While no new subscriber may be tried (after one failed): when one may. A waiter polling meanwhile comes back
+    // then to watch again, rather than after its whole `sleep`.
+    std::optional<Clock::time_point> retry_at() const;
+
     size_t channels() const;  // channels subscribed or being subscribed (tests)
 
 private:

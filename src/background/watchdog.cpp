@@ -20,11 +20,15 @@ struct Watchdog::State {
         std::string name, token, ttl_ms;
         Millis ttl;
         Clock::time_point due;        // next renewal
-        Clock::time_point confirmed;  // the TTL surely ran from here: the last renewal's (or the acquire's) reply
+        Clock::time_point confirmed;  // the TTL ran at least from here: sent time of the last renewal (or acquire)
+                                      // that got through, so confirmed + ttl is the earliest it can end
         LostFn on_lost;
         pid_t pid;                    // the process whose lock it is: a fork()ed child never renews its parent's
+        bool started = false;    // queued only from the ticket's start(): after the token is stored
+        bool releasing = false;  // a release is under way: finding the key gone is its doing
         bool lost = false;
         bool in_callback = false;
+        int last_failure = 0;  // the code of the last renewal that failed: the reason when the TTL runs out
     };
 
     std::mutex mu;
@@ -93,11 +97,28 @@ std::unique_ptr<Watchdog::Ticket> Watchdog::renew(uint64_t owner, std::string na
     e.due = held_since + std::max<Clock::duration>(ttl / 3, Millis(1));
     e.on_lost = std::move(on_lost);
     e.pid = current_pid();
-    state_->queue.insert({e.due, id});
     state_->entries.emplace(id, std::move(e));
     start_thread_locked();
-    state_->cv.notify_all();
     return std::make_unique<Ticket>(state_, id);
+}
+
+void Watchdog::Ticket::start() noexcept {
+    if (std::shared_ptr<State> s = state_.lock()) {
+        std::lock_guard<std::mutex> lk(s->mu);
+        auto it = s->entries.find(id_);
+        if (it == s->entries.end() || it->second.started) return;
+        it->second.started = true;
+        s->queue.insert({it->second.due, id_});
+        s->cv.notify_all();
+    }
+}
+
+void Watchdog::Ticket::releasing(bool on) noexcept {
+    if (std::shared_ptr<State> s = state_.lock()) {
+        std::lock_guard<std::mutex> lk(s->mu);
+        auto it = s->entries.find(id_);
+        if (it != s->entries.end()) it->second.releasing = on;
+    }
 }
 
 Watchdog::Ticket::~Ticket() {
@@ -140,9 +161,9 @@ void Watchdog::start_thread_locked() {
 }
 
 Watchdog::Outcome Watchdog::renew_once(const std::string &name, const std::string &token, const std::string &ttl_ms,
-                                       int &code) {
+                                       int &code, const Deadline &cap) {
     try {
-        Reply r = client_.script(kReacquireScript, {name}, {token, ttl_ms});
+        Reply r = client_.script(kReacquireScript, {name}, {token, ttl_ms}, expect::integer, cap);
         if (r.is_error()) {
             code = static_cast<int>(server_error(r.str, "renewal").code());
             return Outcome::failed;
@@ -152,7 +173,7 @@ Watchdog::Outcome Watchdog::renew_once(const std::string &name, const std::strin
         // Whether the TTL was reset is unknown; whether the token is still there can be asked.
         code = static_cast<int>(lost.code());
         try {
-            return client_.get_on_fresh_connection(name).holds(token) ? Outcome::failed : Outcome::gone;
+            return client_.get_on_fresh_connection(name, cap).holds(token) ? Outcome::failed : Outcome::gone;
         } catch (const Error &) {
             return Outcome::failed;
         }
@@ -169,7 +190,8 @@ namespace {
 constexpr size_t kBatch = 256;  // renewals per pipelined round trip
 }  // namespace
 
-std::vector<std::pair<Watchdog::Outcome, int>> Watchdog::renew_batch(const std::vector<Job> &jobs) {
+std::vector<std::pair<Watchdog::Outcome, int>> Watchdog::renew_batch(const std::vector<Job> &jobs,
+                                                                     const Deadline &cap) {
     std::vector<std::pair<Outcome, int>> out(jobs.size(), {Outcome::failed, 0});
     std::vector<bool> done(jobs.size(), false);
     if (jobs.size() > 1) {
@@ -178,7 +200,7 @@ std::vector<std::pair<Watchdog::Outcome, int>> Watchdog::renew_batch(const std::
             commands.reserve(jobs.size());
             for (const Job &j : jobs)
                 commands.push_back({"EVALSHA", kReacquireScript.sha1, "1", j.name, j.token, j.ttl_ms});
-            std::vector<Reply> replies = client_.pipeline(commands, expect::integer);
+            std::vector<Reply> replies = client_.pipeline(commands, expect::integer, cap);
             for (size_t i = 0; i < jobs.size(); ++i) {
                 const Reply &r = replies[i];
                 if (r.is_error()) continue;  // NOSCRIPT (cache flushed) or worse: one at a time, below
@@ -190,21 +212,22 @@ std::vector<std::pair<Watchdog::Outcome, int>> Watchdog::renew_batch(const std::
         }
     }
     for (size_t i = 0; i < jobs.size(); ++i)
-        if (!done[i]) out[i].first = renew_once(jobs[i].name, jobs[i].token, jobs[i].ttl_ms, out[i].second);
+        if (!done[i]) out[i].first = renew_once(jobs[i].name, jobs[i].token, jobs[i].ttl_ms, out[i].second, cap);
     return out;
 }
 
 void Watchdog::settle(State &s, std::unique_lock<std::mutex> &lk, uint64_t id, Outcome outcome, int code,
-                      Clock::time_point now) {
+                      Clock::time_point sent, Clock::time_point now) {
     auto it = s.entries.find(id);
     if (it == s.entries.end()) return;  // released or freed meanwhile
     State::Entry &e = it->second;
     if (outcome == Outcome::renewed) {
-        e.confirmed = now;
-        e.due = now + std::max<Clock::duration>(e.ttl / 3, Millis(1));
+        e.confirmed = sent;  // the TTL restarted after the renewal was sent: the earliest it can end is from here
+        e.due = sent + std::max<Clock::duration>(e.ttl / 3, Millis(1));
         s.queue.insert({e.due, id});
         return;
     }
+    if (outcome == Outcome::failed && code != 0) e.last_failure = code;
     if (outcome == Outcome::failed && now < e.confirmed + e.ttl) {
         // It may still be ours: try again soon, and once more just before it would certainly have expired.
         const auto retry = std::max<Clock::duration>(e.ttl / 10, Millis(20));
@@ -212,10 +235,12 @@ void Watchdog::settle(State &s, std::unique_lock<std::mutex> &lk, uint64_t id, O
         s.queue.insert({e.due, id});
         return;
     }
-    // Lost: the token was found gone, or the TTL has certainly run out without a renewal getting through.
+    // Lost: the token was found gone, or the TTL may have run out without a renewal getting through.
     e.lost = true;
-    const int reason = outcome == Outcome::gone ? static_cast<int>(Errc::not_owned) : code;
-    if (!e.on_lost) return;
+    const int reason = outcome == Outcome::gone ? static_cast<int>(Errc::not_owned)
+                       : e.last_failure != 0     ? e.last_failure
+                                                 : static_cast<int>(Errc::timed_out);
+    if (!e.on_lost || (outcome == Outcome::gone && e.releasing)) return;  // gone by the owner's own release
     e.in_callback = true;
     LostFn callback = e.on_lost;
     lk.unlock();
@@ -238,12 +263,23 @@ void Watchdog::run() {
     const std::shared_ptr<State> keep = state_;
     State &s = *keep;
     std::unique_lock<std::mutex> lk(s.mu);
+    bool ended_normally = false;
     struct Leaving {  // with lk held, however the loop ends
+        Watchdog &w;
         State &s;
-        ~Leaving() { s.running = false; }
-    } leaving{s};
+        const bool &normally;
+        pid_t me;
+        ~Leaving() {
+            s.running = false;
+            // Ended inside a callback (pthread_exit) while locks are still held: a new thread takes over. Not after
+            // stop (the Watchdog may be gone), and not in a fork()ed child (a copy of this thread).
+            if (!normally && !s.stop && current_pid() == me) w.restart_thread_locked();
+        }
+    } leaving{*this, s, ended_normally, me};
     std::vector<Job> jobs;
-    while (!s.stop) {
+    for (;;) {
+        // A fork() inside a callback leaves the child running this loop, on its parent's locks: it must stop.
+        if (s.stop || current_pid() != me) break;
         if (s.queue.empty()) {
             s.cv.wait(lk);
             continue;
@@ -255,8 +291,9 @@ void Watchdog::run() {
             continue;
         }
         // Every renewal due now, in one pipelined round trip: thousands of held locks cost a few round trips per
-        // third of a TTL, not one each.
+        // third of a TTL, not one each. One whose TTL may have run out already is lost without asking.
         jobs.clear();
+        std::vector<uint64_t> expired;
         while (!s.queue.empty() && s.queue.begin()->first <= now && jobs.size() < kBatch) {
             const uint64_t id = s.queue.begin()->second;
             s.queue.erase(s.queue.begin());
@@ -266,17 +303,39 @@ void Watchdog::run() {
                 it->second.lost = true;
                 continue;
             }
-            jobs.push_back({id, it->second.name, it->second.token, it->second.ttl_ms});
+            if (now >= it->second.confirmed + it->second.ttl) expired.push_back(id);
+            else jobs.push_back({id, it->second.name, it->second.token, it->second.ttl_ms});
         }
-        if (jobs.empty()) continue;
-        lk.unlock();  // the I/O runs unlocked: tickets may go meanwhile
-        const std::vector<std::pair<Outcome, int>> results = renew_batch(jobs);
+        // The I/O ends before any renewed lock's TTL could: a renewal that cannot get through in time must not keep
+        // the owner (or another lock's owner) believing in a lock that may have expired.
+        Deadline cap = Deadline::never();
+        for (const auto &[id, e] : s.entries)
+            if (e.started && !e.lost && e.pid == me) cap = cap.earlier(Deadline::at(e.confirmed + e.ttl));
+        std::vector<std::pair<Outcome, int>> results;
+        const auto sent = Clock::now();
+        if (!jobs.empty()) {
+            lk.unlock();  // the I/O runs unlocked: tickets may go meanwhile
+            results = renew_batch(jobs, cap);
+            lk.lock();
+        }
         const auto after = Clock::now();
-        lk.lock();
         // From here on `this` may be gone (a callback freed the client): only the state is used.
-        for (size_t i = 0; i < jobs.size() && !s.stop; ++i)
-            settle(s, lk, jobs[i].id, results[i].first, results[i].second, after);
+        for (uint64_t id : expired) {
+            if (s.stop || current_pid() != me) break;
+            settle(s, lk, id, Outcome::failed, 0, sent, after);
+        }
+        for (size_t i = 0; i < jobs.size() && !s.stop && current_pid() == me; ++i)
+            settle(s, lk, jobs[i].id, results[i].first, results[i].second, sent, after);
     }
+    ended_normally = true;
+}
+
+void Watchdog::restart_thread_locked() {
+    if (thread_) {
+        thread_->detach();  // this very thread, on its way out
+        thread_.reset();
+    }
+    start_thread_locked();
 }
 
 }  // namespace redlock::core

@@ -19,6 +19,7 @@
 
 #include "base/clock.hpp"
 #include "base/fork_safety.hpp"
+#include "lock/token.hpp"
 
 namespace redlock::core {
 
@@ -39,20 +40,23 @@ public:
     // is running on the watchdog thread, waits for it to return (unless destroyed by that callback itself). A ticket
     // may outlive the watchdog (a thread's slot can keep a freed lock's token until the thread exits): it holds the
     // watchdog's state weakly.
-    class Ticket {
+    class Ticket final : public Renewal {
     public:
         Ticket(std::weak_ptr<State> state, uint64_t id) : state_(std::move(state)), id_(id) {}
-        ~Ticket();
+        ~Ticket() override;
         Ticket(const Ticket &) = delete;
         Ticket &operator=(const Ticket &) = delete;
+        void start() noexcept override;
+        void releasing(bool on) noexcept override;
 
     private:
         std::weak_ptr<State> state_;
         const uint64_t id_;
     };
 
-    // Starts renewing `token` on `name` every ttl / 3 for the lock `owner`; `held_since` is when the acquire's reply
-    // arrived (the TTL started at or before it).
+    // Renewals of `token` on `name` every ttl / 3 for the lock `owner`, from the ticket's start(); `held_since` is
+    // when the acquire that took it was sent (the TTL started at or after it: the earliest it can end is counted
+    // from there).
     std::unique_ptr<Ticket> renew(uint64_t owner, std::string name, std::string token, Millis ttl,
                                   Clock::time_point held_since, LostFn on_lost);
     // Ends every renewal of the lock `owner` (its handle is being freed), after a running callback of it.
@@ -69,11 +73,13 @@ private:
 
     void run();
     // One pipelined round trip for all `jobs`; any that it cannot settle (NOSCRIPT, a lost reply) one at a time.
-    std::vector<std::pair<Outcome, int>> renew_batch(const std::vector<Job> &jobs);
+    std::vector<std::pair<Outcome, int>> renew_batch(const std::vector<Job> &jobs, const Deadline &cap);
     static void settle(State &s, std::unique_lock<std::mutex> &lk, uint64_t id, Outcome outcome, int code,
-                       Clock::time_point now);
+                       Clock::time_point sent, Clock::time_point now);
     void start_thread_locked();
-    Outcome renew_once(const std::string &name, const std::string &token, const std::string &ttl_ms, int &code);
+    Outcome renew_once(const std::string &name, const std::string &token, const std::string &ttl_ms, int &code,
+                       const Deadline &cap);
+    void restart_thread_locked();  // the thread was ended inside a callback (pthread_exit): a new one takes over
 
     Client &client_;
     std::shared_ptr<State> state_;

@@ -37,6 +37,13 @@ public:
         else if (*d <= std::chrono::floor<Millis>(Clock::time_point::max() - now)) out.at_ = now + *d;
         return out;
     }
+    static Deadline at(Clock::time_point t) {
+        Deadline out;
+        out.at_ = t;
+        return out;
+    }
+    // The sooner of the two.
+    Deadline earlier(const Deadline &o) const { return !at_ ? o : !o.at_ ? *this : (*at_ <= *o.at_ ? *this : o); }
     bool is_never() const noexcept { return !at_; }
     bool passed(Clock::time_point now = Clock::now()) const noexcept { return at_ && now >= *at_; }
     // Would waiting `d` from now end past the deadline? (now + d > deadline, without computing now + d)

@@ -232,15 +232,17 @@ bool Lock::acquire(const AcquireArgs &args) {
         uint64_t seen = watch ? watch->seen() : 0;  // before the attempt: a release after it is a change
         std::optional<uint64_t> fence;
         std::optional<int64_t> pttl;
-        leave.armed = queue_up;
+        leave.armed = queue_up && !args.stay_queued;
+        const auto sent = Clock::now();  // the TTL starts after this: its earliest end is counted from here
         if (try_set(token, retry_kept, retry, queue_up, fence, pttl)) {
             leave.armed = false;
-            std::shared_ptr<void> renewal;
-            if (opts_.auto_renew)  // now is after the reply: the TTL surely started at or before it
-                renewal = client_->watchdog().renew(id(), name_, token, *opts_.ttl, Clock::now(),
+            std::shared_ptr<Renewal> renewal;
+            if (opts_.auto_renew)
+                renewal = client_->watchdog().renew(id(), name_, token, *opts_.ttl, sent,
                                                     opts_.on_lost ? *opts_.on_lost : Watchdog::LostFn());
             put_back.armed = false;
-            tokens_->set(Held{std::move(token), false, fence, std::move(renewal), 0});
+            tokens_->set(Held{std::move(token), false, fence, renewal, 0});
+            if (renewal) renewal->start();  // now that the token is stored: a callback never comes before this
             return true;
         }
         if (!blocking) return false;
@@ -260,6 +262,8 @@ bool Lock::acquire(const AcquireArgs &args) {
             if (watch && !covered) continue;
             if (watch) seen = mark->releases;  // covered: counting from before the last attempt
             mark.reset();
+            if (!watch)  // polling for now: come back when a new subscriber may be tried
+                if (std::optional<Clock::time_point> again = client_->waiters().retry_at()) next = std::min(next, *again);
         }
         if (next > give_up_at) {
             // redis-py gives up here, since its next poll would come after the deadline. A release can still be
@@ -289,6 +293,21 @@ void Lock::release() {
                                           "REDLOCK_THREAD_LOCAL only the thread that acquired holds it: "
                                           "REDLOCK_SHARED lets other threads of the handle release)"
                                         : "Cannot release an unlocked lock (this owner holds no token)");
+    // Renewals go on until the token is cleared, but one that finds the key gone meanwhile is this release's doing.
+    struct Releasing {
+        Renewal *r;
+        TokenStore &tokens;
+        uint64_t serial;
+        Releasing(Renewal *renewal, TokenStore &store, uint64_t held_serial)
+            : r(renewal), tokens(store), serial(held_serial) {
+            if (r) r->releasing(true);
+        }
+        ~Releasing() {
+            if (!r) return;
+            std::optional<Held> still = tokens.held();
+            if (still && still->serial == serial) r->releasing(false);  // kept, to retry: renewals count again
+        }
+    } releasing(held->renewal.get(), *tokens_, held->serial);
     Reply r;
     try {
         r = client_->script(kReleasePublishScript, {name_}, {held->token, release_channel(client_->config().db, name_)});

@@ -39,6 +39,7 @@ struct AcquireArgs {
     std::optional<std::optional<Millis>> blocking_timeout;
     std::optional<Millis> sleep;
     std::optional<std::string> token;
+    bool stay_queued = false;  // fair mode: another call with the same token follows; keep the place in the queue
 };
 
 enum class TokenScope { per_thread, shared };

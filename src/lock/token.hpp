@@ -16,13 +16,23 @@ namespace redlock::core {
 // fork()ed child never repeats its parent's tokens.
 std::string random_token();
 
+// What keeps a held token renewed (auto_renew): the watchdog's ticket, seen from the lock.
+class Renewal {
+public:
+    virtual ~Renewal() = default;  // ends the renewals
+    // Renewals start once the token is stored: the owner's callback never runs before its acquire has returned.
+    virtual void start() noexcept = 0;
+    // Around a release: a renewal that finds the key gone then is the release's doing, not a lost lock.
+    virtual void releasing(bool on) noexcept = 0;
+};
+
 // An owner's token, and whether it is settled (the SET surely took) or uncertain: kept after a SET whose outcome was
 // unknown, because that SET may still land (see Lock::try_set).
 struct Held {
     std::string token;
     bool uncertain = false;
     std::optional<uint64_t> fence;  // the fencing token its acquire took (locks with `fencing`)
-    std::shared_ptr<void> renewal;  // lives exactly as long as the token is held (auto_renew's ticket)
+    std::shared_ptr<Renewal> renewal;  // lives exactly as long as the token is held (auto_renew)
     uint64_t serial = 0;            // set by the store, unique per storing: what clear_if names
 };
 

@@ -43,7 +43,7 @@ Reply Client::write(ArgList argv, unsigned accept) {
     return c->call(argv, command_deadline(), accept);
 }
 
-Reply Client::script(const Script &s, ArgList keys, ArgList args, unsigned accept) {
+Reply Client::script(const Script &s, ArgList keys, ArgList args, unsigned accept, const Deadline &cap) {
     constexpr size_t kMaxArgs = 8;
     static constexpr std::string_view kCounts[] = {"0", "1", "2", "3"};
     if (keys.size() >= std::size(kCounts) || keys.size() + args.size() > kMaxArgs)
@@ -53,19 +53,20 @@ Reply Client::script(const Script &s, ArgList keys, ArgList args, unsigned accep
     for (std::string_view k : keys) argv[n++] = k;
     for (std::string_view a : args) argv[n++] = a;
 
-    Pool::Lease c = pool_.lease();
-    Reply r = c->call(Argv(argv.data(), n), command_deadline(), accept);
+    Pool::Lease c = pool_.lease(false, cap);
+    Reply r = c->call(Argv(argv.data(), n), command_deadline(cap), accept);
     if (r.is_error() && r.str.compare(0, 8, "NOSCRIPT") == 0) {
         argv[0] = "EVAL";
         argv[1] = s.source;
-        r = c->call(Argv(argv.data(), n), command_deadline(), accept);
+        r = c->call(Argv(argv.data(), n), command_deadline(cap), accept);
     }
     return r;
 }
 
-std::vector<Reply> Client::pipeline(const std::vector<std::vector<std::string_view>> &commands, unsigned accept) {
-    Pool::Lease c = pool_.lease();
-    return c->call_pipelined(commands, command_deadline(), accept);
+std::vector<Reply> Client::pipeline(const std::vector<std::vector<std::string_view>> &commands, unsigned accept,
+                                   const Deadline &cap) {
+    Pool::Lease c = pool_.lease(false, cap);
+    return c->call_pipelined(commands, command_deadline(cap), accept);
 }
 
 void Client::ping() {
@@ -87,9 +88,9 @@ constexpr unsigned kGetReplies = expect::string_or_nil | expect::skip_big_string
 
 KeyValue Client::get(std::string_view key) { return key_value(read({"GET", key}, kGetReplies)); }
 
-KeyValue Client::get_on_fresh_connection(std::string_view key) {
-    Pool::Lease c = pool_.lease(true);
-    return key_value(c->call({"GET", key}, command_deadline(), kGetReplies));
+KeyValue Client::get_on_fresh_connection(std::string_view key, const Deadline &cap) {
+    Pool::Lease c = pool_.lease(true, cap);
+    return key_value(c->call({"GET", key}, command_deadline(cap), kGetReplies));
 }
 
 }  // namespace redlock::core

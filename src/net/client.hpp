@@ -41,16 +41,19 @@ public:
 
     // A lock script as EVALSHA (by default answering an integer); on NOSCRIPT (cache flushed, server restarted) as
     // EVAL on the same connection, which also caches it again. Throws like write().
-    Reply script(const Script &s, ArgList keys, ArgList args, unsigned accept = expect::integer);
+    // `cap` (here and below): no wait, connect or command goes past it (a renewal must end before its TTL does).
+    Reply script(const Script &s, ArgList keys, ArgList args, unsigned accept = expect::integer,
+                 const Deadline &cap = Deadline::never());
 
     // Several commands in one round trip on one connection (sent once, as write()); replies in order.
-    std::vector<Reply> pipeline(const std::vector<std::vector<std::string_view>> &commands, unsigned accept);
+    std::vector<Reply> pipeline(const std::vector<std::vector<std::string_view>> &commands, unsigned accept,
+                                const Deadline &cap = Deadline::never());
 
     // GET as a read (retried once after a dropped connection). Throws Error.
     KeyValue get(std::string_view key);
 
     // GET on a newly opened connection, to settle an ambiguous outcome. Throws Error if that fails too.
-    KeyValue get_on_fresh_connection(std::string_view key);
+    KeyValue get_on_fresh_connection(std::string_view key, const Deadline &cap = Deadline::never());
 
     // PING; throws Error unless the server answers PONG.
     void ping();
@@ -64,7 +67,9 @@ public:
     bool has_waiters() const noexcept { return has_waiters_.load(std::memory_order_acquire); }
 
 private:
-    Deadline command_deadline() const { return Deadline::after(pool_.config().command_timeout); }
+    Deadline command_deadline(const Deadline &cap = Deadline::never()) const {
+        return Deadline::after(pool_.config().command_timeout).earlier(cap);
+    }
 
     Pool pool_;
     std::once_flag watchdog_once_;

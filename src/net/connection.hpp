@@ -23,6 +23,8 @@ public:
     // Connects and authenticates (AUTH, SELECT in one round trip), all within the connect timeout; throws Error.
     Connection(const ClientConfig &cfg, pid_t owner_pid)
         : Connection(cfg, owner_pid, Deadline::after(cfg.connect_timeout)) {}
+    // The same, giving up at `connect_deadline`.
+    Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline &connect_deadline);
 
     // Sends one command and reads its reply. On a transport failure after bytes may have left, throws
     // OutcomeUnknown; before, Error. Either way the connection is marked broken.
@@ -52,7 +54,6 @@ public:
     pid_t owner_pid() const noexcept { return owner_pid_; }
 
 private:
-    Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline &connect_deadline);
     void send(const Deadline &deadline);
     // The next reply; with `last`, bytes buffered beyond it are a protocol error (a server out of step).
     Reply receive(const Deadline &deadline, bool last = true);

@@ -21,7 +21,7 @@ void Pool::forget_after_fork() {
     pid_ = current_pid();
 }
 
-Pool::Lease Pool::lease(bool fresh) {
+Pool::Lease Pool::lease(bool fresh, const Deadline &cap) {
     std::unique_lock<std::mutex> lk(mu_);
     if (pid_ != current_pid()) forget_after_fork();  // no system call: the pid is kept by an atfork handler
     std::optional<Deadline> wait;                 // set when we first have to wait for a connection
@@ -45,7 +45,7 @@ Pool::Lease Pool::lease(bool fresh) {
             --open_;
         }
         if (open_ < cfg_.max_connections) break;
-        if (!wait) wait = Deadline::after(cfg_.connect_timeout);
+        if (!wait) wait = Deadline::after(cfg_.connect_timeout).earlier(cap);
         if (wait->passed())
             throw Error(Errc::timed_out, fmt::format("all {} connections to {} stayed busy for the connect timeout",
                                                      cfg_.max_connections, cfg_.describe()));
@@ -55,7 +55,7 @@ Pool::Lease Pool::lease(bool fresh) {
     ++open_;
     lk.unlock();
     try {
-        return Lease(this, std::make_unique<Connection>(cfg_, pid_));
+        return Lease(this, std::make_unique<Connection>(cfg_, pid_, Deadline::after(cfg_.connect_timeout).earlier(cap)));
     } catch (...) {
         lk.lock();
         --open_;

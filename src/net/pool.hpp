@@ -38,7 +38,8 @@ public:
     // An idle connection if one is alive, else a new one (waiting while max_connections are on loan).
     // `fresh` forces a newly opened connection: used to check an ambiguous outcome on a path that cannot share
     // anything with the connection that failed.
-    Lease lease(bool fresh = false);
+    // `cap`: nothing (waiting for a connection, connecting) goes past it.
+    Lease lease(bool fresh = false, const Deadline &cap = Deadline::never());
 
     const ClientConfig &config() const noexcept { return cfg_; }
 

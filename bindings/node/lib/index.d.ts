@@ -28,6 +28,8 @@ export interface LockOptions {
   blockingTimeout?: number | null;
   /** Each acquire also takes a fencing token (`lock.fence`); default false. */
   fencing?: boolean;
+  /** Waiters get the lock in the order they asked, across processes; default false (not with fencing). */
+  fair?: boolean;
   /** While held, the library renews the TTL every timeout / 3 in the background (needs a timeout); default false. */
   autoRenew?: boolean;
   /** With autoRenew: called once, on the event loop, when the lock is lost (the token found gone, or renewals failed
@@ -60,6 +62,7 @@ export class Lock {
   readonly token: string | null;
   readonly fencing: boolean;
   readonly autoRenew: boolean;
+  readonly fair: boolean;
   /** The fencing token of the current hold (a lock with `fencing: true`), or null when none is held. */
   readonly fence: number | null;
   lastThreadId: number;

@@ -8,6 +8,7 @@
 const path = require('node:path');
 const { Worker } = require('node:worker_threads');
 const { setTimeout: sleep } = require('node:timers/promises');
+const { randomBytes } = require('node:crypto');
 const { codes, findLibrary, bind } = require('./native');
 const {
   RedlockError, LockError, LockNotOwnedError, ConnectionError, TimeoutError, ResponseError, AuthenticationError,
@@ -45,10 +46,16 @@ class WorkerPool {
     this.queue = [];
     this.pending = new Map();
     this.nextId = 1;
+    this.idleWaiters = [];
   }
 
   saturated() {
     return this.idle.length === 0 && this.all.length >= this.size;
+  }
+
+  // Resolves when a worker next becomes idle.
+  whenIdle() {
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   run(op, ...args) {
@@ -82,6 +89,11 @@ class WorkerPool {
       this.idle.push(w);
       job.resolve({ rc, msg, threadId });
       this.dispatch();
+      if (this.idle.length > 0 && this.idleWaiters.length > 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
     });
     w.on('error', (e) => {
       const job = this.pending.get(w.busy);
@@ -113,14 +125,25 @@ async function io(op, ...args) {
 
 // setTimeout fires after 1 ms (with a warning) when asked for more than 2^31 - 1 ms: longer waits are chained.
 const MAX_TIMER_MS = 2 ** 31 - 1;
-async function wait(ms) {
+async function wait(ms, signal) {
   let left = ms;
-  for (; left > MAX_TIMER_MS; left -= MAX_TIMER_MS) await sleep(MAX_TIMER_MS);
-  await sleep(left);
+  for (; left > MAX_TIMER_MS; left -= MAX_TIMER_MS) await sleep(MAX_TIMER_MS, undefined, { signal });
+  await sleep(left, undefined, { signal });
+}
+
+// A timer wait (when every wait thread is taken) that also ends when a wait thread becomes free, so that waiter
+// goes back to waiting in the library, where releases wake it.
+async function waitOrFreeThread(ms) {
+  const ac = new AbortController();
+  try {
+    await Promise.race([wait(ms, ac.signal).catch(() => {}), waitPool.whenIdle()]);
+  } finally {
+    ac.abort();
+  }
 }
 
 const CLIENT_OPTIONS = ['connectTimeout', 'commandTimeout', 'maxConnections', 'keepalive', 'username', 'password', 'db'];
-const LOCK_OPTIONS = ['timeout', 'sleep', 'blocking', 'blockingTimeout', 'fencing', 'autoRenew', 'onLost'];
+const LOCK_OPTIONS = ['timeout', 'sleep', 'blocking', 'blockingTimeout', 'fencing', 'autoRenew', 'onLost', 'fair'];
 const ACQUIRE_OPTIONS = ['blocking', 'blockingTimeout', 'sleep', 'token'];
 
 const handles = new FinalizationRegistry(({ free, address, id }) => {
@@ -237,6 +260,7 @@ class Lock {
     this.blockingTimeout = opts.blockingTimeout === undefined ? null : arg.waitLimit(opts.blockingTimeout);
     this.fencing = opts.fencing === undefined ? false : arg.boolean(opts.fencing, 'fencing');
     this.autoRenew = opts.autoRenew === undefined ? false : arg.boolean(opts.autoRenew, 'autoRenew');
+    this.fair = opts.fair === undefined ? false : arg.boolean(opts.fair, 'fair');
     if (opts.onLost != null && typeof opts.onLost !== 'function') throw new TypeError('onLost must be a function');
     this._onLost = opts.onLost || null;
     const o = {};
@@ -245,6 +269,7 @@ class Lock {
     o.sleep_ms = this.sleep;
     o.fencing = this.fencing ? 1 : 0;
     o.auto_renew = this.autoRenew ? 1 : 0;
+    o.fair = this.fair ? 1 : 0;
     this._id = 0;
     if (this._onLost && !this.autoRenew) throw new InvalidArgumentError('onLost needs autoRenew', codes.EINVAL);
     if (this._onLost && ttl > 0) {  // without a TTL the C call below refuses autoRenew, with its message
@@ -276,7 +301,9 @@ class Lock {
     const blocking = opts.blocking === undefined ? this.blocking : arg.boolean(opts.blocking, 'blocking');
     const sleepMs = opts.sleep === undefined ? this.sleep : arg.duration(opts.sleep, 'sleep');
     const timeout = opts.blockingTimeout === undefined ? this.blockingTimeout : arg.waitLimit(opts.blockingTimeout);
-    const token = opts.token === undefined ? null : arg.text(opts.token, 'token', { nul: true });
+    let token = opts.token === undefined ? null : arg.text(opts.token, 'token', { nul: true });
+    // A fair waiter's place in the queue is its token: the same one in every call of this wait.
+    if (token === null && this.fair && blocking && timeout !== 0) token = randomBytes(16).toString('hex');
     const deadline = timeout === null ? null : performance.now() + timeout;
     if ((await this._call('attempt', token)) === codes.OK) return true;
     if (!blocking) return false;
@@ -287,11 +314,12 @@ class Lock {
         // In the library: woken at once by a libredlock release, polling within sleepMs; sliced, so a wait that
         // outlives its lock object or the program's interest ends soon.
         const slice = Math.max(1, Math.floor(Math.min(left, WAIT_SLICE_MS)));
-        if ((await this._call('wait', token, slice, sleepMs)) === codes.OK) return true;
+        const last = deadline !== null && slice >= left;
+        if ((await this._call('wait', token, slice, sleepMs, last)) === codes.OK) return true;
         continue;
       }
       if (deadline !== null && performance.now() + sleepMs > deadline) return false;
-      await wait(sleepMs);
+      await waitOrFreeThread(sleepMs);
       if ((await this._call('attempt', token)) === codes.OK) return true;
     }
   }

@@ -8,6 +8,7 @@ const c = bind(workerData.libraryPath);
 const ACQ_BLOCKING = 1;
 const ACQ_BLOCKING_TIMEOUT = 2;
 const ACQ_SLEEP = 4;
+const ACQ_STAY_QUEUED = 8;
 
 const ops = {
   ping: (h) => c.clientPing(h),
@@ -27,10 +28,10 @@ const ops = {
   },
   // A wait inside the library (woken at once by a release, polling within `sleep`), bounded by `sliceMs`: the
   // first attempt, then waits; the thread is one of the wait pool's, never the pool that runs releases.
-  wait: (h, token, sliceMs, sleepMs) => {
+  wait: (h, token, sliceMs, sleepMs, last) => {
     const o = {};
     c.acquireOptionsInit(o);
-    o.set = ACQ_BLOCKING | ACQ_BLOCKING_TIMEOUT | ACQ_SLEEP;
+    o.set = ACQ_BLOCKING | ACQ_BLOCKING_TIMEOUT | ACQ_SLEEP | (last ? 0 : ACQ_STAY_QUEUED);
     o.blocking = 1;
     o.blocking_timeout_ms = sliceMs;
     o.sleep_ms = sleepMs;

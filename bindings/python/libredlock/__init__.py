@@ -321,35 +321,38 @@ class Client:
     @overload
     def lock(self, name: Name, timeout: Optional[float] = ..., sleep: float = ..., blocking: bool = ...,
              blocking_timeout: Optional[float] = ..., lock_class: None = ..., thread_local: bool = ..., *,
-             fencing: bool = ..., auto_renew: bool = ..., on_lost: Optional[LostCallback] = ...) -> "Lock":
+             fencing: bool = ..., auto_renew: bool = ..., on_lost: Optional[LostCallback] = ...,
+             fair: bool = ...) -> "Lock":
         ...
 
     @overload
     def lock(self, name: Name, timeout: Optional[float] = ..., sleep: float = ..., blocking: bool = ...,
              blocking_timeout: Optional[float] = ..., *, lock_class: Type[_L], thread_local: bool = ...,
-             fencing: bool = ..., auto_renew: bool = ..., on_lost: Optional[LostCallback] = ...) -> _L:
+             fencing: bool = ..., auto_renew: bool = ..., on_lost: Optional[LostCallback] = ...,
+             fair: bool = ...) -> _L:
         ...
 
     @overload
     def lock(self, name: Name, timeout: Optional[float], sleep: float, blocking: bool,
              blocking_timeout: Optional[float], lock_class: Type[_L], thread_local: bool = ..., *,
-             fencing: bool = ..., auto_renew: bool = ..., on_lost: Optional[LostCallback] = ...) -> _L:
+             fencing: bool = ..., auto_renew: bool = ..., on_lost: Optional[LostCallback] = ...,
+             fair: bool = ...) -> _L:
         ...
 
     def lock(self, name: Name, timeout: Optional[float] = None, sleep: float = 0.1, blocking: bool = True,
              blocking_timeout: Optional[float] = None, lock_class: Optional[Type[Lock]] = None,
              thread_local: bool = True, *, fencing: bool = False, auto_renew: bool = False,
-             on_lost: Optional[LostCallback] = None) -> Lock:
+             on_lost: Optional[LostCallback] = None, fair: bool = False) -> Lock:
         """A :class:`Lock` (or ``lock_class``, a subclass of it) on this client, with redis-py's ``Redis.lock``
         arguments in redis-py's order, and libredlock's own as keywords (``fencing``: see :attr:`Lock.fence`;
-        ``auto_renew`` and ``on_lost``: see :class:`Lock`)."""
+        ``auto_renew``, ``on_lost`` and ``fair``: see :class:`Lock`)."""
         if lock_class is None:
             lock_class = Lock
         elif not (isinstance(lock_class, type) and issubclass(lock_class, Lock)):
             raise TypeError("lock_class must be libredlock.Lock or a subclass of it, not %r" % (lock_class,))
         return lock_class(self, name, timeout=timeout, sleep=sleep, blocking=blocking,
                           blocking_timeout=blocking_timeout, thread_local=thread_local, fencing=fencing,
-                          auto_renew=auto_renew, on_lost=on_lost)
+                          auto_renew=auto_renew, on_lost=on_lost, fair=fair)
 
     def close(self) -> None:
         """Drop this reference to the connections (locks made from it keep them alive)."""
@@ -426,7 +429,8 @@ class Lock:
 
     def __init__(self, client: Client, name: Name, timeout: Optional[float] = None, sleep: float = 0.1,
                  blocking: bool = True, blocking_timeout: Optional[float] = None, thread_local: bool = True, *,
-                 fencing: bool = False, auto_renew: bool = False, on_lost: Optional[LostCallback] = None) -> None:
+                 fencing: bool = False, auto_renew: bool = False, on_lost: Optional[LostCallback] = None,
+                 fair: bool = False) -> None:
         if not isinstance(client, Client):
             raise TypeError("client must be a libredlock.Client, not %s" % type(client).__name__)
         name_bytes = _c_string(name, "lock name")
@@ -444,6 +448,10 @@ class Lock:
             raise TypeError("auto_renew must be True or False, not %s" % type(auto_renew).__name__)
         if on_lost is not None and not callable(on_lost):
             raise TypeError("on_lost must be callable, not %s" % type(on_lost).__name__)
+        if not isinstance(fair, bool):
+            raise TypeError("fair must be True or False, not %s" % type(fair).__name__)
+        opts.fair = 1 if fair else 0
+        self.fair = fair
         opts.auto_renew = 1 if auto_renew else 0
         self.auto_renew = auto_renew
         self.on_lost = on_lost
@@ -505,6 +513,9 @@ class Lock:
         a.set = _native.ACQ_BLOCKING  # the first call: one attempt
         a.blocking = 0
         token_bytes = None
+        if token is None and self.fair and blocking and wait_ms != 0:
+            # A fair waiter's place in the queue is its token: the same one in every slice of the wait below.
+            token = os.urandom(16).hex()
         if token is not None:
             token_bytes = _to_bytes(token, "token")
             a.token = token_bytes
@@ -527,6 +538,9 @@ class Lock:
                         return False
                     slice_ms = min(slice_ms, left_ms)
                 a.blocking_timeout_ms = slice_ms
+                last = deadline is not None and slice_ms == left_ms
+                # Not the last slice: a fair waiter keeps its place for the next one.
+                a.set = (a.set | _native.ACQ_STAY_QUEUED) if not last else (a.set & ~_native.ACQ_STAY_QUEUED)
                 if _check(_lib.redlock_lock_acquire_ex(self._handle, ctypes.byref(a))) == _native.OK:
                     return True
         except BaseException as e:
