@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "redlock/redlock.hpp"
 #include "support/redis_server.hpp"
@@ -184,4 +185,29 @@ TEST_CASE("C++: auto_renew keeps a lock past its TTL, and on_lost fires when the
     CHECK_THROWS_AS(a.release(), redlock::LockNotOwnedError);
     CHECK_THROWS_AS(redlock::Lock(client, "cpp:renew", redlock::LockOptions{}.auto_renew(true)),
                     redlock::InvalidArgument);  // no TTL to renew
+}
+
+TEST_CASE("C++: fair locks serve waiters in order, and fair with fencing is refused", "[cpp][fair]") {
+    auto &s = default_server();
+    redlock::Client client(s.url());
+    redlock::Lock holder(client, "cpp:fair", redlock::LockOptions{}.timeout(30s).fair(true).thread_local_tokens(false));
+    holder.lock();
+    std::mutex mu;
+    std::vector<int> order;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 3; ++i) {
+        threads.emplace_back([&, i] {
+            redlock::Lock l(client, "cpp:fair", redlock::LockOptions{}.timeout(30s).fair(true));
+            std::lock_guard<redlock::Lock> g(l);
+            std::lock_guard<std::mutex> lk(mu);
+            order.push_back(i);
+        });
+        for (int k = 0; k < 100 && s.admin({"ZCARD", "{cpp:fair}:queue"}).integer < i + 1; ++k)
+            std::this_thread::sleep_for(10ms);
+    }
+    holder.unlock();
+    for (auto &t : threads) t.join();
+    CHECK(order == std::vector<int>{0, 1, 2});
+    CHECK_THROWS_AS(redlock::Lock(client, "cpp:fair", redlock::LockOptions{}.fair(true).fencing(true)),
+                    redlock::InvalidArgument);
 }

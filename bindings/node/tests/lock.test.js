@@ -307,3 +307,29 @@ test('a release wakes waiters at once; more waiters than wait threads still all 
   for (const w of [...waiters, single, holder]) w.free();
   holderClient.close();
 });
+
+test('fair: waiters keep their place across the slices of their waits, and take turns in order', async () => {
+  const holder = client.lock('node:fair', { timeout: 30000, fair: true });
+  assert.equal(await holder.acquire(), true);
+  const order = [];
+  const locks = [0, 1, 2].map(() => client.lock('node:fair', { timeout: 30000, fair: true }));
+  const done = [];
+  for (let i = 0; i < 3; i++) {
+    done.push((async () => {
+      assert.equal(await locks[i].acquire({ blockingTimeout: 10000 }), true);
+      order.push(i);
+      await new Promise((r) => setTimeout(r, 50));
+      await locks[i].release();
+    })());
+    for (let k = 0; k < 100 && Number(redis.cli('ZCARD', '{node:fair}:queue')) < i + 1; k++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  await new Promise((r) => setTimeout(r, 2500));  // past a 1 s slice of each wait: places kept
+  assert.equal(redis.cli('ZCARD', '{node:fair}:queue'), '3');
+  await holder.release();
+  await Promise.all(done);
+  assert.deepEqual(order, [0, 1, 2]);
+  assert.throws(() => client.lock('node:fair', { timeout: 1000, fair: true, fencing: true }), InvalidArgumentError);
+  for (const l of [holder, ...locks]) l.free();
+});

@@ -445,3 +445,37 @@ def test_a_release_wakes_a_waiter_at_once_and_redis_py_releases_are_seen_within_
     assert polling.acquire(blocking_timeout=5)
     assert time.monotonic() - start < 0.3 + 0.2 + 0.5
     polling.release()
+
+
+def test_fair_waiters_keep_their_place_across_the_slices_of_their_waits(client, r):
+    holder = client.lock("py-fair", timeout=30, fair=True, thread_local=False)
+    assert holder.acquire()
+    order = []
+
+    def wait(i):
+        lock = client.lock("py-fair", timeout=30, fair=True)
+        assert lock.acquire(blocking_timeout=10)
+        order.append(i)
+        time.sleep(0.05)
+        lock.release()
+
+    threads = []
+    for i in range(3):
+        t = threading.Thread(target=wait, args=(i,))
+        t.start()
+        threads.append(t)
+        for _ in range(100):  # queued before the next one starts
+            if r.zcard("{py-fair}:queue") == i + 1:
+                break
+            time.sleep(0.01)
+    time.sleep(1.0)  # several 0.25 s slices: each would have lost its place without REDLOCK_ACQ_STAY_QUEUED
+    assert r.zcard("{py-fair}:queue") == 3
+    holder.release()
+    for t in threads:
+        t.join()
+    assert order == [0, 1, 2]
+    assert r.zcard("{py-fair}:queue") == 0
+    with pytest.raises(InvalidArgumentError):
+        client.lock("py-fair", timeout=1, fair=True, fencing=True)
+    with pytest.raises(TypeError):
+        client.lock("py-fair", fair=1)
