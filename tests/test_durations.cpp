@@ -16,9 +16,6 @@ constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
 constexpr int64_t k2p53 = int64_t(1) << 53;
 const int64_t kExtremes[] = {kMax, kMin, k2p53, REDLOCK_MAX_DURATION_MS + 1};
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // Holds `name` from another handle and releases it after `ms`, so a waiter can prove it waited.
 struct HeldThenReleased {

@@ -22,9 +22,6 @@ redlock_lock_options fair_options(int64_t ttl_ms, int64_t sleep_ms = 100, int64_
     o.fair = 1;
     return o;
 }
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 long long queued(const RedisServer &s, const std::string &name) { return s.admin({"ZCARD", "{" + name + "}:queue"}).integer; }
 }  // namespace
 

@@ -18,9 +18,6 @@ using namespace testing;
 using Catch::Matchers::Contains;
 
 namespace {
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 bool eventually_exists(const RedisServer &s, const std::string &key) {
     for (int i = 0; i < 100; ++i) {
         if (s.admin({"EXISTS", key}).integer == 1) return true;

@@ -15,9 +15,6 @@ using namespace testing;
 using Catch::Matchers::Contains;
 
 namespace {
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 long peak_rss_kib() {
     rusage ru{};
     ::getrusage(RUSAGE_SELF, &ru);

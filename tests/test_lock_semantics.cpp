@@ -8,9 +8,6 @@ using namespace testing;
 using Catch::Matchers::Contains;
 
 namespace {
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 long long set_calls(const RedisServer &s) {
     std::string stats = s.admin({"INFO", "commandstats"}).str;
     size_t at = stats.find("cmdstat_set:calls=");

@@ -70,14 +70,6 @@ long long evalsha_calls(const RedisServer &s) {
     const size_t at = info.find("cmdstat_evalsha:calls=");
     return at == std::string::npos ? 0 : std::stoll(info.substr(at + 22));
 }
-bool eventually(const std::function<bool()> &cond, std::chrono::milliseconds within) {
-    const auto end = std::chrono::steady_clock::now() + within;
-    while (std::chrono::steady_clock::now() < end) {
-        if (cond()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return cond();
-}
 }  // namespace
 
 TEST_CASE("auto_renew keeps a 300 ms lock alive for 3 s, and release ends it", "[renewal][timing]") {

@@ -19,9 +19,6 @@ using namespace testing;
 using namespace std::chrono_literals;
 
 namespace {
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 // CLOCK_MONOTONIC is one clock for every process of the machine: times taken in two processes compare.
 double monotonic_now() {
     timespec ts{};
@@ -34,14 +31,6 @@ int pubsub_clients(const RedisServer &s) {
     int n = 0;
     while (std::getline(in, line)) n += line.rfind("id=", 0) == 0;
     return n;
-}
-bool eventually(const std::function<bool()> &cond, std::chrono::milliseconds within) {
-    const auto end = std::chrono::steady_clock::now() + within;
-    while (std::chrono::steady_clock::now() < end) {
-        if (cond()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return cond();
 }
 }  // namespace
 

@@ -3,8 +3,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "redis_server.hpp"
 #include "redlock/redlock.h"
@@ -19,6 +22,20 @@ struct LockDeleter {
 };
 using Client = std::unique_ptr<redlock_client, ClientDeleter>;
 using Lock = std::unique_ptr<redlock_lock, LockDeleter>;
+
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Polls `cond` every 20 ms until it holds or `within` has passed; the last answer.
+inline bool eventually(const std::function<bool()> &cond, std::chrono::milliseconds within) {
+    const auto end = std::chrono::steady_clock::now() + within;
+    while (std::chrono::steady_clock::now() < end) {
+        if (cond()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return cond();
+}
 
 inline Client make_client(const std::string &url, const redlock_client_options *opts = nullptr) {
     redlock_client *c = nullptr;
