@@ -187,7 +187,7 @@ TEST_CASE("C++: auto_renew keeps a lock past its TTL, and on_lost fires when the
                     redlock::InvalidArgument);  // no TTL to renew
 }
 
-TEST_CASE("C++: fair locks serve waiters in order, and fair with fencing is refused", "[cpp][fair]") {
+TEST_CASE("C++: fair locks serve waiters in order, with fencing too", "[cpp][fair]") {
     auto &s = default_server();
     redlock::Client client(s.url());
     redlock::Lock holder(client, "cpp:fair", redlock::LockOptions{}.timeout(30s).fair(true).thread_local_tokens(false));
@@ -208,6 +208,9 @@ TEST_CASE("C++: fair locks serve waiters in order, and fair with fencing is refu
     holder.unlock();
     for (auto &t : threads) t.join();
     CHECK(order == std::vector<int>{0, 1, 2});
-    CHECK_THROWS_AS(redlock::Lock(client, "cpp:fair", redlock::LockOptions{}.fair(true).fencing(true)),
-                    redlock::InvalidArgument);
+    redlock::Lock fenced(client, "cpp:fair", redlock::LockOptions{}.timeout(30s).fair(true).fencing(true));
+    fenced.lock();
+    CHECK(fenced.fence().value() > 0);
+    fenced.unlock();
+    CHECK_THROWS_AS(redlock::Lock(client, "cpp:fair{", redlock::LockOptions{}.fair(true)), redlock::InvalidArgument);
 }

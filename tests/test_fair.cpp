@@ -171,15 +171,44 @@ TEST_CASE("fair: 8 threads on one lock take turns", "[fair][timing]") {
     CHECK(*mx - *mn <= 3);  // FIFO: each thread waits behind the seven others
 }
 
-TEST_CASE("fair: refused with fencing, and for a name without a usable hash tag", "[fair]") {
+TEST_CASE("fair with fencing: turns in order, each with a higher fence - and names without a usable hash tag are refused",
+          "[fair]") {
     auto &s = default_server();
     auto c = make_client(s.url());
-    redlock_lock *l = nullptr;
-    auto o = fair_options(1000);
+    auto o = fair_options(30000, 50);
     o.fencing = 1;
-    CHECK(redlock_lock_new(&l, c.get(), "fair:fenced", &o, 0) == REDLOCK_EINVAL);
-    CHECK(l == nullptr);
-    o.fencing = 0;
+    auto holder = make_lock(c.get(), "fair:fenced", o, REDLOCK_SHARED);
+    REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
+    uint64_t last = 0;
+    REQUIRE(redlock_lock_fence(holder.get(), &last) == REDLOCK_OK);
+    std::mutex mu;
+    std::vector<std::pair<int, uint64_t>> got;
+    std::vector<Lock> locks;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 3; ++i) locks.push_back(make_lock(c.get(), "fair:fenced", o));
+    for (int i = 0; i < 3; ++i) {
+        threads.emplace_back([&, i] {
+            if (redlock_lock_acquire(locks[i].get()) != REDLOCK_OK) return;
+            uint64_t f = 0;
+            redlock_lock_fence(locks[i].get(), &f);
+            {
+                std::lock_guard<std::mutex> lk(mu);
+                got.emplace_back(i, f);
+            }
+            redlock_lock_release(locks[i].get());
+        });
+        for (int k = 0; k < 100 && queued(s, "fair:fenced") < i + 1; ++k) std::this_thread::sleep_for(5ms);
+    }
+    REQUIRE(redlock_lock_release(holder.get()) == REDLOCK_OK);
+    for (auto &t : threads) t.join();
+    REQUIRE(got.size() == 3);
+    for (int i = 0; i < 3; ++i) {
+        CHECK(got[i].first == i);
+        CHECK(got[i].second > last);
+        last = got[i].second;
+    }
+    redlock_lock *l = nullptr;
     CHECK(redlock_lock_new(&l, c.get(), "fair{", &o, 0) == REDLOCK_EINVAL);
+    CHECK(l == nullptr);
     CHECK(std::string(redlock_last_error()).find("hash tag") != std::string::npos);
 }

@@ -31,7 +31,8 @@ TEST_CASE("our scripts are redis-py's: the server computes the same SHA-1", "[wi
     for (const redlock::core::Script *sc :
          {&redlock::core::kReleaseScript, &redlock::core::kExtendScript, &redlock::core::kReacquireScript,
           &redlock::core::kReleasePublishScript, &redlock::core::kAcquireOrPttlScript,
-          &redlock::core::kFencedAcquireScript}) {
+          &redlock::core::kFencedAcquireScript, &redlock::core::kFairAcquireScript,
+          &redlock::core::kFairFencedAcquireScript, &redlock::core::kFairLeaveScript}) {
         auto r = s.admin({"SCRIPT", "LOAD", std::string(sc->source)});
         CHECK(r.str == sc->sha1);
     }

@@ -169,7 +169,7 @@ public:
     LockOptions &blocking_timeout(std::chrono::duration<Rep, Period> t) { o_.blocking_timeout_ms = detail::to_ms(t); return *this; }
     /** Each acquire also takes a fencing token (Lock::fence()). */
     LockOptions &fencing(bool on) { o_.fencing = on ? 1 : 0; return *this; }
-    /** Waiters get the lock in the order they asked, across processes (a queue beside the key; not with fencing). */
+    /** Waiters get the lock in the order they asked, across processes (a queue beside the key). */
     LockOptions &fair(bool on) { o_.fair = on ? 1 : 0; return *this; }
     /** While held, the client renews the TTL every timeout / 3 in the background (needs a timeout). */
     LockOptions &auto_renew(bool on) { o_.auto_renew = on ? 1 : 0; return *this; }

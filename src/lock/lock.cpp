@@ -44,8 +44,6 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
     checked_duration(opts_.sleep.count(), "sleep_ms");
     if (opts_.auto_renew && !opts_.ttl) throw Error(Errc::invalid, "auto_renew needs a TTL (timeout_ms > 0)");
     if (opts_.fair) {
-        if (opts_.fencing)
-            throw Error(Errc::invalid, "fair and fencing together are not available in this version: choose one");
         std::optional<std::string> queue = companion_key(name_, "queue"), alive = companion_key(name_, "alive");
         if (!queue || !alive)
             throw Error(Errc::invalid, fmt::format("fair needs a name whose Redis Cluster slot its queue keys can share: "
@@ -64,7 +62,7 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
             throw Error(Errc::invalid, fmt::format("fencing needs a name whose Redis Cluster slot a companion key can "
                                                    "share: no braces, or a hash tag such as '{{{}}}'",
                                                    shown(name_)));
-        keys_ = std::make_unique<Companions>();
+        if (!keys_) keys_ = std::make_unique<Companions>();
         keys_->fence_key = std::move(*key);
     }
     if (scope == TokenScope::shared) tokens_ = std::make_unique<SharedTokenStore>();
@@ -93,7 +91,12 @@ bool Lock::try_set(const std::string &token, bool may_have_landed, bool retry, b
     const std::string px = ttl_ms();
     Reply r;
     try {
-        if (opts_.fair)
+        if (opts_.fair && opts_.fencing)
+            r = client_->script(kFairFencedAcquireScript,
+                                {name_, keys_->queue_key, keys_->alive_key, keys_->fence_key},
+                                {token, px, queue_up ? "1" : "0", keys_->alive_ms},
+                                expect::integer | type_bit(Reply::Type::array));
+        else if (opts_.fair)
             r = client_->script(kFairAcquireScript, {name_, keys_->queue_key, keys_->alive_key},
                                 {token, px, queue_up ? "1" : "0", keys_->alive_ms},
                                 expect::integer | expect::status | expect::status_ok_only);

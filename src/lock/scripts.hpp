@@ -147,6 +147,42 @@ inline constexpr Script kFairAcquireScript{R"(
     )",
                                            "e83e5824edfa6c16d40dfa2e2d8602c8c8b51a5f"};
 
+// Fair and fenced: kFairAcquireScript, with the fenced script's answers. KEYS[4] fence counter -> the new fence
+// (integer) when taken, else {PTTL}.
+inline constexpr Script kFairFencedAcquireScript{R"(
+        local t = redis.call('time')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local dead = redis.call('zrangebyscore', KEYS[3], '-inf', now)
+        for _, w in ipairs(dead) do
+            redis.call('zrem', KEYS[2], w)
+            redis.call('zrem', KEYS[3], w)
+        end
+        local first = redis.call('zrange', KEYS[2], 0, 0)[1]
+        if not first or first == ARGV[1] then
+            local ok
+            if ARGV[2] == '' then
+                ok = redis.call('set', KEYS[1], ARGV[1], 'NX')
+            else
+                ok = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+            end
+            if ok then
+                if first then
+                    redis.call('zrem', KEYS[2], ARGV[1])
+                    redis.call('zrem', KEYS[3], ARGV[1])
+                end
+                return redis.call('incr', KEYS[4])
+            end
+        end
+        if ARGV[3] == '1' then
+            if not redis.call('zscore', KEYS[2], ARGV[1]) then
+                redis.call('zadd', KEYS[2], tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])
+            end
+            redis.call('zadd', KEYS[3], now + tonumber(ARGV[4]), ARGV[1])
+        end
+        return {redis.call('pttl', KEYS[1])}
+    )",
+                                                 "8dc9db0bf2866d3d7be024997f280ff504a97a10"};
+
 // A fair waiter that gives up leaves the queue, and wakes the others (the next may now be first).
 // KEYS[1] queue, KEYS[2] heartbeats; ARGV[1] token, ARGV[2] channel -> 1 if it was queued, else 0.
 inline constexpr Script kFairLeaveScript{R"(

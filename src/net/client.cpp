@@ -45,7 +45,7 @@ Reply Client::write(ArgList argv, unsigned accept) {
 
 Reply Client::script(const Script &s, ArgList keys, ArgList args, unsigned accept, const Deadline &cap) {
     constexpr size_t kMaxArgs = 8;
-    static constexpr std::string_view kCounts[] = {"0", "1", "2", "3"};
+    static constexpr std::string_view kCounts[] = {"0", "1", "2", "3", "4"};
     if (keys.size() >= std::size(kCounts) || keys.size() + args.size() > kMaxArgs)
         throw Error(Errc::internal, "too many script arguments");
     std::array<std::string_view, 3 + kMaxArgs> argv{"EVALSHA", s.sha1, kCounts[keys.size()]};

@@ -28,7 +28,7 @@ export interface LockOptions {
   blockingTimeout?: number | null;
   /** Each acquire also takes a fencing token (`lock.fence`); default false. */
   fencing?: boolean;
-  /** Waiters get the lock in the order they asked, across processes; default false (not with fencing). */
+  /** Waiters get the lock in the order they asked, across processes; default false. */
   fair?: boolean;
   /** While held, the library renews the TTL every timeout / 3 in the background (needs a timeout); default false. */
   autoRenew?: boolean;

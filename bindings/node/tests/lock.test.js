@@ -330,6 +330,10 @@ test('fair: waiters keep their place across the slices of their waits, and take 
   await holder.release();
   await Promise.all(done);
   assert.deepEqual(order, [0, 1, 2]);
-  assert.throws(() => client.lock('node:fair', { timeout: 1000, fair: true, fencing: true }), InvalidArgumentError);
-  for (const l of [holder, ...locks]) l.free();
+  const fenced = client.lock('node:fair', { timeout: 1000, fair: true, fencing: true });
+  assert.equal(await fenced.acquire(), true);
+  assert.ok(fenced.fence > 0);
+  await fenced.release();
+  assert.throws(() => client.lock('node:fair{', { timeout: 1000, fair: true }), InvalidArgumentError);
+  for (const l of [holder, ...locks, fenced]) l.free();
 });

@@ -475,7 +475,10 @@ def test_fair_waiters_keep_their_place_across_the_slices_of_their_waits(client, 
         t.join()
     assert order == [0, 1, 2]
     assert r.zcard("{py-fair}:queue") == 0
+    fenced = client.lock("py-fair", timeout=1, fair=True, fencing=True)
+    assert fenced.acquire() and fenced.fence > 0
+    fenced.release()
     with pytest.raises(InvalidArgumentError):
-        client.lock("py-fair", timeout=1, fair=True, fencing=True)
+        client.lock("py-fair{", timeout=1, fair=True)
     with pytest.raises(TypeError):
         client.lock("py-fair", fair=1)
