@@ -9,13 +9,16 @@ import time
 import redis
 
 
-def run(port, rounds, hold_s, next_i, released, stop, samples):
+def run(port, rounds, hold_s, next_i, released, stop, samples, grants):
     r = redis.Redis(port=port)
     lock = r.lock("bench:handoff:py", timeout=10, blocking_timeout=2)
     while not stop.value:
         if not lock.acquire():
             continue
         got = time.monotonic()
+        with grants.get_lock():
+            grants.value += 1
+            mine = grants.value
         with released.get_lock():
             was, released.value = released.value, 0.0
         if was:
@@ -30,16 +33,16 @@ def run(port, rounds, hold_s, next_i, released, stop, samples):
         released.value = time.monotonic()
         lock.release()
         t0 = time.monotonic()
-        while released.value and not stop.value and time.monotonic() - t0 < 5:
+        while grants.value == mine and not stop.value and time.monotonic() - t0 < 5:
             time.sleep(0.00005)
 
 
 def main():
     port, waiters, rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     hold_s = (int(sys.argv[4]) if len(sys.argv) > 4 else 1000) / 1e6
-    next_i, released, stop = mp.Value("l", 0), mp.Value("d", 0.0), mp.Value("i", 0)
+    next_i, released, stop, grants = mp.Value("l", 0), mp.Value("d", 0.0), mp.Value("i", 0), mp.Value("l", 0)
     samples = mp.Array("d", rounds, lock=False)
-    procs = [mp.Process(target=run, args=(port, rounds, hold_s, next_i, released, stop, samples))
+    procs = [mp.Process(target=run, args=(port, rounds, hold_s, next_i, released, stop, samples, grants))
              for _ in range(waiters + 1)]
     for p in procs:
         p.start()

@@ -20,6 +20,7 @@ struct shared {
     _Atomic long next;          /* samples taken */
     _Atomic long released_ns;   /* when the last holder called release; 0: none yet */
     _Atomic int stop;
+    _Atomic long grants;        /* acquisitions so far: a releaser waits for the next one */
     double samples[MAX_ROUNDS]; /* ms */
 };
 
@@ -58,6 +59,7 @@ static int run(struct shared *sh, const char *url, long rounds, long hold_us) {
             fprintf(stderr, "acquire failed: %s\n", redlock_last_error());
             return 1;
         }
+        long mine = atomic_fetch_add(&sh->grants, 1) + 1;
         long released = atomic_exchange(&sh->released_ns, 0);
         if (released != 0) {
             long i = atomic_fetch_add(&sh->next, 1);
@@ -72,7 +74,7 @@ static int run(struct shared *sh, const char *url, long rounds, long hold_us) {
         }
         /* Wait until another process took it (or the run ends): the releaser must not compete with the waiters whose
          * wake-up is being measured. */
-        for (long t0 = now_ns(); atomic_load(&sh->released_ns) != 0 && !atomic_load(&sh->stop);) {
+        for (long t0 = now_ns(); atomic_load(&sh->grants) == mine && !atomic_load(&sh->stop);) {
             if (now_ns() - t0 > 5000000000L) break;
             pause_us(50);
         }

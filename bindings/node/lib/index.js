@@ -272,6 +272,9 @@ class Lock {
     o.fair = this.fair ? 1 : 0;
     this._id = 0;
     if (this._onLost && !this.autoRenew) throw new InvalidArgumentError('onLost needs autoRenew', codes.EINVAL);
+    if (this.autoRenew && ttl === 0) {
+      throw new InvalidArgumentError('autoRenew needs a timeout (the lock\'s TTL, in ms)', codes.EINVAL);
+    }
     if (this._onLost && ttl > 0) {  // without a TTL the C call below refuses autoRenew, with its message
       o.on_lost = lost.start();
       this._id = lost.nextId++;
@@ -313,8 +316,9 @@ class Lock {
       if (sleepMs > 0 && !waitPool.saturated()) {
         // In the library: woken at once by a libredlock release, polling within sleepMs; sliced, so a wait that
         // outlives its lock object or the program's interest ends soon.
-        const slice = Math.max(1, Math.floor(Math.min(left, WAIT_SLICE_MS)));
-        const last = deadline !== null && slice >= left;
+        // The last slice runs to the deadline (rounded up): a fair waiter leaves the queue when it ends.
+        const last = deadline !== null && left <= WAIT_SLICE_MS;
+        const slice = last ? Math.max(1, Math.ceil(left)) : WAIT_SLICE_MS;
         if ((await this._call('wait', token, slice, sleepMs, last)) === codes.OK) return true;
         continue;
       }

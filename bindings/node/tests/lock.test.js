@@ -228,7 +228,7 @@ test('autoRenew keeps a 300 ms lock held past its TTL; release ends the renewals
   assert.equal(await lock.owned(), true);
   await lock.release();
   assert.equal(redis.cli('EXISTS', 'node:renew'), '0');
-  assert.throws(() => client.lock('node:renew', { autoRenew: true }), InvalidArgumentError);  // no TTL
+  assert.throws(() => client.lock('node:renew', { autoRenew: true }), /autoRenew needs a timeout/);  // no TTL
   assert.throws(() => client.lock('node:renew', { timeout: 300, onLost: () => {} }), InvalidArgumentError);
   assert.throws(() => client.lock('node:renew', { timeout: 300, autoRenew: true, onLost: 'x' }), TypeError);
   lock.free();
@@ -330,10 +330,19 @@ test('fair: waiters keep their place across the slices of their waits, and take 
   await holder.release();
   await Promise.all(done);
   assert.deepEqual(order, [0, 1, 2]);
+  // A waiter that gives up leaves the queue at once (its last slice runs to the deadline).
+  const busy = client.lock('node:fair', { timeout: 30000, fair: true });
+  assert.equal(await busy.acquire(), true);
+  const impatient = client.lock('node:fair', { timeout: 30000, fair: true });
+  for (const ms of [300, 1500]) {
+    assert.equal(await impatient.acquire({ blockingTimeout: ms }), false);
+    assert.equal(redis.cli('ZCARD', '{node:fair}:queue'), '0', `after a ${ms} ms wait`);
+  }
+  await busy.release();
   const fenced = client.lock('node:fair', { timeout: 1000, fair: true, fencing: true });
   assert.equal(await fenced.acquire(), true);
   assert.ok(fenced.fence > 0);
   await fenced.release();
   assert.throws(() => client.lock('node:fair{', { timeout: 1000, fair: true }), InvalidArgumentError);
-  for (const l of [holder, ...locks, fenced]) l.free();
+  for (const l of [holder, ...locks, fenced, busy, impatient]) l.free();
 });

@@ -452,6 +452,8 @@ class Lock:
             raise TypeError("fair must be True or False, not %s" % type(fair).__name__)
         opts.fair = 1 if fair else 0
         self.fair = fair
+        if auto_renew and timeout is None:
+            raise _invalid("auto_renew needs a timeout (the lock's TTL, in seconds)")
         opts.auto_renew = 1 if auto_renew else 0
         self.auto_renew = auto_renew
         self.on_lost = on_lost

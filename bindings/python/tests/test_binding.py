@@ -354,7 +354,7 @@ def test_auto_renew_keeps_a_short_lock_held_and_release_ends_it(client, r):
     assert 0 < r.pttl("py-renew") <= 300
     lock.release()
     assert r.get("py-renew") is None
-    with pytest.raises(InvalidArgumentError, match="auto_renew needs a TTL"):
+    with pytest.raises(InvalidArgumentError, match="auto_renew needs a timeout"):
         client.lock("py-renew", auto_renew=True)
     with pytest.raises(TypeError):
         client.lock("py-renew", timeout=1, auto_renew=1)
