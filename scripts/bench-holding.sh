@@ -3,10 +3,10 @@
 # docs/performance.md: handoff latency across processes (libredlock and redis-py's Lock), many threads on one client
 # against raw hiredis with a connection per thread, fairness (default and fair mode), startup against raw hiredis,
 # and memory per idle handle. Speed goals are ratios within this one run; the machine is noisy.
-# Usage: scripts/bench-holding.sh [rounds]   (rounds of the interleaved thread and startup measurements; default 3)
+# Usage: scripts/bench-holding.sh [rounds]   (rounds of the interleaved thread and startup measurements; default 5)
 set -eu
 cd "$(dirname "$0")/.."
-rounds=${1:-3}
+rounds=${1:-5}
 sh scripts/deps.sh
 cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-bench --target redlock_handoff redlock_threads redlock_fairness redlock_startup redlock_memory \
@@ -42,8 +42,8 @@ echo "| --- | --- | --- | --- | --- |"
 for n in 1 8 16 32 64; do
   hs="" ls="" rs=""
   for r in $(seq "$rounds"); do
-    h=$(field "$($b/redlock_threads "$port" $n 2 hiredis)" pairs_per_s)
-    l=$(field "$($b/redlock_threads "$port" $n 2 libredlock)" pairs_per_s)
+    h=$(field "$($b/redlock_threads "$port" $n 1.5 hiredis)" pairs_per_s)
+    l=$(field "$($b/redlock_threads "$port" $n 1.5 libredlock)" pairs_per_s)
     hs="$hs $h" ls="$ls $l" rs="$rs $(awk -v a="$l" -v b="$h" 'BEGIN { printf "%.2f", a / b }')"
   done
   printf '| %s | %s | %s |%s | %sx |\n' $n "$(echo $hs | median)" "$(echo $ls | median)" "$rs" "$(echo $rs | median)"
