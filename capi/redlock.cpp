@@ -216,7 +216,8 @@ REDLOCK_API int redlock_lock_acquire_ex(redlock_lock *lock, const redlock_acquir
         redlock::core::AcquireArgs args;
         if (opts) {
             constexpr uint32_t known =
-                REDLOCK_ACQ_BLOCKING | REDLOCK_ACQ_BLOCKING_TIMEOUT | REDLOCK_ACQ_SLEEP | REDLOCK_ACQ_STAY_QUEUED;
+                REDLOCK_ACQ_BLOCKING | REDLOCK_ACQ_BLOCKING_TIMEOUT | REDLOCK_ACQ_SLEEP | REDLOCK_ACQ_STAY_QUEUED |
+                REDLOCK_ACQ_LEAVE_QUEUE;
             require_version(opts->version, REDLOCK_ACQUIRE_OPTIONS_VERSION, "redlock_acquire_options");
             if (opts->set & ~known)
                 throw Error(Errc::invalid, fmt::format("redlock_acquire_options.set has unknown bits 0x{:x}",
@@ -225,6 +226,7 @@ REDLOCK_API int redlock_lock_acquire_ex(redlock_lock *lock, const redlock_acquir
             if (opts->set & REDLOCK_ACQ_BLOCKING_TIMEOUT) args.blocking_timeout = redlock::core::wait_limit(opts->blocking_timeout_ms);
             if (opts->set & REDLOCK_ACQ_SLEEP) args.sleep = Millis(opts->sleep_ms);  // the core checks the values
             args.stay_queued = (opts->set & REDLOCK_ACQ_STAY_QUEUED) != 0;
+            args.leave_queue = (opts->set & REDLOCK_ACQ_LEAVE_QUEUE) != 0;
             if (opts->token) {
                 // Bounded before copying: token_len is only as good as the caller's arithmetic.
                 require(opts->token_len <= REDLOCK_MAX_TOKEN_LEN, "token is longer than REDLOCK_MAX_TOKEN_LEN");

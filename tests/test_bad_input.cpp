@@ -111,7 +111,7 @@ TEST_CASE("unknown flag bits and option versions are EINVAL", "[api]") {
     auto lk = make_lock(c.get(), "bad:acqopts", lock_options());
     redlock_acquire_options a;
     redlock_acquire_options_init(&a);
-    a.set = 16;  // the first bit after REDLOCK_ACQ_STAY_QUEUED
+    a.set = 32;  // the first bit after REDLOCK_ACQ_LEAVE_QUEUE
     CHECK(redlock_lock_acquire_ex(lk.get(), &a) == REDLOCK_EINVAL);
     CHECK_THAT(redlock_last_error(), Contains("unknown bits"));
     redlock_acquire_options_init(&a);

@@ -2,12 +2,16 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include <hiredis/hiredis.h>
 
@@ -667,4 +671,47 @@ TEST_CASE("fork() while other threads use the client: the child never inherits a
     for (auto &t : busy) t.join();
     CHECK(hung == 0);
     CHECK(failed == 0);
+}
+
+TEST_CASE("a connect interrupted by signals still connects, or times out on time (unix socket, full backlog)",
+          "[faults][timing]") {
+    char dir[] = "/tmp/redlock-eintr-XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    const std::string path = std::string(dir) + "/s.sock";
+    int lfd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+    REQUIRE(::bind(lfd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) == 0);
+    REQUIRE(::listen(lfd, 0) == 0);
+    std::vector<int> fillers;  // the backlog is full: a connect blocks until the listener accepts
+    for (int i = 0; i < 4; ++i) {
+        int f = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (::connect(f, reinterpret_cast<sockaddr *>(&sa), sizeof sa) != 0) {
+            ::close(f);
+            break;
+        }
+        fillers.push_back(f);
+    }
+    // A signal every millisecond, without SA_RESTART: connect() returns EINTR again and again.
+    struct sigaction act{}, old{};
+    act.sa_handler = [](int) {};
+    ::sigaction(SIGALRM, &act, &old);
+    itimerval every{{0, 1000}, {0, 1000}}, off{};
+    ::setitimer(ITIMER_REAL, &every, nullptr);
+    auto o = client_options(1500, 500);
+    auto t0 = std::chrono::steady_clock::now();
+    redlock_client *c = nullptr;
+    REQUIRE(redlock_client_new(&c, ("unix://" + path).c_str(), &o) == REDLOCK_OK);
+    CHECK(redlock_client_ping(c) == REDLOCK_ECONN);  // nobody accepts: the connect timeout, not an early error
+    CHECK_THAT(redlock_last_error(), Contains("timed out"));
+    CHECK(seconds_since(t0) >= 1.3);
+    CHECK(seconds_since(t0) < 3.0);
+    ::setitimer(ITIMER_REAL, &off, nullptr);
+    ::sigaction(SIGALRM, &old, nullptr);
+    redlock_client_free(c);
+    for (int f : fillers) ::close(f);
+    ::close(lfd);
+    ::unlink(path.c_str());
+    ::rmdir(dir);
 }

@@ -302,6 +302,10 @@ REDLOCK_API int redlock_lock_acquire(redlock_lock *lock) REDLOCK_NOEXCEPT;
  *  lock keeps the waiter's place in the queue for the next call, instead of leaving it. If no call follows, the
  *  place is dropped once the waiter's heartbeat runs out (2 x min(sleep, 2 s) + 2 s). No effect on other locks. */
 #define REDLOCK_ACQ_STAY_QUEUED 8u
+/** Not a field either: with a `fair` lock and the caller's token, make no attempt, only take that token out of the
+ *  queue (waking the next waiter) and return REDLOCK_NOT_ACQUIRED: how a caller that waited with
+ *  REDLOCK_ACQ_STAY_QUEUED gives up between two calls (an interrupted wait). On other locks, nothing happens. */
+#define REDLOCK_ACQ_LEAVE_QUEUE 16u
 
 /**
  * Per-call arguments of redlock_lock_acquire_ex() (redis-py's `acquire(blocking, blocking_timeout, sleep, token)`).

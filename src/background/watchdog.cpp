@@ -309,8 +309,9 @@ void Watchdog::run() {
         // The I/O ends before any renewed lock's TTL could: a renewal that cannot get through in time must not keep
         // the owner (or another lock's owner) believing in a lock that may have expired.
         Deadline cap = Deadline::never();
-        for (const auto &[id, e] : s.entries)
-            if (e.started && !e.lost && e.pid == me) cap = cap.earlier(Deadline::at(e.confirmed + e.ttl));
+        for (const auto &[id, e] : s.entries)  // (one already past it is settled as expired when due, not here)
+            if (e.started && !e.lost && e.pid == me && e.confirmed + e.ttl > now)
+                cap = cap.earlier(Deadline::at(e.confirmed + e.ttl));
         std::vector<std::pair<Outcome, int>> results;
         const auto sent = Clock::now();
         if (!jobs.empty()) {
@@ -320,12 +321,34 @@ void Watchdog::run() {
         }
         const auto after = Clock::now();
         // From here on `this` may be gone (a callback freed the client): only the state is used.
-        for (uint64_t id : expired) {
-            if (s.stop || current_pid() != me) break;
-            settle(s, lk, id, Outcome::failed, 0, sent, after);
-        }
-        for (size_t i = 0; i < jobs.size() && !s.stop && current_pid() == me; ++i)
+        // Settled one by one; if a callback ends this thread (pthread_exit), the rest of the batch goes back on the
+        // queue, due now, for the thread that takes over: never an entry that nobody renews or reports.
+        struct Requeue {
+            State &s;
+            const std::vector<uint64_t> &expired;
+            const std::vector<Job> &jobs;
+            size_t next_expired = 0, next = 0;
+            void put_back(uint64_t id) {
+                auto it = s.entries.find(id);
+                if (it == s.entries.end() || it->second.lost) return;
+                it->second.due = Clock::now();
+                s.queue.insert({it->second.due, id});
+            }
+            ~Requeue() {
+                for (size_t k = next_expired; k < expired.size(); ++k) put_back(expired[k]);
+                for (size_t k = next; k < jobs.size(); ++k) put_back(jobs[k].id);
+            }
+        } requeue{s, expired, jobs};
+        while (requeue.next_expired < expired.size() && !s.stop && current_pid() == me)
+            settle(s, lk, expired[requeue.next_expired++], Outcome::failed, 0, sent, after);
+        while (requeue.next < jobs.size() && !s.stop && current_pid() == me) {
+            const size_t i = requeue.next++;
             settle(s, lk, jobs[i].id, results[i].first, results[i].second, sent, after);
+        }
+        if (s.stop || current_pid() != me) {  // nothing to hand on
+            requeue.next_expired = expired.size();
+            requeue.next = jobs.size();
+        }
     }
     ended_normally = true;
 }

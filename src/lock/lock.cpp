@@ -44,7 +44,7 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
     checked_duration(opts_.sleep.count(), "sleep_ms");
     if (opts_.auto_renew && !opts_.ttl) throw Error(Errc::invalid, "auto_renew needs a TTL (timeout_ms > 0)");
     if (opts_.fair) {
-        std::optional<std::string> queue = companion_key(name_, "queue"), alive = companion_key(name_, "alive");
+        std::optional<std::string> queue = fair_key(name_, "queue"), alive = fair_key(name_, "alive");
         if (!queue || !alive)
             throw Error(Errc::invalid, fmt::format("fair needs a name whose Redis Cluster slot its queue keys can share: "
                                                    "no braces, or a hash tag such as '{{{}}}'",
@@ -52,9 +52,12 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
         keys_ = std::make_unique<Companions>();
         keys_->queue_key = std::move(*queue);
         keys_->alive_key = std::move(*alive);
-        // A waiter comes back at least every kFairGap (or at its sleep, if shorter): twice that and some, and it is
-        // dropped from the queue only when it has surely stopped (its process gone).
-        keys_->alive_ms = std::to_string(2 * std::min(opts_.sleep, kFairGap).count() + 2000);
+        // A waiter comes back at least every kFairGap (or at its sleep, if shorter), each attempt taking up to a
+        // command timeout: twice the gap, a command timeout and a second more, and it is dropped from the queue
+        // only when it has surely stopped (its process gone), not because the server stalled for a while.
+        const auto &cmd = client_->config().command_timeout;
+        const Millis attempt = cmd ? std::min(*cmd, Millis(30000)) : Millis(30000);
+        keys_->alive_ms = std::to_string(2 * std::min(opts_.sleep, kFairGap).count() + attempt.count() + 1000);
     }
     if (opts_.fencing) {
         std::optional<std::string> key = fence_key_for(name_);
@@ -183,6 +186,15 @@ std::optional<std::string> companion_key(std::string_view name, std::string_view
 
 std::optional<std::string> fence_key_for(std::string_view name) { return companion_key(name, "fence"); }
 
+std::optional<std::string> fair_key(std::string_view name, std::string_view suffix) {
+    std::optional<std::string> key = companion_key(name, suffix);
+    // "foo" gives "{foo}:queue", so a name with a tag of its own takes "::" ("{foo}" gives "{foo}::queue"): the two
+    // forms end differently and never meet. (The fence key, released before, keeps its single ':'; two names sharing
+    // a fence counter still get strictly increasing fences each.)
+    if (key && name.find('{') != std::string_view::npos) key->insert(name.size(), ":");
+    return key;
+}
+
 bool Lock::acquire(const AcquireArgs &args) {
     const bool blocking = args.blocking.value_or(opts_.blocking);
     const Millis sleep = args.sleep.value_or(opts_.sleep);
@@ -193,6 +205,11 @@ bool Lock::acquire(const AcquireArgs &args) {
         if (args.token->empty()) throw Error(Errc::invalid, "token is empty");
         if (args.token->size() > kMaxTokenLen)
             throw Error(Errc::invalid, fmt::format("token is {} bytes; the limit is {}", args.token->size(), kMaxTokenLen));
+    }
+    if (args.leave_queue) {
+        if (!args.token) throw Error(Errc::invalid, "REDLOCK_ACQ_LEAVE_QUEUE needs the token that waited");
+        if (opts_.fair) leave_queue(*args.token);
+        return false;
     }
     // A token kept after an unknown outcome is retried, not replaced: its SET may land at any time, and only this
     // token can then release it. It is taken out of the store for the retry, so on a SHARED handle one thread at a
@@ -269,10 +286,15 @@ bool Lock::acquire(const AcquireArgs &args) {
                 if (std::optional<Clock::time_point> again = client_->waiters().retry_at()) next = std::min(next, *again);
         }
         if (next > give_up_at) {
-            // redis-py gives up here, since its next poll would come after the deadline. A release can still be
-            // heard until then: wait for one (only that), then try once more.
-            if (!watch || !watch->wait(seen, give_up_at)) return false;
-            continue;
+            // redis-py gives up here, since its next poll would come after the deadline. Here the wait lasts until
+            // the deadline (the caller gave that much time: a caller that cuts a wait into short calls must not
+            // spin), and a release heard meanwhile is tried at once.
+            if (watch) {
+                if (!watch->wait(seen, give_up_at)) return false;
+                continue;
+            }
+            std::this_thread::sleep_until(give_up_at);
+            return false;
         }
         if (watch) (void)watch->wait(seen, next);
         else std::this_thread::sleep_until(next);

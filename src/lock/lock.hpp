@@ -32,6 +32,9 @@ struct LockOptions {
 std::optional<std::string> fence_key_for(std::string_view name);
 // The same rule for any companion key: `name` + ":" + suffix, in the name's slot.
 std::optional<std::string> companion_key(std::string_view name, std::string_view suffix);
+// Fair mode's keys: "{name}:suffix", or "name::suffix" for a name with a hash tag of its own, so that "foo" and
+// "{foo}" never share a queue.
+std::optional<std::string> fair_key(std::string_view name, std::string_view suffix);
 
 // Per-call overrides of acquire(); unset fields take the lock's options.
 struct AcquireArgs {
@@ -40,6 +43,7 @@ struct AcquireArgs {
     std::optional<Millis> sleep;
     std::optional<std::string> token;
     bool stay_queued = false;  // fair mode: another call with the same token follows; keep the place in the queue
+    bool leave_queue = false;  // fair mode: no attempt; the token leaves the queue
 };
 
 enum class TokenScope { per_thread, shared };

@@ -109,7 +109,7 @@ inline constexpr Script kFencedAcquireScript{R"(
 
 // Fair mode: waiters queue in a sorted set (KEYS[2], by arrival time on the server's clock) and only the first may
 // take the lock; each attempt also says "still waiting" in KEYS[3] (token -> deadline), and waiters that stop saying
-// so (a crashed process) are dropped. The lock key itself is a plain acquire's. KEYS[1] name, KEYS[2] queue,
+// so (a crashed process) are dropped. Both sets expire when no waiter has said so for that long (all gone). The lock key itself is a plain acquire's. KEYS[1] name, KEYS[2] queue,
 // KEYS[3] heartbeats; ARGV[1] token, ARGV[2] ttl in ms or "", ARGV[3] "1" to queue up when busy (a blocking
 // acquire) or "0", ARGV[4] how long the waiter counts as alive without another attempt, in ms -> OK (status), or the
 // holder's PTTL (-2: no holder, but another waiter is first).
@@ -142,10 +142,14 @@ inline constexpr Script kFairAcquireScript{R"(
                 redis.call('zadd', KEYS[2], tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])
             end
             redis.call('zadd', KEYS[3], now + tonumber(ARGV[4]), ARGV[1])
+            if redis.call('pttl', KEYS[2]) < tonumber(ARGV[4]) then
+                redis.call('pexpire', KEYS[2], ARGV[4])
+                redis.call('pexpire', KEYS[3], ARGV[4])
+            end
         end
         return redis.call('pttl', KEYS[1])
     )",
-                                           "e83e5824edfa6c16d40dfa2e2d8602c8c8b51a5f"};
+                                           "ae3bb825bd67fccea25099adabebeb0b1e00c2d9"};
 
 // Fair and fenced: kFairAcquireScript, with the fenced script's answers. KEYS[4] fence counter -> the new fence
 // (integer) when taken, else {PTTL}.
@@ -178,10 +182,14 @@ inline constexpr Script kFairFencedAcquireScript{R"(
                 redis.call('zadd', KEYS[2], tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])
             end
             redis.call('zadd', KEYS[3], now + tonumber(ARGV[4]), ARGV[1])
+            if redis.call('pttl', KEYS[2]) < tonumber(ARGV[4]) then
+                redis.call('pexpire', KEYS[2], ARGV[4])
+                redis.call('pexpire', KEYS[3], ARGV[4])
+            end
         end
         return {redis.call('pttl', KEYS[1])}
     )",
-                                                 "8dc9db0bf2866d3d7be024997f280ff504a97a10"};
+                                                 "e1ff7b307e7379c81b48f666cd1ceb8c346918c2"};
 
 // A fair waiter that gives up leaves the queue, and wakes the others (the next may now be first).
 // KEYS[1] queue, KEYS[2] heartbeats; ARGV[1] token, ARGV[2] channel -> 1 if it was queued, else 0.

@@ -85,9 +85,18 @@ Connected connect_one(int family, const sockaddr *addr, socklen_t len, const Dea
         out.send_timeout = *rem;
         set_timeout(fd, SO_SNDTIMEO, out.send_timeout);
     }
-    if (::connect(fd, addr, len) == 0) return out;
-    if (errno == EINPROGRESS || errno == EAGAIN) throw timed_out();  // SO_SNDTIMEO ran out (EAGAIN: unix sockets)
-    if (errno != EINTR) throw Error(Errc::connection, fmt::format("cannot connect to {}: {}", where, errno_text(errno)));
+    for (;;) {
+        if (::connect(fd, addr, len) == 0) return out;
+        if (errno == EINPROGRESS || errno == EAGAIN) throw timed_out();  // SO_SNDTIMEO ran out (EAGAIN: unix sockets)
+        if (errno != EINTR)
+            throw Error(Errc::connection, fmt::format("cannot connect to {}: {}", where, errno_text(errno)));
+        if (family != AF_UNIX) break;
+        // A unix socket's interrupted connect does not go on in the background: ask again, for the time left.
+        auto rem = deadline.remaining();
+        if (rem && rem->count() == 0) throw timed_out();
+        if (rem) set_timeout(fd, SO_SNDTIMEO, *rem);
+    }
+    // A TCP connect interrupted by a signal goes on in the background: wait for it.
     for (;;) {
         auto rem = deadline.remaining();
         if (rem && rem->count() == 0) throw timed_out();

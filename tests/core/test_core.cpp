@@ -350,3 +350,10 @@ TEST_CASE("the fence counter's key shares the lock key's cluster slot", "[core][
     CHECK(fence_key_for("a{b") == std::nullopt);
     CHECK(fence_key_for("a{}b") == std::nullopt);
 }
+
+TEST_CASE("fair mode's queue keys share the slot, and 'foo' and '{foo}' never share a queue", "[core][fair]") {
+    CHECK(fair_key("foo", "queue") == std::optional<std::string>("{foo}:queue"));
+    CHECK(fair_key("{foo}", "queue") == std::optional<std::string>("{foo}::queue"));
+    CHECK(fair_key("a{x}b", "alive") == std::optional<std::string>("a{x}b::alive"));
+    CHECK(fair_key("a{b", "queue") == std::nullopt);
+}

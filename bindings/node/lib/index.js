@@ -310,15 +310,22 @@ class Lock {
     const deadline = timeout === null ? null : performance.now() + timeout;
     if ((await this._call('attempt', token)) === codes.OK) return true;
     if (!blocking) return false;
+    let queued = false;  // a fair wait whose last call kept its place in the queue
     for (;;) {
       const left = deadline === null ? Infinity : deadline - performance.now();
-      if (left <= 0) return false;
-      if (sleepMs > 0 && !waitPool.saturated()) {
+      if (left <= 0) {
+        if (queued) await this._call('leave', token).catch(() => {});  // best effort: else its heartbeat runs out
+        return false;
+      }
+      // A fair waiter always waits in the library (queued behind busy wait threads if need be): a timer poll would
+      // not hold its place in the queue.
+      if (this.fair || (sleepMs > 0 && !waitPool.saturated())) {
         // In the library: woken at once by a libredlock release, polling within sleepMs; sliced, so a wait that
         // outlives its lock object or the program's interest ends soon.
         // The last slice runs to the deadline (rounded up): a fair waiter leaves the queue when it ends.
         const last = deadline !== null && left <= WAIT_SLICE_MS;
         const slice = last ? Math.max(1, Math.ceil(left)) : WAIT_SLICE_MS;
+        queued = this.fair && !last;
         if ((await this._call('wait', token, slice, sleepMs, last)) === codes.OK) return true;
         continue;
       }

@@ -9,6 +9,7 @@ const ACQ_BLOCKING = 1;
 const ACQ_BLOCKING_TIMEOUT = 2;
 const ACQ_SLEEP = 4;
 const ACQ_STAY_QUEUED = 8;
+const ACQ_LEAVE_QUEUE = 16;
 
 const ops = {
   ping: (h) => c.clientPing(h),
@@ -39,6 +40,15 @@ const ops = {
       o.token = token;
       o.token_len = Buffer.byteLength(token);
     }
+    return c.acquireEx(h, o);
+  },
+  // A fair wait that ends between two calls gives its place up (its token leaves the queue).
+  leave: (h, token) => {
+    const o = {};
+    c.acquireOptionsInit(o);
+    o.set = ACQ_LEAVE_QUEUE;
+    o.token = token;
+    o.token_len = Buffer.byteLength(token);
     return c.acquireEx(h, o);
   },
   release: (h) => c.release(h),

@@ -515,6 +515,7 @@ class Lock:
         a.set = _native.ACQ_BLOCKING  # the first call: one attempt
         a.blocking = 0
         token_bytes = None
+        queued = False  # a fair wait whose slice ended with its place kept (REDLOCK_ACQ_STAY_QUEUED)
         if token is None and self.fair and blocking and wait_ms != 0:
             # A fair waiter's place in the queue is its token: the same one in every slice of the wait below.
             token = os.urandom(16).hex()
@@ -537,15 +538,18 @@ class Lock:
                 if deadline is not None:
                     left_ms = int((deadline - time.monotonic()) * 1000.0)
                     if left_ms <= 0:
+                        self._leave_queue(a, queued)
                         return False
                     slice_ms = min(slice_ms, left_ms)
                 a.blocking_timeout_ms = slice_ms
                 last = deadline is not None and slice_ms == left_ms
                 # Not the last slice: a fair waiter keeps its place for the next one.
                 a.set = (a.set | _native.ACQ_STAY_QUEUED) if not last else (a.set & ~_native.ACQ_STAY_QUEUED)
+                queued = self.fair and not last
                 if _check(_lib.redlock_lock_acquire_ex(self._handle, ctypes.byref(a))) == _native.OK:
                     return True
         except BaseException as e:
+            self._leave_queue(a, queued)  # an interrupted fair wait gives its place up at once
             # An interrupt (or any exception from outside the library) right after a successful attempt must not leave
             # the lock held. Only with per-thread tokens is a changed token surely this call's own: on a shared lock
             # it may be another thread's acquire, which must be left alone (the TTL covers ours). A library error
@@ -558,6 +562,15 @@ class Lock:
                     except Exception:
                         pass  # the TTL (if any) covers it; the interrupt is what the caller must see
             raise
+
+    def _leave_queue(self, a: Any, queued: bool) -> None:
+        if not queued:
+            return
+        a.set = _native.ACQ_LEAVE_QUEUE
+        try:
+            _lib.redlock_lock_acquire_ex(self._handle, ctypes.byref(a))
+        except BaseException:
+            pass  # best effort: the place runs out with its heartbeat otherwise
 
     def release(self) -> None:
         """Release; LockError if this owner holds no token, LockNotOwnedError if Redis no longer has it."""

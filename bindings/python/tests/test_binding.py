@@ -482,3 +482,40 @@ def test_fair_waiters_keep_their_place_across_the_slices_of_their_waits(client, 
         client.lock("py-fair{", timeout=1, fair=True)
     with pytest.raises(TypeError):
         client.lock("py-fair", fair=1)
+
+
+def test_without_a_subscriber_a_sliced_wait_polls_at_most_once_a_slice(server, r):
+    # An ACL user without channel permissions: no subscriber, so waits are polls. Each 0.25 s slice of the wait makes
+    # one attempt and then waits out the slice (it must not return at once and be called again: a hot loop).
+    r.execute_command("ACL", "SETUSER", "nochan", "on", ">pw", "~*", "+@all", "resetchannels")
+    c = Client.from_url("redis://nochan:pw@127.0.0.1:%d" % server.port)
+    r.set("py-spin", "held", px=60000)
+    r.config_resetstat()
+    start = time.monotonic()
+    assert not c.lock("py-spin", timeout=30, sleep=1.0).acquire(blocking_timeout=2)
+    assert 1.9 <= time.monotonic() - start < 3.0
+    sets = int(r.info("commandstats")["cmdstat_set"]["calls"])
+    assert sets <= 2 / 0.25 + 4, sets  # about one per slice, not thousands
+    c.close()
+
+
+def test_an_interrupted_fair_wait_leaves_the_queue_at_once(server, r, tmp_path):
+    r.set("py-fair-int", "someone-else", px=30000)
+    code = ("import signal, sys, threading, time\n"
+            "import libredlock\n"
+            "lock = libredlock.Client.from_url(sys.argv[1]).lock('py-fair-int', fair=True)\n"
+            "main = threading.main_thread().ident\n"
+            "threading.Timer(0.6, lambda: signal.pthread_kill(main, signal.SIGINT)).start()\n"
+            "try:\n"
+            "    lock.acquire()\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted')\n")
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(libredlock.__file__)))
+    p = subprocess.run([sys.executable, "-c", code, server.url], env=env, capture_output=True, text=True,
+                       cwd=str(tmp_path), timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["interrupted"], p.stdout
+    assert r.zcard("{py-fair-int}:queue") == 0  # gone at once, not after its heartbeat (seconds)
