@@ -1,4 +1,7 @@
 // libredlock and redis-py 4.3.4 (Debian's python3-redis) exclude each other on the same name.
+#include <atomic>
+#include <thread>
+
 #include "support/handles.hpp"
 
 using namespace testing;
@@ -45,4 +48,27 @@ TEST_CASE("a lock held by redis-py blocks libredlock until redis-py releases it"
     REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
     CHECK(py(s, "try-acquire interop:theirs") == "busy");
     CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("a waiter notices redis-py's release within its sleep (redis-py publishes nothing)", "[interop][timing]") {
+    auto &s = default_server();
+    std::string out = py(s, "try-acquire interop:wait");
+    REQUIRE(out.rfind("acquired ", 0) == 0);
+    const std::string their_token = out.substr(9);
+    auto c = make_client(s.url());
+    auto waiter = make_lock(c.get(), "interop:wait", lock_options(10000, 300), REDLOCK_SHARED);
+    std::atomic<int> rc{99};
+    std::atomic<double> got_at{0};
+    const auto t0 = std::chrono::steady_clock::now();
+    std::thread t([&] {
+        rc = redlock_lock_acquire(waiter.get());
+        got_at = seconds_since(t0);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CHECK(py(s, "release-with-token interop:wait " + their_token) == "released");
+    const double released_at = seconds_since(t0);
+    t.join();
+    CHECK(rc == REDLOCK_OK);
+    CHECK(got_at.load() - released_at < 0.3 + 0.25);  // its next poll, at most one sleep later
+    CHECK(redlock_lock_release(waiter.get()) == REDLOCK_OK);
 }
