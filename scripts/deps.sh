@@ -4,7 +4,7 @@
 # are for the test command's second compiler and the fuzzers.
 set -eu
 pkgs="g++ gcc clang libclang-rt-14-dev cmake ninja-build pkg-config binutils libhiredis-dev libfmt-dev catch2
-      libssl-dev redis-server redis-tools python3 python3-redis python3-pytest python3-venv"
+      libssl-dev openssl redis-server redis-tools python3 python3-redis python3-pytest python3-venv"
 command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 missing=""

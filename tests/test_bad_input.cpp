@@ -199,7 +199,9 @@ TEST_CASE("malformed URLs are EINVAL with the reason", "[api]") {
     };
     for (auto [url, why] : {Case{"", "expected redis://"}, Case{"localhost:6379", "expected redis://"},
                             Case{"http://localhost", "unsupported scheme 'http'"},
-                            Case{"rediss://localhost", "TLS"}, Case{"redis://", "missing host"},
+                            Case{"redis://localhost?tls_ca_file=/x", "need a rediss:// URL"}, Case{"redis://", "missing host"},
+                            Case{"unix:///tmp/s?tls_verify=1", "TLS over a unix socket"},
+                            Case{"rediss://h?tls_verify=2", "tls_verify"}, Case{"rediss://h?tls_server_name=", "empty"},
                             Case{"redis://host:0", "port"}, Case{"redis://host:65536", "port"},
                             Case{"redis://host:abc", "port"}, Case{"redis://host:", "empty port"},
                             Case{"redis://host/abc", "db"}, Case{"redis://host/-1", "db"},
@@ -282,7 +284,8 @@ TEST_CASE("no URL error message contains any part of the password", "[api][url]"
         "redis://h?password=" + enc + "&" + secret,              // a secret that looks like a key
         "redis://h?" + secret + "=1",
         "redis://h?db=1&password=" + enc + "%g0",
-        "rediss://u:" + secret + "@host",                        // TLS refused
+        "redis://u:" + secret + "@host?tls_ca_file=x",           // TLS options without rediss://
+        "rediss://u:" + secret + "@host?tls_verify=7",           // TLS option out of range
         "unix://u:" + secret + "@relative.sock",                 // unix: not absolute
         "unix://u:" + enc + "%@/tmp/s",                          // unix: bad escape in the password
         secret + "://host",                                      // nonsense scheme

@@ -7,10 +7,18 @@
 #include <fmt/format.h>
 
 #include "base/error.hpp"
+#include "net/tls.hpp"
 
 namespace redlock::core {
 
-Client::Client(ClientConfig cfg) : pool_(std::move(cfg)) {}
+namespace {
+ClientConfig with_tls_context(ClientConfig cfg) {
+    if (cfg.tls && !cfg.tls_context) cfg.tls_context = std::make_shared<const TlsContext>(cfg.tls_options);
+    return cfg;
+}
+}  // namespace
+
+Client::Client(ClientConfig cfg) : pool_(with_tls_context(std::move(cfg))) {}
 Client::~Client() = default;
 
 Watchdog &Client::watchdog() {

@@ -59,7 +59,10 @@ std::string percent_decode(std::string_view s) {
 }
 
 constexpr std::string_view kQueryKeys = "db, connect_timeout, command_timeout (ms), socket_timeout, "
-                                        "socket_connect_timeout (s), max_connections, keepalive, username, password";
+                                        "socket_connect_timeout (s), max_connections, keepalive, username, password, "
+                                        "tls_ca_file, tls_ca_dir, tls_cert_file, tls_key_file, tls_server_name, "
+                                        "tls_verify (0/1), and redis-py's ssl_ca_certs, ssl_ca_path, ssl_certfile, "
+                                        "ssl_keyfile, ssl_cert_reqs (none/optional/required)";
 
 // A timeout in float seconds (redis-py's URL keys): > 0, "inf" or beyond REDLOCK_MAX_DURATION_MS = no limit.
 std::optional<Millis> seconds_limit(std::string_view s, const char *what) {
@@ -102,6 +105,24 @@ void apply_query(ClientConfig &cfg, std::string_view query) {
             cfg.username = value;
         } else if (key == "password") {
             cfg.password = value;
+        } else if (key == "tls_ca_file" || key == "ssl_ca_certs") {
+            cfg.tls_options.ca_file = value;
+        } else if (key == "tls_ca_dir" || key == "ssl_ca_path") {
+            cfg.tls_options.ca_dir = value;
+        } else if (key == "tls_cert_file" || key == "ssl_certfile") {
+            cfg.tls_options.cert_file = value;
+        } else if (key == "tls_key_file" || key == "ssl_keyfile") {
+            cfg.tls_options.key_file = value;
+        } else if (key == "tls_server_name") {
+            if (value.empty()) bad_url("tls_server_name is empty");
+            cfg.tls_options.server_name = value;
+        } else if (key == "tls_verify") {
+            cfg.tls_options.verify = parse_int<int>(value, 0, 1, "tls_verify") == 1;
+        } else if (key == "ssl_cert_reqs") {  // redis-py's: "none" turns verification off, as there
+            if (value == "none" || value == "CERT_NONE") cfg.tls_options.verify = false;
+            else if (value == "required" || value == "optional" || value == "CERT_REQUIRED" || value == "CERT_OPTIONAL")
+                cfg.tls_options.verify = true;
+            else bad_url("ssl_cert_reqs must be none, optional or required");
         } else {
             bad_url(fmt::format("unknown query parameter {} (the keys are: {})", index, kQueryKeys));
         }
@@ -167,9 +188,7 @@ ClientConfig parse_url_components(std::string_view url) {
                    return a == std::tolower(static_cast<unsigned char>(b));
                });
     };
-    if (has_scheme(rediss)) {
-        throw Error(Errc::invalid, "invalid URL: rediss:// (TLS) is not supported by this build of libredlock");
-    } else if (has_scheme(unix_s)) {
+    if (has_scheme(unix_s)) {
         cfg.kind = ClientConfig::Kind::unix_socket;
         std::string_view rest = url.substr(unix_s.size());
         rest = take_credentials(cfg, rest, true);  // unix://[user[:password]]@/path, as redis-py accepts
@@ -177,8 +196,9 @@ ClientConfig parse_url_components(std::string_view url) {
         cfg.path = percent_decode(rest);
         if (cfg.path.size() >= kMaxUnixPath)  // sun_path's size: said now rather than at the first connection
             bad_url(fmt::format("unix socket path is longer than {} bytes", kMaxUnixPath - 1));
-    } else if (has_scheme(redis)) {
-        std::string_view rest = url.substr(redis.size());
+    } else if (has_scheme(redis) || has_scheme(rediss)) {
+        cfg.tls = has_scheme(rediss);
+        std::string_view rest = url.substr(cfg.tls ? rediss.size() : redis.size());
         std::string_view path;
         if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
             path = rest.substr(slash + 1);
@@ -189,12 +209,17 @@ ClientConfig parse_url_components(std::string_view url) {
         if (!path.empty()) cfg.db = parse_int<int>(path, 0, std::numeric_limits<int>::max(), "db");
     } else {
         size_t scheme = url.find("://");
-        if (scheme == std::string_view::npos) bad_url("expected redis://host[:port][/db] or unix:///path");
+        if (scheme == std::string_view::npos)
+            bad_url("expected redis://host[:port][/db], rediss://host[:port][/db] or unix:///path");
         if (!quotable_scheme(url.substr(0, scheme)))
-            bad_url("unsupported scheme (expected redis:// or unix://)");
-        bad_url(fmt::format("unsupported scheme '{}' (expected redis:// or unix://)", url.substr(0, scheme)));
+            bad_url("unsupported scheme (expected redis://, rediss:// or unix://)");
+        bad_url(fmt::format("unsupported scheme '{}' (expected redis://, rediss:// or unix://)", url.substr(0, scheme)));
     }
     apply_query(cfg, query);
+    if (cfg.tls_options.any() && !cfg.tls)
+        bad_url(cfg.kind == ClientConfig::Kind::unix_socket
+                    ? "TLS options on a unix socket: TLS over a unix socket is not supported (nor needed)"
+                    : "TLS options need a rediss:// URL");
     return cfg;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,6 +10,16 @@
 #include "base/clock.hpp"
 
 namespace redlock::core {
+
+struct TlsOptions {
+    std::optional<std::string> ca_file, ca_dir;      // trust anchors; neither: the system's (OpenSSL's default paths)
+    std::optional<std::string> cert_file, key_file;  // a client certificate and its key (mutual TLS)
+    std::optional<std::string> server_name;          // SNI and the name checked; default: the URL's host
+    std::optional<bool> verify;                      // default true; false is unsafe (documented)
+    bool any() const { return ca_file || ca_dir || cert_file || key_file || server_name || verify; }
+};
+
+class TlsContext;  // net/tls.hpp
 
 struct ClientConfig {
     enum class Kind { tcp, unix_socket };
@@ -23,6 +34,9 @@ struct ClientConfig {
     std::optional<Millis> command_timeout = Millis(5000);
     unsigned max_connections = 64;  // as many threads as commonly share a client, each with its own connection
     int keepalive_s = 60;  // 0: off
+    bool tls = false;      // rediss://
+    TlsOptions tls_options;
+    std::shared_ptr<const TlsContext> tls_context;  // made from tls_options when the client is made
 
     // "127.0.0.1:6379" or "/path/to.sock", for messages.
     std::string describe() const;

@@ -21,6 +21,7 @@
 
 #include "base/error.hpp"
 #include "base/fork_safety.hpp"
+#include "net/tls.hpp"
 #include "net/transport.hpp"
 
 namespace redlock::core {
@@ -268,7 +269,18 @@ std::unique_ptr<Transport> tcp_transport(Connected c, const ClientConfig &cfg) {
 
 }  // namespace
 
+namespace {
+std::unique_ptr<Transport> open_plain_transport(const ClientConfig &cfg, const Deadline &deadline);
+}  // namespace
+
 std::unique_ptr<Transport> open_socket_transport(const ClientConfig &cfg, const Deadline &deadline) {
+    std::unique_ptr<Transport> plain = open_plain_transport(cfg, deadline);
+    if (!cfg.tls) return plain;
+    return tls_over(std::move(plain), cfg, deadline);
+}
+
+namespace {
+std::unique_ptr<Transport> open_plain_transport(const ClientConfig &cfg, const Deadline &deadline) {
     const std::string where = cfg.describe();
     if (cfg.kind == ClientConfig::Kind::unix_socket) {
         sockaddr_un sa{};
@@ -321,5 +333,7 @@ std::unique_ptr<Transport> open_socket_transport(const ClientConfig &cfg, const 
     }
     throw Error(Errc::connection, last);
 }
+
+}  // namespace
 
 }  // namespace redlock::core

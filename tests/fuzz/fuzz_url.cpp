@@ -19,12 +19,13 @@ namespace {
 // outside this grammar could be quoting the URL, and so a password.
 const std::regex kMessage(
     R"(^(invalid URL: )?()"
-    R"(contains a NUL byte|expected redis://host\[:port\]\[/db\] or unix:///path|)"
-    R"(unsupported scheme( '[A-Za-z][A-Za-z0-9+.-]{0,15}')? \(expected redis:// or unix://\)|)"
-    R"(rediss:// \(TLS\) is not supported by this build of libredlock|)"
+    R"(contains a NUL byte|expected redis://host\[:port\]\[/db\], rediss://host\[:port\]\[/db\] or unix:///path|)"
+    R"(unsupported scheme( '[A-Za-z][A-Za-z0-9+.-]{0,15}')? \(expected redis://, rediss:// or unix://\)|)"
+    R"(tls_server_name is empty|ssl_cert_reqs must be none, optional or required|TLS options need a rediss:// URL|)"
+    R"(TLS options on a unix socket: TLS over a unix socket is not supported \(nor needed\)|)"
     R"(unix:// needs an absolute socket path, as unix:///path|bad percent-escape \(expected %XX\)|)"
     R"(unix socket path is longer than [0-9]+ bytes|[a-z_]+ must be a number of seconds, at least 0\.001|)"
-    R"(query parameter [0-9]+ has no '=value'|unknown query parameter [0-9]+ \(the keys are: [a-z_, ()]+\)|)"
+    R"(query parameter [0-9]+ has no '=value'|unknown query parameter [0-9]+ \(the keys are: [a-z0-9_, ()/'-]+\)|)"
     R"(credentials must be written user:password@ or :password@|unterminated '\[' in host|)"
     R"(unexpected text after '\]'|empty port|IPv6 addresses must be written in brackets|missing host|)"
     R"([a-z_]+ must be an integer from -?[0-9]+ to [0-9]+|[a-z_]+ must be > 0 ms, or negative for no limit)"
