@@ -72,6 +72,27 @@ void fill_v1_defaults(Options *opts, uint32_t version) {
     opts->blocking_timeout_ms = d.blocking_timeout_ms;
 }
 
+// Version 1 of redlock_client_options: the fields up to `db` (see lock_options_v1).
+struct client_options_v1 {
+    uint32_t version;
+    uint32_t max_connections;
+    int64_t connect_timeout_ms;
+    int64_t command_timeout_ms;
+    int64_t keepalive_s;
+    const char *username;
+    const char *password;
+    int32_t db;
+};
+static_assert(offsetof(client_options_v1, db) == offsetof(redlock_client_options, db));
+static_assert(sizeof(client_options_v1) <= offsetof(redlock_client_options, tls_ca_file));
+
+template <typename Options>
+void fill_client_v1_defaults(Options *opts, uint32_t version) {
+    opts->version = version;  // zero fields are unset
+    opts->keepalive_s = -1;   // 0 means "off"
+    opts->db = -1;            // 0 is a database
+}
+
 bool flag01(int32_t v, const char *what) {
     if (v != 0 && v != 1) throw Error(Errc::invalid, fmt::format("{} must be 0 or 1", what));
     return v == 1;
@@ -85,12 +106,22 @@ REDLOCK_API void redlock_client_options_init(redlock_client_options *opts) noexc
     guarded([&]() -> int {
         require(opts != nullptr, "redlock_client_options_init: opts is NULL");
         *opts = redlock_client_options{};
-        opts->version = REDLOCK_CLIENT_OPTIONS_VERSION;  // zero fields are unset
-        opts->keepalive_s = -1;                         // 0 means "off"
-        opts->db = -1;                                  // 0 is a database
+        fill_client_v1_defaults(opts, REDLOCK_CLIENT_OPTIONS_VERSION);
+        opts->tls_verify = -1;  // 0 means "do not verify"
         return REDLOCK_OK;
     });
 }
+
+// Not in the header: reached only through the versioned name, by programs built against version 1.
+REDLOCK_API void rl_compat_client_options_init_v1(client_options_v1 *opts) noexcept {
+    guarded([&]() -> int {
+        require(opts != nullptr, "redlock_client_options_init: opts is NULL");
+        *opts = client_options_v1{};
+        fill_client_v1_defaults(opts, 1);
+        return REDLOCK_OK;
+    });
+}
+__asm__(".symver rl_compat_client_options_init_v1, redlock_client_options_init@REDLOCK_0");
 
 REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const redlock_client_options *opts) noexcept {
     if (out) *out = nullptr;
@@ -99,7 +130,8 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
         require(url != nullptr, "redlock_client_new: url is NULL");
         redlock::core::ClientConfig cfg = redlock::core::parse_url(url);
         if (opts) {
-            require_version(opts->version, REDLOCK_CLIENT_OPTIONS_VERSION, "redlock_client_options");
+            if (opts->version != 1)
+                require_version(opts->version, REDLOCK_CLIENT_OPTIONS_VERSION, "redlock_client_options");
             // Only the fields the caller set override the URL.
             require(opts->max_connections <= 4096, "max_connections must be from 1 to 4096 (0 = unset)");
             require(opts->keepalive_s >= -1 && opts->keepalive_s <= redlock::core::kMaxKeepaliveS,
@@ -114,6 +146,26 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
             if (opts->username) cfg.username = opts->username;
             if (opts->password) cfg.password = opts->password;
             if (opts->db != -1) cfg.db = opts->db;
+            if (opts->version >= 2) {  // a version-1 struct ends before these fields: never read them
+                redlock::core::TlsOptions &t = cfg.tls_options;
+                if (opts->tls_ca_file) t.ca_file = opts->tls_ca_file;
+                if (opts->tls_ca_dir) t.ca_dir = opts->tls_ca_dir;
+                if (opts->tls_cert_file) t.cert_file = opts->tls_cert_file;
+                if (opts->tls_key_file) t.key_file = opts->tls_key_file;
+                if (opts->tls_server_name) {
+                    require(*opts->tls_server_name != '\0', "tls_server_name is empty");
+                    t.server_name = opts->tls_server_name;
+                }
+                require(opts->tls_verify >= -1 && opts->tls_verify <= 1, "tls_verify must be -1 (unset), 0 or 1");
+                if (opts->tls_verify != -1) t.verify = opts->tls_verify == 1;
+                if (t.any() && !cfg.tls)
+                    throw Error(Errc::invalid, cfg.kind == redlock::core::ClientConfig::Kind::unix_socket
+                                                   ? "TLS options on a unix socket: TLS over a unix socket is not "
+                                                     "supported (nor needed)"
+                                                   : "TLS options need a rediss:// URL");
+                require(!opts->sentinel_username && !opts->sentinel_password,
+                        "sentinel_username/sentinel_password: redis+sentinel:// is not available in this build");
+            }
         }
         auto c = std::make_unique<redlock_client>();
         c->impl = std::make_shared<redlock::core::Client>(std::move(cfg));

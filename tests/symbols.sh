@@ -14,8 +14,10 @@ $exported
 E2
   exit 1
 fi
-# Programs built against version 1 of redlock_lock_options call its version-1 init: it must stay, beside the default.
-for v in "redlock_lock_options_init@REDLOCK_0" "redlock_lock_options_init@@REDLOCK_0.2"; do
+# Programs built against version 1 of the options structs call their version-1 inits: they must stay, beside the
+# defaults.
+for v in "redlock_lock_options_init@REDLOCK_0" "redlock_lock_options_init@@REDLOCK_0.2" \
+         "redlock_client_options_init@REDLOCK_0" "redlock_client_options_init@@REDLOCK_0.3"; do
   nm -D --defined-only "$lib" | grep -q " $v\$" || { echo "missing versioned symbol $v"; exit 1; }
 done
 soname=$(objdump -p "$lib" | awk '/SONAME/ {print $2}')

@@ -7,6 +7,7 @@
 #include <memory>
 #include <thread>
 
+#include "redlock/redlock.hpp"
 #include "support/handles.hpp"
 
 using namespace testing;
@@ -188,4 +189,47 @@ TEST_CASE("TLS: waiting, renewal and fork work over TLS too", "[tls][timing]") {
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));
     CHECK(redlock_lock_owned(renewed.get()) == 1);
     CHECK(redlock_lock_release(renewed.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("TLS through redlock_client_options version 2, overriding the URL, and refused where it cannot apply", "[tls]") {
+    TlsServer s;
+    redlock_client_options o;
+    redlock_client_options_init(&o);
+    CHECK(o.version == 2);
+    CHECK(o.tls_verify == -1);
+    const std::string ca = certs().path("ca.crt"), other = certs().path("other-ca.crt");
+    const std::string url = "rediss://127.0.0.1:" + std::to_string(s.tls_port) + "?tls_ca_file=" + other;
+    o.tls_ca_file = ca.c_str();  // overrides the URL's (untrusted) CA
+    redlock_client *raw = nullptr;
+    REQUIRE(redlock_client_new(&raw, url.c_str(), &o) == REDLOCK_OK);
+    Client c(raw);
+    CHECK(redlock_client_ping(c.get()) == REDLOCK_OK);
+    CHECK(redlock_client_new(&raw, "redis://127.0.0.1:1", &o) == REDLOCK_EINVAL);  // TLS fields without rediss://
+    CHECK_THAT(redlock_last_error(), Contains("rediss://"));
+    redlock_client_options_init(&o);
+    o.tls_verify = 2;
+    CHECK(redlock_client_new(&raw, url.c_str(), &o) == REDLOCK_EINVAL);
+    redlock_client_options_init(&o);
+    o.sentinel_username = "u";
+    CHECK(redlock_client_new(&raw, url.c_str(), &o) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("sentinel"));
+    CHECK(raw == nullptr);
+}
+
+TEST_CASE("C++: TLS through ClientOptions, which keeps its strings when copied", "[tls][cpp]") {
+    TlsServer s;
+    redlock::ClientOptions opts;
+    {
+        redlock::ClientOptions temp = redlock::ClientOptions{}.tls_ca_file(certs().path("ca.crt")).db(0);
+        opts = temp;  // the copy must not point at temp's strings
+    }
+    redlock::Client client("rediss://localhost:" + std::to_string(s.tls_port), opts);
+    CHECK_NOTHROW(client.ping());
+    redlock::Lock l(client, "tls:cpp", redlock::LockOptions{}.timeout(std::chrono::seconds(10)));
+    l.lock();
+    l.unlock();
+    CHECK_THROWS_AS(redlock::Client("rediss://localhost:" + std::to_string(s.tls_port),
+                                    redlock::ClientOptions{}.tls_ca_file(certs().path("other-ca.crt")))
+                        .ping(),
+                    redlock::ConnectionError);
 }

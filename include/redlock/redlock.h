@@ -32,9 +32,9 @@
 
 /* Compile-time version. CMake reads these three lines; keep their form. */
 #define REDLOCK_VERSION_MAJOR 0
-#define REDLOCK_VERSION_MINOR 2
+#define REDLOCK_VERSION_MINOR 3
 #define REDLOCK_VERSION_PATCH 0
-#define REDLOCK_VERSION_STRING "0.2.0"
+#define REDLOCK_VERSION_STRING "0.3.0"
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define REDLOCK_VERSION_NUMBER (REDLOCK_VERSION_MAJOR * 10000 + REDLOCK_VERSION_MINOR * 100 + REDLOCK_VERSION_PATCH)
 /** True when the headers are at least version major.minor.patch. */
@@ -130,11 +130,13 @@ REDLOCK_API int redlock_version_number(void) REDLOCK_NOEXCEPT;
  */
 typedef struct redlock_client redlock_client;
 
-#define REDLOCK_CLIENT_OPTIONS_VERSION 1
+#define REDLOCK_CLIENT_OPTIONS_VERSION 2
 
 /**
  * Options for redlock_client_new(). Fill with redlock_client_options_init(), then set the fields you want: a field
- * left unset keeps the URL's value (query parameter or path), else the library default.
+ * left unset keeps the URL's value (query parameter or path), else the library default. The struct grows by version,
+ * appending fields: a program built against version 1 (the fields up to `db`) passes version 1 and keeps working,
+ * and its calls to redlock_client_options_init reach the version-1 implementation (ELF symbol versions).
  */
 typedef struct redlock_client_options {
     uint32_t version;           /**< REDLOCK_CLIENT_OPTIONS_VERSION (set by _init). */
@@ -148,9 +150,19 @@ typedef struct redlock_client_options {
     const char *username;       /**< ACL user; NULL = unset. Copied. */
     const char *password;       /**< Password; NULL = unset. Copied. */
     int32_t db;                 /**< Database number; -1 = unset (default 0). */
+    /* version 2: TLS (rediss:// URLs only; docs/tls.md). Strings are copied; NULL = unset. */
+    const char *tls_ca_file;      /**< PEM file of trusted CA certificates (default: the system's trust store). */
+    const char *tls_ca_dir;       /**< Directory of trusted CA certificates (OpenSSL's hashed layout). */
+    const char *tls_cert_file;    /**< Client certificate (PEM) for mutual TLS; needs tls_key_file. */
+    const char *tls_key_file;     /**< Its private key (PEM). */
+    const char *tls_server_name;  /**< Name for SNI and verification (default: the URL's host). */
+    int32_t tls_verify;           /**< -1 = unset (verify), 1 = verify, 0 = do not verify the server (unsafe). */
+    const char *sentinel_username; /**< For redis+sentinel:// (not available in this build: setting it is EINVAL). */
+    const char *sentinel_password; /**< Likewise. */
 } redlock_client_options;
 
-/** Fill `opts` with the version and every field unset. NULL is ignored (and sets the detail message). */
+/** Fill `opts` with the version and every field unset. NULL is ignored (and sets the detail message). Programs built
+ *  against version 1 of this struct call the version-1 implementation, which writes only version 1's fields. */
 REDLOCK_API void redlock_client_options_init(redlock_client_options *opts) REDLOCK_NOEXCEPT;
 
 /**

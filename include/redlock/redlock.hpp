@@ -126,14 +126,34 @@ public:
     template <class Rep, class Period>
     ClientOptions &command_timeout(std::chrono::duration<Rep, Period> t) { o_.command_timeout_ms = detail::to_ms(t); return *this; }
     ClientOptions &keepalive(std::chrono::seconds s) { o_.keepalive_s = s.count(); return *this; }
-    ClientOptions &username(std::string u) { user_ = std::move(u); o_.username = user_->c_str(); return *this; }
-    ClientOptions &password(std::string p) { pass_ = std::move(p); o_.password = pass_->c_str(); return *this; }
+    ClientOptions &username(std::string u) { user_ = std::move(u); return *this; }
+    ClientOptions &password(std::string p) { pass_ = std::move(p); return *this; }
     ClientOptions &db(int32_t n) { o_.db = n; return *this; }
-    const redlock_client_options *get() const noexcept { return &o_; }
+    /** rediss:// only (docs/tls.md): trusted CAs (a PEM file, or a directory), a client certificate and its key
+     *  (mutual TLS), the name to check (default: the URL's host), and verification (false: unsafe). */
+    ClientOptions &tls_ca_file(std::string f) { ca_file_ = std::move(f); return *this; }
+    ClientOptions &tls_ca_dir(std::string d) { ca_dir_ = std::move(d); return *this; }
+    ClientOptions &tls_cert_file(std::string f) { cert_file_ = std::move(f); return *this; }
+    ClientOptions &tls_key_file(std::string f) { key_file_ = std::move(f); return *this; }
+    ClientOptions &tls_server_name(std::string n) { server_name_ = std::move(n); return *this; }
+    ClientOptions &tls_verify(bool on) { o_.tls_verify = on ? 1 : 0; return *this; }
+    /** Valid while this object lives and is not changed. */
+    const redlock_client_options *get() const noexcept {
+        // The strings' addresses are taken now, not when set: a copied ClientOptions points at its own copies.
+        auto c = [](const std::optional<std::string> &s) { return s ? s->c_str() : nullptr; };
+        o_.username = c(user_);
+        o_.password = c(pass_);
+        o_.tls_ca_file = c(ca_file_);
+        o_.tls_ca_dir = c(ca_dir_);
+        o_.tls_cert_file = c(cert_file_);
+        o_.tls_key_file = c(key_file_);
+        o_.tls_server_name = c(server_name_);
+        return &o_;
+    }
 
 private:
-    redlock_client_options o_;
-    std::optional<std::string> user_, pass_;
+    mutable redlock_client_options o_;
+    std::optional<std::string> user_, pass_, ca_file_, ca_dir_, cert_file_, key_file_, server_name_;
 };
 
 /** Connections to one Redis server (a pool). Copies share the same client. */

@@ -16,6 +16,14 @@ export interface ClientOptions {
   password?: string | null;
   /** 0..2^31-1. */
   db?: number;
+  /** rediss:// only (docs/tls.md): trusted CA file / directory, client certificate and key, the name to verify. */
+  tlsCaFile?: string;
+  tlsCaDir?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  tlsServerName?: string;
+  /** Default true; false does not verify the server at all (unsafe). */
+  tlsVerify?: boolean;
 }
 export interface LockOptions {
   /** The lock's TTL, 1..MAX_DURATION_MS ms; null or 0 = the key never expires (the default). */

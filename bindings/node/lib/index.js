@@ -142,7 +142,10 @@ async function waitOrFreeThread(ms) {
   }
 }
 
-const CLIENT_OPTIONS = ['connectTimeout', 'commandTimeout', 'maxConnections', 'keepalive', 'username', 'password', 'db'];
+const CLIENT_OPTIONS = ['connectTimeout', 'commandTimeout', 'maxConnections', 'keepalive', 'username', 'password', 'db',
+  'tlsCaFile', 'tlsCaDir', 'tlsCertFile', 'tlsKeyFile', 'tlsServerName', 'tlsVerify'];
+const TLS_FIELDS = [['tlsCaFile', 'tls_ca_file'], ['tlsCaDir', 'tls_ca_dir'], ['tlsCertFile', 'tls_cert_file'],
+  ['tlsKeyFile', 'tls_key_file'], ['tlsServerName', 'tls_server_name']];
 const LOCK_OPTIONS = ['timeout', 'sleep', 'blocking', 'blockingTimeout', 'fencing', 'autoRenew', 'onLost', 'fair'];
 const ACQUIRE_OPTIONS = ['blocking', 'blockingTimeout', 'sleep', 'token'];
 
@@ -186,9 +189,10 @@ const lost = {
 
 class Client {
   /**
-   * @param {string} url redis://[[user]:password@]host[:port][/db] or unix:///path
+   * @param {string} url redis://[[user]:password@]host[:port][/db], rediss://... (TLS) or unix:///path
    * @param {object} [options] connectTimeout, commandTimeout (ms; null, Infinity or > MAX_DURATION_MS = no limit),
-   *   maxConnections, keepalive (s), username, password, db; any other key is a TypeError
+   *   maxConnections, keepalive (s), username, password, db, and for rediss:// tlsCaFile, tlsCaDir, tlsCertFile,
+   *   tlsKeyFile, tlsServerName, tlsVerify (false: unsafe); any other key is a TypeError
    */
   constructor(url, options) {
     arg.text(url, 'url');
@@ -204,6 +208,8 @@ class Client {
     if (given('db')) o.db = arg.integer(opts.db, 'db', 0, 2 ** 31 - 1);
     if (opts.username != null) o.username = arg.text(opts.username, 'username');
     if (opts.password != null) o.password = arg.text(opts.password, 'password');
+    for (const [js, c] of TLS_FIELDS) if (opts[js] != null) o[c] = arg.text(opts[js], js);
+    if (given('tlsVerify')) o.tls_verify = arg.boolean(opts.tlsVerify, 'tlsVerify') ? 1 : 0;
     const out = [0n];
     check(c.clientNew(out, url, o));
     this._address = out[0];

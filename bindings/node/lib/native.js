@@ -64,6 +64,10 @@ function declareTypes() {
   koffi.struct('redlock_client_options', {
     version: 'uint32_t', max_connections: 'uint32_t', connect_timeout_ms: 'int64_t', command_timeout_ms: 'int64_t',
     keepalive_s: 'int64_t', username: 'const char *', password: 'const char *', db: 'int32_t',
+    // version 2 (TLS): the library's default init fills all of it
+    tls_ca_file: 'const char *', tls_ca_dir: 'const char *', tls_cert_file: 'const char *',
+    tls_key_file: 'const char *', tls_server_name: 'const char *', tls_verify: 'int32_t',
+    sentinel_username: 'const char *', sentinel_password: 'const char *',
   });
   koffi.struct('redlock_lock_options', {  // version 2: the library's default init fills all of it
     version: 'uint32_t', blocking: 'int32_t', timeout_ms: 'int64_t', sleep_ms: 'int64_t', blocking_timeout_ms: 'int64_t',

@@ -6,7 +6,7 @@ const {
   Client, LockError, LockNotOwnedError, ConnectionError, TimeoutError, AuthenticationError, InvalidArgumentError,
   libraryVersion,
 } = require('../lib');
-const { startRedis } = require('./redis-server');
+const { startRedis, freePort } = require('./redis-server');
 
 let redis;
 let client;
@@ -345,4 +345,42 @@ test('fair: waiters keep their place across the slices of their waits, and take 
   await fenced.release();
   assert.throws(() => client.lock('node:fair{', { timeout: 1000, fair: true }), InvalidArgumentError);
   for (const l of [holder, ...locks, fenced, busy, impatient]) l.free();
+});
+
+test('TLS: rediss:// with tlsCaFile, and a clear error for an untrusted CA', async () => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redlock-node-tls-'));
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const ssl = (...args) => execFileSync('openssl', args, { stdio: 'ignore' });
+  fs.writeFileSync(path.join(dir, 'ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  for (const ca of ['ca', 'other-ca']) {
+    ssl('req', '-x509', ...ec, '-keyout', `${dir}/${ca}.key`, '-out', `${dir}/${ca}.crt`, '-days', '2', '-subj', `/CN=${ca}`);
+  }
+  ssl('req', ...ec, '-keyout', `${dir}/s.key`, '-out', `${dir}/s.csr`, '-subj', '/CN=s');
+  ssl('x509', '-req', '-in', `${dir}/s.csr`, '-CA', `${dir}/ca.crt`, '-CAkey', `${dir}/ca.key`, '-CAcreateserial',
+    '-out', `${dir}/s.crt`, '-days', '2', '-extfile', `${dir}/ext`);
+  let tlsPort = 0;
+  const tls = await startRedis(async () => {
+    tlsPort = await freePort();
+    return ['--tls-port', String(tlsPort), '--tls-cert-file', `${dir}/s.crt`, '--tls-key-file', `${dir}/s.key`,
+      '--tls-ca-cert-file', `${dir}/ca.crt`, '--tls-auth-clients', 'no'];
+  });
+  try {
+    const c = new Client(`rediss://localhost:${tlsPort}`, { tlsCaFile: `${dir}/ca.crt` });
+    const lock = c.lock('node:tls', { timeout: 10000 });
+    assert.equal(await lock.acquire(), true);
+    assert.equal(tls.cli('GET', 'node:tls'), lock.token);
+    await lock.release();
+    lock.free();
+    c.close();
+    const bad = new Client(`rediss://127.0.0.1:${tlsPort}`, { tlsCaFile: `${dir}/other-ca.crt`, connectTimeout: 2000 });
+    await assert.rejects(bad.ping(), /not trusted/);
+    bad.close();
+    assert.throws(() => new Client(`redis://127.0.0.1:${tlsPort}`, { tlsCaFile: `${dir}/ca.crt` }), InvalidArgumentError);
+  } finally {
+    tls.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

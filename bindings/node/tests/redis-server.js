@@ -21,12 +21,13 @@ function cli(port, ...args) {
   return execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).trim();
 }
 
-async function startRedis() {
+// `extra`: more redis-server arguments; a function of nothing, called per attempt (e.g. for a TLS port of its own).
+async function startRedis(extra = () => []) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redlock-node-'));
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly',
-      'no', '--dir', dir, '--logfile', path.join(dir, 'redis.log')], { stdio: 'ignore' });
+      'no', '--dir', dir, '--logfile', path.join(dir, 'redis.log'), ...(await extra())], { stdio: 'ignore' });
     for (let i = 0; i < 200; i++) {
       if (proc.exitCode !== null) break;
       try {
@@ -44,4 +45,4 @@ async function startRedis() {
   throw new Error('redis-server did not start');
 }
 
-module.exports = { startRedis };
+module.exports = { startRedis, freePort };

@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional, Tuple, Type, TypeVar, Union, overloa
 
 from . import _native
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "Client", "Lock", "RedlockError", "LockError", "LockNotOwnedError", "ConnectionError", "TimeoutError",
@@ -42,6 +42,7 @@ MAX_DURATION: int = MAX_DURATION_MS // 1000
 _lib, library_path = _native.load()
 
 Name = Union[str, bytes]
+_Path = Union[str, bytes, "os.PathLike[str]"]
 
 
 def library_version() -> str:
@@ -223,7 +224,7 @@ _DEFAULT_HOST = "127.0.0.1"
 _DEFAULT_PORT = 6379
 
 
-def _server_url(host: object, port: object, unix_socket_path: object) -> str:
+def _server_url(host: object, port: object, unix_socket_path: object, ssl: bool = False) -> str:
     """redis-py's host/port or unix_socket_path as a URL, without credentials (they go in the options struct)."""
     if unix_socket_path is not None:
         if host is not None or port is not None:
@@ -245,7 +246,7 @@ def _server_url(host: object, port: object, unix_socket_path: object) -> str:
     if not bare or any(c in "/?#@[]" or c.isspace() or not c.isprintable() for c in bare):  # NUL is not printable
         raise _invalid("invalid host %r" % host)
     port = _int(_DEFAULT_PORT if port is None else port, "port", 1, 65535)
-    return "redis://%s:%d" % ("[%s]" % bare if ":" in bare else bare, port)
+    return "%s://%s:%d" % ("rediss" if ssl else "redis", "[%s]" % bare if ":" in bare else bare, port)
 
 
 def _one_of(redis_py: Tuple[str, Any], ours: Tuple[str, Any]) -> Tuple[str, Any]:
@@ -270,17 +271,23 @@ class Client:
                  username: Optional[Name] = None, password: Optional[Name] = None,
                  socket_timeout: Optional[float] = _DEFAULT, socket_connect_timeout: Optional[float] = _DEFAULT,
                  connect_timeout: Optional[float] = _DEFAULT, command_timeout: Optional[float] = _DEFAULT,
-                 max_connections: Optional[int] = None, keepalive: Optional[float] = None) -> None:
+                 max_connections: Optional[int] = None, keepalive: Optional[float] = None, ssl: bool = False,
+                 tls_ca_file: Optional[_Path] = None, tls_ca_dir: Optional[_Path] = None,
+                 tls_cert_file: Optional[_Path] = None, tls_key_file: Optional[_Path] = None,
+                 tls_server_name: Optional[str] = None, tls_verify: Optional[bool] = None) -> None:
         """Timeouts are float seconds; None means no limit. ``socket_timeout`` is ``command_timeout`` and
         ``socket_connect_timeout`` is ``connect_timeout`` (redis-py's names). An argument left out keeps the URL's
         value (query parameter or path), else the library default (5 s timeouts, 64 connections, 60 s keepalive,
-        db 0, 127.0.0.1:6379); unlike redis-py, whose timeouts default to no limit."""
+        db 0, 127.0.0.1:6379); unlike redis-py, whose timeouts default to no limit. TLS: a ``rediss://`` URL, or
+        ``ssl=True`` with host/port (as redis-py), and the ``tls_*`` keywords (docs/tls.md)."""
         if url is not None:
             if host is not None or port is not None or unix_socket_path is not None:
                 raise TypeError("give a URL or host/port/unix_socket_path, not both")
+            if ssl:
+                raise TypeError("ssl=True goes with host/port: with a URL, write rediss://")
             url_bytes = _c_string(url, "url")
         else:
-            url = _server_url(host, port, unix_socket_path)
+            url = _server_url(host, port, unix_socket_path, ssl=bool(ssl))
             url_bytes = url.encode()
         connect = _one_of(("socket_connect_timeout", socket_connect_timeout), ("connect_timeout", connect_timeout))
         command = _one_of(("socket_timeout", socket_timeout), ("command_timeout", command_timeout))
@@ -303,6 +310,18 @@ class Client:
             opts.password = _c_string(password, "password")
         if db is not None:
             opts.db = _int(db, "db", 0, 2**31 - 1)
+        for field, value in (("tls_ca_file", tls_ca_file), ("tls_ca_dir", tls_ca_dir),
+                             ("tls_cert_file", tls_cert_file), ("tls_key_file", tls_key_file)):
+            if value is not None:
+                if not isinstance(value, (str, bytes, os.PathLike)):
+                    raise TypeError("%s must be a path, not %s" % (field, type(value).__name__))
+                setattr(opts, field, _c_string(os.fsencode(value), field))
+        if tls_server_name is not None:
+            opts.tls_server_name = _c_string(tls_server_name, "tls_server_name")
+        if tls_verify is not None:
+            if not isinstance(tls_verify, bool):
+                raise TypeError("tls_verify must be True or False, not %s" % type(tls_verify).__name__)
+            opts.tls_verify = 1 if tls_verify else 0
         handle = ctypes.c_void_p()
         _check(_lib.redlock_client_new(ctypes.byref(handle), url_bytes, ctypes.byref(opts)))
         self._handle: Optional[ctypes.c_void_p] = handle
@@ -310,7 +329,8 @@ class Client:
 
     @classmethod
     def from_url(cls, url: Name, **kwargs: Any) -> "Client":
-        """As redis-py's ``Redis.from_url``: ``redis://[[user]:password@]host[:port][/db]`` or ``unix:///path``."""
+        """As redis-py's ``Redis.from_url``: ``redis://[[user]:password@]host[:port][/db]``, ``rediss://...`` (TLS)
+        or ``unix:///path``."""
         return cls(url, **kwargs)
 
     def ping(self) -> bool:

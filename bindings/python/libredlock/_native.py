@@ -34,7 +34,7 @@ ACQ_BLOCKING_TIMEOUT = 2
 ACQ_SLEEP = 4
 ACQ_STAY_QUEUED = 8
 ACQ_LEAVE_QUEUE = 16
-CLIENT_OPTIONS_VERSION = 1
+CLIENT_OPTIONS_VERSION = 2
 LOCK_OPTIONS_VERSION = 2
 ACQUIRE_OPTIONS_VERSION = 1
 
@@ -49,6 +49,15 @@ class ClientOptions(ctypes.Structure):
         ("username", ctypes.c_char_p),
         ("password", ctypes.c_char_p),
         ("db", ctypes.c_int32),
+        # version 2: TLS (the library's default init fills all of it)
+        ("tls_ca_file", ctypes.c_char_p),
+        ("tls_ca_dir", ctypes.c_char_p),
+        ("tls_cert_file", ctypes.c_char_p),
+        ("tls_key_file", ctypes.c_char_p),
+        ("tls_server_name", ctypes.c_char_p),
+        ("tls_verify", ctypes.c_int32),
+        ("sentinel_username", ctypes.c_char_p),
+        ("sentinel_password", ctypes.c_char_p),
     ]
 
 
