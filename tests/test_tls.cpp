@@ -2,10 +2,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "redlock/redlock.hpp"
 #include "support/handles.hpp"
@@ -232,4 +237,27 @@ TEST_CASE("C++: TLS through ClientOptions, which keeps its strings when copied",
                                     redlock::ClientOptions{}.tls_ca_file(certs().path("other-ca.crt")))
                         .ping(),
                     redlock::ConnectionError);
+}
+
+TEST_CASE("TLS: a host program's own OpenSSL use is undisturbed, before, during and after", "[tls]") {
+    // The host makes and uses its own context; the library initialises OpenSSL once and changes no global state.
+    std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> mine(SSL_CTX_new(TLS_client_method()), &SSL_CTX_free);
+    REQUIRE(mine);
+    REQUIRE(SSL_CTX_set_min_proto_version(mine.get(), TLS1_3_VERSION) == 1);
+    TlsServer s;
+    std::vector<std::thread> threads;  // several clients made at once: the one-time initialisation is thread-safe
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 4; ++i)
+        threads.emplace_back([&] {
+            redlock_client *raw = nullptr;
+            if (new_client(&raw, s.url()) != REDLOCK_OK) return;
+            if (redlock_client_ping(raw) == REDLOCK_OK) ++ok;
+            redlock_client_free(raw);
+        });
+    for (auto &t : threads) t.join();
+    CHECK(ok == 4);
+    CHECK(SSL_CTX_get_min_proto_version(mine.get()) == TLS1_3_VERSION);  // the host's setting, as it left it
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(mine.get()), &SSL_free);
+    CHECK(ssl != nullptr);
+    CHECK(ERR_peek_error() == 0);  // no error left in this thread's queue by the library
 }
