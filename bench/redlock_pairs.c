@@ -20,7 +20,7 @@ static double cpu(void) {
 }
 
 int main(int argc, char **argv) {
-    char url[64];
+    char url[1024];
     redlock_client *c;
     redlock_lock *l;
     redlock_lock_options o;
@@ -31,7 +31,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     n = atoi(argv[2]);
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d", atoi(argv[1]));
+    /* REDLOCK_BENCH_URL (e.g. a rediss:// URL for scripts/bench-tls.sh) replaces the plain port's URL. */
+    if (getenv("REDLOCK_BENCH_URL")) snprintf(url, sizeof url, "%s", getenv("REDLOCK_BENCH_URL"));
+    else snprintf(url, sizeof url, "redis://127.0.0.1:%d", atoi(argv[1]));
     redlock_lock_options_init(&o);
     o.timeout_ms = 10000;
     if (redlock_client_new(&c, url, NULL) != REDLOCK_OK || redlock_lock_new(&l, c, "anchor:libredlock", &o, 0) != 0 ||
