@@ -46,6 +46,7 @@ struct Certs {
         }
         sh("openssl x509 -req -in " + d + "server.csr -CA " + d + "ca.crt -CAkey " + d + "ca.key -CAcreateserial -out " +
            d + "expired.crt -days -1 -extfile " + d + "ext");
+        sh("openssl ec -in " + d + "client.key -aes256 -passout pass:secret -out " + d + "client-encrypted.key");
     }
     ~Certs() { (void)std::system(("rm -rf '" + dir + "'").c_str()); }
     std::string path(const std::string &name) const { return dir + "/" + name; }
@@ -260,4 +261,41 @@ TEST_CASE("TLS: a host program's own OpenSSL use is undisturbed, before, during 
     std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(mine.get()), &SSL_free);
     CHECK(ssl != nullptr);
     CHECK(ERR_peek_error() == 0);  // no error left in this thread's queue by the library
+}
+
+TEST_CASE("TLS: a NUL in a TLS URL value, an encrypted key, a missing CA directory: EINVAL, never a prompt", "[tls]") {
+    redlock_client *raw = nullptr;
+    // A NUL would cut the name to "" and so switch the name check off: refused.
+    CHECK(new_client(&raw, "rediss://127.0.0.1:1?tls_server_name=%00evil") == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("NUL"));
+    CHECK(new_client(&raw, "rediss://127.0.0.1:1?tls_ca_file=%00x") == REDLOCK_EINVAL);
+    CHECK(new_client(&raw, "rediss://127.0.0.1:1?tls_cert_file=" + certs().path("client.crt") +
+                               "&tls_key_file=" + certs().path("client-encrypted.key")) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("encrypted"));
+    CHECK(new_client(&raw, "rediss://127.0.0.1:1?tls_ca_dir=/nonexistent/certs") == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("CA directory"));
+    CHECK(raw == nullptr);
+}
+
+TEST_CASE("TLS: a release message that shares a TLS record with a large one still wakes the waiter at once",
+          "[tls][timing]") {
+    TlsServer s;
+    redlock_client *raw = nullptr;
+    REQUIRE(new_client(&raw, s.url()) == REDLOCK_OK);
+    Client c(raw);
+    s.server->admin({"SET", "tls:record", "someone", "PX", "30000"});
+    auto waiter = make_lock(c.get(), "tls:record", lock_options(10000, 5000), REDLOCK_SHARED);
+    std::atomic<int> rc{99};
+    std::thread t([&] { rc = redlock_lock_acquire(waiter.get()); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // subscribed and waiting
+    const auto t0 = std::chrono::steady_clock::now();
+    // One write from the server: a 10 kB message, then the release's: decrypted together, read in pieces.
+    s.server->admin({"EVAL",
+                     "redis.call('publish', ARGV[1], string.rep('x', 10000)) redis.call('del', KEYS[1]) "
+                     "redis.call('publish', ARGV[1], '') return 1",
+                     "1", "tls:record", "redlock:released:0:tls:record"});
+    t.join();
+    CHECK(rc == REDLOCK_OK);
+    CHECK(seconds_since(t0) < 1.0);  // not the 5 s poll
+    CHECK(redlock_lock_release(waiter.get()) == REDLOCK_OK);
 }

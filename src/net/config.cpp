@@ -105,6 +105,10 @@ void apply_query(ClientConfig &cfg, std::string_view query) {
             cfg.username = value;
         } else if (key == "password") {
             cfg.password = value;
+        } else if (key.substr(0, 4) == "tls_" && value.find('\0') != std::string::npos) {
+            bad_url(fmt::format("{} contains a NUL byte", key == "tls_server_name" ? "tls_server_name" : "a TLS path"));
+        } else if ((key.substr(0, 4) == "ssl_") && value.find('\0') != std::string::npos) {
+            bad_url("a TLS path contains a NUL byte");
         } else if (key == "tls_ca_file" || key == "ssl_ca_certs") {
             cfg.tls_options.ca_file = value;
         } else if (key == "tls_ca_dir" || key == "ssl_ca_path") {

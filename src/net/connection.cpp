@@ -34,7 +34,10 @@ std::string without_credentials(std::string text, const ClientConfig &cfg) {
 }  // namespace
 
 Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline &connect_deadline)
-    : transport_(open_socket_transport(cfg, connect_deadline)), where_(cfg.describe()), owner_pid_(owner_pid) {
+    : transport_(open_socket_transport(cfg, connect_deadline)),
+      where_(cfg.describe()),
+      owner_pid_(owner_pid),
+      tls_(cfg.tls) {
     // Pipelined handshake: one round trip whatever it contains.
     int expected = 0;
     if (cfg.password) {
@@ -150,9 +153,13 @@ auto Connection::exchange(const Deadline &, F &&io) -> decltype(io()) {
         broken_ = true;
         transport_->abort_on_close();
         if (e.code() == Errc::connection && reader_.nothing_seen())
-            throw OutcomeUnknown(e.code(), fmt::format("{} (closed before any reply on this connection: a TLS port "
-                                                       "needs rediss://; or the server drops this client)",
-                                                       e.what()));
+            throw OutcomeUnknown(e.code(),
+                                 tls_ ? fmt::format("{} (closed before any reply on this connection: the server drops "
+                                                    "this client, e.g. one without the client certificate it requires)",
+                                                    e.what())
+                                      : fmt::format("{} (closed before any reply on this connection: a TLS port "
+                                                    "needs rediss://; or the server drops this client)",
+                                                    e.what()));
         throw OutcomeUnknown(e.code(), e.what());
     }
 }
@@ -170,12 +177,15 @@ void Connection::post(ArgList argv, const Deadline &deadline) {
 
 bool Connection::take_pushed(Reply &out) {
     try {
-        if (reader_.next(out)) return true;
-        char *p = reader_.space(4096);
-        const size_t n = transport_->read_now(p, reader_.space_size());
-        if (n == 0) return false;
-        reader_.commit(n);
-        return reader_.next(out);
+        // Until a whole reply, or nothing more has arrived: what is already received must all be taken now, since a
+        // poll() on the socket cannot see bytes that TLS has decrypted and holds.
+        while (!reader_.next(out)) {
+            char *p = reader_.space(4096);
+            const size_t n = transport_->read_now(p, reader_.space_size());
+            if (n == 0) return false;
+            reader_.commit(n);
+        }
+        return true;
     } catch (const ProtocolError &e) {
         broken_ = true;
         throw Error(e.code(), fmt::format("protocol error from {}: {}", where_, e.what()));

@@ -69,6 +69,7 @@ private:
     std::string out_;
     std::string where_;  // for messages
     pid_t owner_pid_;
+    bool tls_;  // for messages
     bool broken_ = false;
 };
 

@@ -1,6 +1,7 @@
 #include "net/tls.hpp"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -82,14 +83,19 @@ public:
                                            "name it was issued for",
                                            where, printable(server_name(cfg), 128),
                                            X509_verify_cert_error_string(verify))
-                             : fmt::format("TLS: the certificate of {} is not trusted: {} (check tls_ca_file)", where,
-                                           X509_verify_cert_error_string(verify)));
+                             : fmt::format("TLS: the certificate of {} is not trusted: {} (check tls_ca_file or "
+                                           "tls_ca_dir)",
+                                           where, X509_verify_cert_error_string(verify)));
         }
         if (error_) {
             if (error_->code() == Errc::timed_out)
-                throw Error(Errc::connection, fmt::format("TLS handshake with {} timed out: no TLS answer (a plain "
-                                                          "Redis port needs redis://, or the server is too slow)",
-                                                          where));
+                throw Error(Errc::connection,
+                            received_ == 0 ? fmt::format("TLS handshake with {} timed out: no TLS answer (a plain "
+                                                         "Redis port needs redis://, or the server is too slow)",
+                                                         where)
+                                           : fmt::format("TLS handshake with {} timed out (the server stopped "
+                                                         "answering after {} bytes)",
+                                                         where, received_));
             throw Error(Errc::connection, fmt::format("TLS handshake with {} failed: {} (a plain Redis port? it needs "
                                                       "redis://)",
                                                       where, error_->what()));
@@ -214,6 +220,7 @@ private:
                 BIO_set_retry_read(b);
                 return -1;
             }
+            t->received_ += n;
             return static_cast<int>(n);
         } catch (const Error &e) {
             t->error_ = e;
@@ -230,6 +237,7 @@ private:
     std::optional<Error> error_;          // what the plain transport threw inside OpenSSL
     bool nonblocking_ = false;
     bool aborting_ = false;
+    size_t received_ = 0;  // bytes from the server so far (a handshake that stalls midway is not "no TLS")
 };
 
 }  // namespace
@@ -241,6 +249,12 @@ TlsContext::TlsContext(const TlsOptions &o) {
     SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
     verify_ = o.verify.value_or(true);
     SSL_CTX_set_verify(ctx.get(), verify_ ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+    if (o.ca_dir) {
+        struct stat st {};
+        if (::stat(o.ca_dir->c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+            throw Error(Errc::invalid, fmt::format("TLS: the CA directory '{}' is not a readable directory",
+                                                   printable(*o.ca_dir, 256)));
+    }
     if (o.ca_file || o.ca_dir) {
         if (SSL_CTX_load_verify_locations(ctx.get(), o.ca_file ? o.ca_file->c_str() : nullptr,
                                           o.ca_dir ? o.ca_dir->c_str() : nullptr) != 1)
@@ -256,7 +270,23 @@ TlsContext::TlsContext(const TlsOptions &o) {
         if (SSL_CTX_use_certificate_chain_file(ctx.get(), o.cert_file->c_str()) != 1)
             throw Error(Errc::invalid, fmt::format("TLS: cannot load the certificate file '{}': {}",
                                                    printable(*o.cert_file, 256), openssl_errors()));
-        if (SSL_CTX_use_PrivateKey_file(ctx.get(), o.key_file->c_str(), SSL_FILETYPE_PEM) != 1) {
+        // A library never prompts for a passphrase (OpenSSL's default would read the terminal): an encrypted key
+        // is refused, saying so.
+        bool asked = false;
+        SSL_CTX_set_default_passwd_cb(ctx.get(), [](char *, int, int, void *asked_) {
+            *static_cast<bool *>(asked_) = true;
+            return 0;
+        });
+        SSL_CTX_set_default_passwd_cb_userdata(ctx.get(), &asked);
+        const int loaded = SSL_CTX_use_PrivateKey_file(ctx.get(), o.key_file->c_str(), SSL_FILETYPE_PEM);
+        SSL_CTX_set_default_passwd_cb_userdata(ctx.get(), nullptr);
+        if (loaded != 1 && asked) {
+            ERR_clear_error();
+            throw Error(Errc::invalid, fmt::format("TLS: the key file '{}' is encrypted (a passphrase): not supported; "
+                                                   "store it decrypted, readable only by this program's user",
+                                                   printable(*o.key_file, 256)));
+        }
+        if (loaded != 1) {
             const std::string why = openssl_errors();
             if (why.find("key values mismatch") != std::string::npos)
                 throw Error(Errc::invalid, "TLS: the key in tls_key_file does not match the certificate in tls_cert_file");
@@ -277,11 +307,14 @@ std::unique_ptr<Transport> tls_over(std::unique_ptr<Transport> inner, const Clie
     if (!ssl) throw Error(Errc::no_memory, fmt::format("TLS: {}", openssl_errors()));
     auto t = std::make_unique<TlsTransport>(std::move(inner), ssl);
     const std::string name = cfg.tls_options.server_name ? *cfg.tls_options.server_name : cfg.host;
-    if (!is_ip_address(name)) SSL_set_tlsext_host_name(ssl, name.c_str());  // SNI is for names only
+    if (!is_ip_address(name) && !name.empty()) SSL_set_tlsext_host_name(ssl, name.c_str());  // SNI: names only
     if (cfg.tls_context->verify()) {
+        // An empty name would clear the check rather than fail it: never (the URL parser refuses empty names too).
         X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
-        if (is_ip_address(name)) X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
-        else X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
+        const int set = name.empty() || name.find('\0') != std::string::npos ? 0
+                        : is_ip_address(name)                               ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())
+                                                                            : X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
+        if (set != 1) throw Error(Errc::invalid, "TLS: the server name to verify is not usable (empty or not a name)");
     }
     t->handshake(cfg, deadline);
     return t;

@@ -22,6 +22,7 @@ const std::regex kMessage(
     R"(contains a NUL byte|expected redis://host\[:port\]\[/db\], rediss://host\[:port\]\[/db\] or unix:///path|)"
     R"(unsupported scheme( '[A-Za-z][A-Za-z0-9+.-]{0,15}')? \(expected redis://, rediss:// or unix://\)|)"
     R"(tls_server_name is empty|ssl_cert_reqs must be none, optional or required|TLS options need a rediss:// URL|)"
+    R"(tls_server_name contains a NUL byte|a TLS path contains a NUL byte|)"
     R"(TLS options on a unix socket: TLS over a unix socket is not supported \(nor needed\)|)"
     R"(unix:// needs an absolute socket path, as unix:///path|bad percent-escape \(expected %XX\)|)"
     R"(unix socket path is longer than [0-9]+ bytes|[a-z_]+ must be a number of seconds, at least 0\.001|)"
