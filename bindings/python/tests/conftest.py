@@ -57,9 +57,7 @@ def server():
     s.stop()
 
 
-@pytest.fixture
-def make_server():
-    """More private servers, each with its own options (e.g. "--requirepass", "pw"), stopped after the test."""
+def _server_maker():
     started = []
 
     def make(*extra):
@@ -69,6 +67,18 @@ def make_server():
     yield make
     for s in started:
         s.stop()
+
+
+@pytest.fixture
+def make_server():
+    """More private servers, each with its own options (e.g. "--requirepass", "pw"), stopped after the test."""
+    yield from _server_maker()
+
+
+@pytest.fixture(scope="module")
+def make_server_module():
+    """The same, stopped after the test module (a server several tests share, e.g. one with a TLS port)."""
+    yield from _server_maker()
 
 
 @pytest.fixture

@@ -41,20 +41,6 @@ def tls_server(certs, make_server_module):
     return s
 
 
-@pytest.fixture(scope="module")
-def make_server_module():
-    from conftest import Server
-    started = []
-
-    def make(*extra):
-        started.append(Server(extra))
-        return started[-1]
-
-    yield make
-    for s in started:
-        s.stop()
-
-
 def test_locks_over_tls_by_url_and_by_keywords(certs, tls_server):
     ca = os.path.join(certs, "ca.crt")
     plain = redis.Redis(port=tls_server.port)
