@@ -83,9 +83,13 @@ KeyValue Lock::value_after(const OutcomeUnknown &lost, const char *verb, std::st
         return client_->get_on_fresh_connection(name_);
     } catch (const Error &check) {
         if (keep) tokens_->keep_uncertain(*keep);
+        // The same failure twice (a server that closes every new connection: a TLS port reached with redis://, a
+        // missing client certificate) is said once.
+        const bool same = std::string_view(check.what()) == std::string_view(lost.what());
         throw Error(lost.code(), fmt::format("{} of '{}': {}; the outcome could not be checked ({}){}{}", verb,
-                                             shown(name_), lost.what(), check.what(), advice.empty() ? "" : "; ",
-                                             advice));
+                                             shown(name_), lost.what(),
+                                             same ? "a new connection failed the same way" : check.what(),
+                                             advice.empty() ? "" : "; ", advice));
     }
 }
 

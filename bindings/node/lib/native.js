@@ -68,15 +68,18 @@ function declareTypes() {
     tls_ca_file: 'const char *', tls_ca_dir: 'const char *', tls_cert_file: 'const char *',
     tls_key_file: 'const char *', tls_server_name: 'const char *', tls_verify: 'int32_t',
     sentinel_username: 'const char *', sentinel_password: 'const char *',
+    _future: koffi.array('uint8_t', 256),  // room a newer library's init may fill (it is found by name, unversioned)
   });
   koffi.struct('redlock_lock_options', {  // version 2: the library's default init fills all of it
     version: 'uint32_t', blocking: 'int32_t', timeout_ms: 'int64_t', sleep_ms: 'int64_t', blocking_timeout_ms: 'int64_t',
     auto_renew: 'int32_t', fencing: 'int32_t', fair: 'int32_t',
     on_lost: 'uintptr_t', on_lost_arg: 'uintptr_t',  // a function address from lost-listener.js, and a lock id
+    _future: koffi.array('uint8_t', 256),
   });
   koffi.struct('redlock_acquire_options', {
     version: 'uint32_t', set: 'uint32_t', blocking: 'int32_t', blocking_timeout_ms: 'int64_t', sleep_ms: 'int64_t',
     token: 'const char *', token_len: 'size_t',
+    _future: koffi.array('uint8_t', 256),
   });
 }
 

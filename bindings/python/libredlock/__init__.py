@@ -249,6 +249,17 @@ def _server_url(host: object, port: object, unix_socket_path: object, ssl: bool 
     return "%s://%s:%d" % ("rediss" if ssl else "redis", "[%s]" % bare if ":" in bare else bare, port)
 
 
+def _cert_reqs(value: Any) -> bool:
+    """redis-py's ssl_cert_reqs: "none" / ssl.CERT_NONE turn verification off; "optional", "required" and their
+    ssl constants keep it on."""
+    import ssl as _ssl
+    if value in ("none", _ssl.CERT_NONE) or value is None:
+        return False
+    if value in ("optional", "required", _ssl.CERT_OPTIONAL, _ssl.CERT_REQUIRED):
+        return True
+    raise _invalid("ssl_cert_reqs must be 'none', 'optional', 'required' or an ssl.CERT_* value, not %r" % (value,))
+
+
 def _one_of(redis_py: Tuple[str, Any], ours: Tuple[str, Any]) -> Tuple[str, Any]:
     """redis-py's name and libredlock's for one setting: either, not both. Returns the (name, value) given."""
     if redis_py[1] is not _DEFAULT and ours[1] is not _DEFAULT:
@@ -274,12 +285,30 @@ class Client:
                  max_connections: Optional[int] = None, keepalive: Optional[float] = None, ssl: bool = False,
                  tls_ca_file: Optional[_Path] = None, tls_ca_dir: Optional[_Path] = None,
                  tls_cert_file: Optional[_Path] = None, tls_key_file: Optional[_Path] = None,
-                 tls_server_name: Optional[str] = None, tls_verify: Optional[bool] = None) -> None:
+                 tls_server_name: Optional[str] = None, tls_verify: Optional[bool] = None,
+                 ssl_ca_certs: Optional[_Path] = None, ssl_ca_path: Optional[_Path] = None,
+                 ssl_certfile: Optional[_Path] = None, ssl_keyfile: Optional[_Path] = None,
+                 ssl_cert_reqs: Any = _DEFAULT) -> None:
         """Timeouts are float seconds; None means no limit. ``socket_timeout`` is ``command_timeout`` and
         ``socket_connect_timeout`` is ``connect_timeout`` (redis-py's names). An argument left out keeps the URL's
         value (query parameter or path), else the library default (5 s timeouts, 64 connections, 60 s keepalive,
         db 0, 127.0.0.1:6379); unlike redis-py, whose timeouts default to no limit. TLS: a ``rediss://`` URL, or
-        ``ssl=True`` with host/port (as redis-py), and the ``tls_*`` keywords (docs/tls.md)."""
+        ``ssl=True`` with host/port (as redis-py), and the ``tls_*`` keywords or redis-py's ``ssl_ca_certs``,
+        ``ssl_ca_path``, ``ssl_certfile``, ``ssl_keyfile``, ``ssl_cert_reqs`` (docs/tls.md)."""
+        # redis-py's TLS keywords are the tls_* ones under other names: one of each pair.
+        tls_ca_file = _one_of(("ssl_ca_certs", ssl_ca_certs or _DEFAULT), ("tls_ca_file", tls_ca_file or _DEFAULT))[1]
+        tls_ca_dir = _one_of(("ssl_ca_path", ssl_ca_path or _DEFAULT), ("tls_ca_dir", tls_ca_dir or _DEFAULT))[1]
+        tls_cert_file = _one_of(("ssl_certfile", ssl_certfile or _DEFAULT), ("tls_cert_file", tls_cert_file or _DEFAULT))[1]
+        tls_key_file = _one_of(("ssl_keyfile", ssl_keyfile or _DEFAULT), ("tls_key_file", tls_key_file or _DEFAULT))[1]
+        tls_ca_file, tls_ca_dir, tls_cert_file, tls_key_file = (
+            None if v is _DEFAULT else v for v in (tls_ca_file, tls_ca_dir, tls_cert_file, tls_key_file))
+        if ssl_cert_reqs is not _DEFAULT:
+            if tls_verify is not None:
+                raise TypeError("ssl_cert_reqs and tls_verify are the same setting: give one")
+            tls_verify = _cert_reqs(ssl_cert_reqs)
+        if url is None and not ssl and any(v is not None for v in (tls_ca_file, tls_ca_dir, tls_cert_file,
+                                                                    tls_key_file, tls_server_name, tls_verify)):
+            raise _invalid("TLS options need ssl=True (or a rediss:// URL)")
         if url is not None:
             if host is not None or port is not None or unix_socket_path is not None:
                 raise TypeError("give a URL or host/port/unix_socket_path, not both")

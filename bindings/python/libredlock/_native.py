@@ -58,8 +58,14 @@ class ClientOptions(ctypes.Structure):
         ("tls_verify", ctypes.c_int32),
         ("sentinel_username", ctypes.c_char_p),
         ("sentinel_password", ctypes.c_char_p),
+        ("_future", ctypes.c_uint8 * 256),  # see _FUTURE below
     ]
 
+
+# _FUTURE: every options struct ends with room the library may fill. ctypes finds the library's *default* init
+# (dlsym), which a newer library fills up to its newer version: it then writes its defaults there, this binding
+# never touches them, and the newer library reads them back. Without the room, a newer library would write past
+# the struct.
 
 #: redlock_lost_fn: void (*)(redlock_lock *lock, int reason, void *arg). ctypes takes the GIL to run it.
 LOST_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
@@ -77,6 +83,7 @@ class LockOptions(ctypes.Structure):  # version 2: the library's default init fi
         ("fair", ctypes.c_int32),
         ("on_lost", LOST_FN),
         ("on_lost_arg", ctypes.c_void_p),
+        ("_future", ctypes.c_uint8 * 256),
     ]
 
 
@@ -89,6 +96,7 @@ class AcquireOptions(ctypes.Structure):
         ("sleep_ms", ctypes.c_int64),
         ("token", ctypes.c_char_p),
         ("token_len", ctypes.c_size_t),
+        ("_future", ctypes.c_uint8 * 256),
     ]
 
 

@@ -71,3 +71,16 @@ def test_tls_errors_are_clear(certs, tls_server):
         libredlock.Client("rediss://127.0.0.1:1", ssl=True)
     with pytest.raises(TypeError):
         libredlock.Client(port=1, ssl=True, tls_verify=0)
+
+
+def test_redis_py_tls_keywords(certs, tls_server):
+    ca = os.path.join(certs, "ca.crt")
+    c = libredlock.Client(host="localhost", port=tls_server.tls_port, ssl=True, ssl_ca_certs=ca,
+                          ssl_cert_reqs="required")
+    assert c.ping()
+    import ssl
+    assert libredlock.Client(port=tls_server.tls_port, ssl=True, ssl_cert_reqs=ssl.CERT_NONE).ping()
+    with pytest.raises(TypeError):
+        libredlock.Client(port=1, ssl=True, ssl_ca_certs=ca, tls_ca_file=ca)  # the same setting twice
+    with pytest.raises(InvalidArgumentError, match="ssl=True"):
+        libredlock.Client(port=1, ssl_ca_certs=ca)
