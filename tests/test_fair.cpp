@@ -236,3 +236,30 @@ TEST_CASE("fair: 'foo' and '{foo}' are two locks with two queues", "[fair][timin
     t.join();
     CHECK(redlock_lock_release(waiter.get()) == REDLOCK_OK);
 }
+
+TEST_CASE("fair: REDLOCK_ACQ_STAY_QUEUED keeps a sliced wait's place, REDLOCK_ACQ_LEAVE_QUEUE gives it up",
+          "[fair][timing]") {
+    auto &s = default_server();
+    auto c = make_client(s.url());
+    auto holder = make_lock(c.get(), "fair:slices", fair_options(30000), REDLOCK_SHARED);
+    REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
+    auto waiter = make_lock(c.get(), "fair:slices", fair_options(30000, 50));
+    redlock_acquire_options a;
+    redlock_acquire_options_init(&a);
+    a.set = REDLOCK_ACQ_BLOCKING_TIMEOUT | REDLOCK_ACQ_STAY_QUEUED;
+    a.blocking_timeout_ms = 100;
+    a.token = "my-wait";
+    a.token_len = 7;
+    CHECK(redlock_lock_acquire_ex(waiter.get(), &a) == REDLOCK_NOT_ACQUIRED);
+    CHECK(queued(s, "fair:slices") == 1);  // still queued between the calls
+    CHECK(redlock_lock_acquire_ex(waiter.get(), &a) == REDLOCK_NOT_ACQUIRED);
+    CHECK(queued(s, "fair:slices") == 1);  // the same place (the same token), not a second one
+    a.set = REDLOCK_ACQ_LEAVE_QUEUE;
+    CHECK(redlock_lock_acquire_ex(waiter.get(), &a) == REDLOCK_NOT_ACQUIRED);
+    CHECK(queued(s, "fair:slices") == 0);
+    a.token = nullptr;
+    a.token_len = 0;
+    CHECK(redlock_lock_acquire_ex(waiter.get(), &a) == REDLOCK_EINVAL);  // leaving needs the token that waited
+    CHECK(std::string(redlock_last_error()).find("token") != std::string::npos);
+    CHECK(redlock_lock_release(holder.get()) == REDLOCK_OK);
+}

@@ -262,3 +262,20 @@ TEST_CASE("server error text reaches messages bounded and printable", "[hostile]
     CHECK(msg.find('\x1b') == std::string::npos);
     CHECK(msg.size() < 1024);
 }
+
+TEST_CASE("a busy key's PTTL from the server cannot stretch or overflow a waiter's wait", "[hostile][timing]") {
+    for (const char *pttl : {":9223372036854775807\r\n", ":-9223372036854775808\r\n", ":0\r\n"}) {
+        INFO(pttl);
+        FakeServer fake([=](const std::vector<std::string> &argv) {
+            if (argv.at(0) == "SET") return FakeServer::Answer{"$-1\r\n"};  // busy
+            if (argv.at(0) == "EVALSHA") return FakeServer::Answer{pttl};  // the retry script's PTTL
+            return FakeServer::Answer{};                                     // SUBSCRIBE: no subscriber, so polls
+        });
+        auto c = client_for(fake, 200);
+        auto l = make_lock(c.get(), "hostile:pttl", lock_options(10000, 50, 1, 300));
+        const auto t0 = std::chrono::steady_clock::now();
+        CHECK(redlock_lock_acquire(l.get()) == REDLOCK_NOT_ACQUIRED);
+        CHECK(seconds_since(t0) >= 0.25);
+        CHECK(seconds_since(t0) < 1.5);  // by the blocking timeout, whatever the server says
+    }
+}

@@ -261,11 +261,6 @@ std::optional<Clock::time_point> Waiters::retry_at() const {
     return s_->retry_after;
 }
 
-size_t Waiters::channels() const {
-    std::lock_guard<std::mutex> lk(s_->mu);
-    return s_->channels.size();
-}
-
 Waiters::Watch::Watch(std::shared_ptr<State> s, std::string channel, uint64_t epoch)
     : s_(std::move(s)), channel_(std::move(channel)), epoch_(epoch) {}
 

@@ -79,7 +79,6 @@ public:
     // then to watch again, rather than after its whole `sleep`.
     std::optional<Clock::time_point> retry_at() const;
 
-    size_t channels() const;  // channels subscribed or being subscribed (tests)
 
 private:
     std::shared_ptr<State> s_;

@@ -138,13 +138,6 @@ void Watchdog::forget(uint64_t owner) {
     }
 }
 
-size_t Watchdog::renewing() const {
-    std::lock_guard<std::mutex> lk(state_->mu);
-    return static_cast<size_t>(std::count_if(state_->entries.begin(), state_->entries.end(), [](const auto &kv) {
-        return !kv.second.lost && kv.second.pid == current_pid();
-    }));
-}
-
 void Watchdog::start_thread_locked() {
     const pid_t me = current_pid();
     if (thread_ && thread_pid_ == me && state_->running) return;

@@ -62,7 +62,6 @@ public:
     // Ends every renewal of the lock `owner` (its handle is being freed), after a running callback of it.
     void forget(uint64_t owner);
 
-    size_t renewing() const;  // entries being renewed (tests)
 
 private:
     enum class Outcome { renewed, gone, failed };

@@ -98,9 +98,8 @@ bool Lock::try_set(const std::string &token, bool may_have_landed, bool retry, b
     const std::string px = ttl_ms();
     Reply r;
     try {
-        if (opts_.fair && opts_.fencing)
-            r = client_->script(kFairFencedAcquireScript,
-                                {name_, keys_->queue_key, keys_->alive_key, keys_->fence_key},
+        if (opts_.fair && opts_.fencing)  // the same script, with the fence counter as a fourth key
+            r = client_->script(kFairAcquireScript, {name_, keys_->queue_key, keys_->alive_key, keys_->fence_key},
                                 {token, px, queue_up ? "1" : "0", keys_->alive_ms},
                                 expect::integer | type_bit(Reply::Type::array));
         else if (opts_.fair)
@@ -273,7 +272,8 @@ bool Lock::acquire(const AcquireArgs &args) {
         retry = true;
         const auto now = Clock::now();
         auto next = now + gap;  // (sleep is at most REDLOCK_MAX_DURATION_MS: no overflow)
-        if (pttl && *pttl >= 0) next = std::min(next, now + Millis(*pttl + 1));  // +1: PTTL is rounded down
+        // +1: PTTL is rounded down. Only a PTTL under the gap matters, which also bounds what a server can make us add.
+        if (pttl && *pttl >= 0 && *pttl < gap.count()) next = now + Millis(*pttl + 1);
         if (give_up_at <= now) return false;
         if (gap.count() > 0 && (!watch || !watch->active())) {
             // Subscribe, then retry at once: a release between the last attempt and the subscription would be

@@ -109,10 +109,12 @@ inline constexpr Script kFencedAcquireScript{R"(
 
 // Fair mode: waiters queue in a sorted set (KEYS[2], by arrival time on the server's clock) and only the first may
 // take the lock; each attempt also says "still waiting" in KEYS[3] (token -> deadline), and waiters that stop saying
-// so (a crashed process) are dropped. Both sets expire when no waiter has said so for that long (all gone). The lock key itself is a plain acquire's. KEYS[1] name, KEYS[2] queue,
-// KEYS[3] heartbeats; ARGV[1] token, ARGV[2] ttl in ms or "", ARGV[3] "1" to queue up when busy (a blocking
-// acquire) or "0", ARGV[4] how long the waiter counts as alive without another attempt, in ms -> OK (status), or the
-// holder's PTTL (-2: no holder, but another waiter is first).
+// so (a crashed process) are dropped. Both sets expire when no waiter has said so for that long (all gone). The lock
+// key itself is a plain acquire's. KEYS[1] name, KEYS[2] queue, KEYS[3] heartbeats, KEYS[4] (with fencing) the fence
+// counter; ARGV[1] token, ARGV[2] ttl in ms or "", ARGV[3] "1" to queue up when busy (a blocking acquire) or "0",
+// ARGV[4] how long the waiter counts as alive without another attempt, in ms -> without fencing: OK (status), or
+// the holder's PTTL (-2: no holder, but another waiter is first); with fencing, the fenced script's answers: the
+// new fence, or {PTTL}.
 inline constexpr Script kFairAcquireScript{R"(
         local t = redis.call('time')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -134,6 +136,9 @@ inline constexpr Script kFairAcquireScript{R"(
                     redis.call('zrem', KEYS[2], ARGV[1])
                     redis.call('zrem', KEYS[3], ARGV[1])
                 end
+                if KEYS[4] then
+                    return redis.call('incr', KEYS[4])
+                end
                 return ok
             end
         end
@@ -147,49 +152,12 @@ inline constexpr Script kFairAcquireScript{R"(
                 redis.call('pexpire', KEYS[3], ARGV[4])
             end
         end
+        if KEYS[4] then
+            return {redis.call('pttl', KEYS[1])}
+        end
         return redis.call('pttl', KEYS[1])
     )",
-                                           "ae3bb825bd67fccea25099adabebeb0b1e00c2d9"};
-
-// Fair and fenced: kFairAcquireScript, with the fenced script's answers. KEYS[4] fence counter -> the new fence
-// (integer) when taken, else {PTTL}.
-inline constexpr Script kFairFencedAcquireScript{R"(
-        local t = redis.call('time')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local dead = redis.call('zrangebyscore', KEYS[3], '-inf', now)
-        for _, w in ipairs(dead) do
-            redis.call('zrem', KEYS[2], w)
-            redis.call('zrem', KEYS[3], w)
-        end
-        local first = redis.call('zrange', KEYS[2], 0, 0)[1]
-        if not first or first == ARGV[1] then
-            local ok
-            if ARGV[2] == '' then
-                ok = redis.call('set', KEYS[1], ARGV[1], 'NX')
-            else
-                ok = redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-            end
-            if ok then
-                if first then
-                    redis.call('zrem', KEYS[2], ARGV[1])
-                    redis.call('zrem', KEYS[3], ARGV[1])
-                end
-                return redis.call('incr', KEYS[4])
-            end
-        end
-        if ARGV[3] == '1' then
-            if not redis.call('zscore', KEYS[2], ARGV[1]) then
-                redis.call('zadd', KEYS[2], tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])
-            end
-            redis.call('zadd', KEYS[3], now + tonumber(ARGV[4]), ARGV[1])
-            if redis.call('pttl', KEYS[2]) < tonumber(ARGV[4]) then
-                redis.call('pexpire', KEYS[2], ARGV[4])
-                redis.call('pexpire', KEYS[3], ARGV[4])
-            end
-        end
-        return {redis.call('pttl', KEYS[1])}
-    )",
-                                                 "e1ff7b307e7379c81b48f666cd1ceb8c346918c2"};
+                                           "41727c3e87320ff48fe1da779729089baca59d1e"};
 
 // A fair waiter that gives up leaves the queue, and wakes the others (the next may now be first).
 // KEYS[1] queue, KEYS[2] heartbeats; ARGV[1] token, ARGV[2] channel -> 1 if it was queued, else 0.
