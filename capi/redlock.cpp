@@ -162,9 +162,10 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
                     throw Error(Errc::invalid, cfg.kind == redlock::core::ClientConfig::Kind::unix_socket
                                                    ? "TLS options on a unix socket: TLS over a unix socket is not "
                                                      "supported (nor needed)"
-                                                   : "TLS options need a rediss:// URL");
-                require(!opts->sentinel_username && !opts->sentinel_password,
-                        "sentinel_username/sentinel_password: redis+sentinel:// is not available in this build");
+                                                   : "TLS options need a rediss://, rediss+sentinel:// or rediss+cluster:// URL");
+                if (opts->sentinel_username) cfg.sentinel_username = opts->sentinel_username;
+                if (opts->sentinel_password) cfg.sentinel_password = opts->sentinel_password;
+                redlock::core::check_topology(cfg);
             }
         }
         auto c = std::make_unique<redlock_client>();

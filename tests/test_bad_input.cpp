@@ -199,7 +199,7 @@ TEST_CASE("malformed URLs are EINVAL with the reason", "[api]") {
     };
     for (auto [url, why] : {Case{"", "expected redis://"}, Case{"localhost:6379", "expected redis://"},
                             Case{"http://localhost", "unsupported scheme 'http'"},
-                            Case{"redis://localhost?tls_ca_file=/x", "need a rediss:// URL"}, Case{"redis://", "missing host"},
+                            Case{"redis://localhost?tls_ca_file=/x", "TLS options need a rediss://"}, Case{"redis://", "missing host"},
                             Case{"unix:///tmp/s?tls_verify=1", "TLS over a unix socket"},
                             Case{"rediss://h?tls_verify=2", "tls_verify"}, Case{"rediss://h?tls_server_name=", "empty"},
                             Case{"redis://host:0", "port"}, Case{"redis://host:65536", "port"},

@@ -157,8 +157,8 @@ typedef struct redlock_client_options {
     const char *tls_key_file;     /**< Its private key (PEM). */
     const char *tls_server_name;  /**< Name for SNI and verification (default: the URL's host). */
     int32_t tls_verify;           /**< -1 = unset (verify), 1 = verify, 0 = do not verify the server (unsafe). */
-    const char *sentinel_username; /**< For redis+sentinel:// (not available in this build: setting it is EINVAL). */
-    const char *sentinel_password; /**< Likewise. */
+    const char *sentinel_username; /**< The sentinels' own ACL user (redis+sentinel:// only; else EINVAL). */
+    const char *sentinel_password; /**< The sentinels' password (URL credentials are the data nodes'). */
 } redlock_client_options;
 
 /** Fill `opts` with the version and every field unset. NULL is ignored (and sets the detail message). Programs built
@@ -173,6 +173,13 @@ REDLOCK_API void redlock_client_options_init(redlock_client_options *opts) REDLO
  *  - `redis://[[user]:password@]host[:port][/db][?query]` (host may be `[ipv6]`; user and password percent-decoded)
  *  - `rediss://...`: the same over TLS (OpenSSL, TLS 1.2 or later, the server's certificate verified; docs/tls.md)
  *  - `unix:///path/to.sock[?query]`
+ *  - `redis+sentinel://[[user]:password@]host1[:port1][,host2[:port2]...]/service_name[/db][?query]`: the master
+ *    that the sentinels (default port 26379) name for `service_name`, followed across failovers; the credentials
+ *    are the data nodes'; the sentinels' own are the query keys or options `sentinel_username`/`sentinel_password`
+ *    (docs/sentinel.md). `rediss+sentinel://`: TLS to both.
+ *  - `redis+cluster://[[user]:password@]host1[:port1][,host2[:port2]...][?query]`: a Redis Cluster from these seed
+ *    nodes (default port 6379); each lock's commands go to its key's slot owner (docs/cluster.md).
+ *    `rediss+cluster://`: over TLS.
  *  Query keys: `db`, `connect_timeout` and `command_timeout` (ms), redis-py's `socket_connect_timeout` and
  *  `socket_timeout` (the same two, in float seconds), `max_connections`, `keepalive` (s), `username`, `password`;
  *  with rediss:// `tls_ca_file`, `tls_ca_dir`, `tls_cert_file`, `tls_key_file`, `tls_server_name`, `tls_verify`
@@ -190,7 +197,9 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
 
 /**
  * Check that the server answers: opens (or reuses) a connection, authenticates, selects the database and sends PING.
- * Useful at startup, since redlock_client_new() does not connect.
+ * Useful at startup, since redlock_client_new() does not connect. Through Sentinel: every sentinel answers and they
+ * agree on the master, which answers PING; in a cluster: every slot is served and every master answers PING.
+ * The error message says what is wrong.
  * @return REDLOCK_OK, REDLOCK_EINVAL (NULL client), REDLOCK_ECONN, REDLOCK_ETIMEDOUT, REDLOCK_EAUTH, REDLOCK_ESERVER.
  */
 REDLOCK_API int redlock_client_ping(redlock_client *client) REDLOCK_NOEXCEPT;

@@ -36,12 +36,15 @@ struct Waiters::State {
         std::condition_variable cv;                  // releases, confirmations, the end of the connection
     };
 
-    explicit State(ClientConfig c) : cfg(std::move(c)) { wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+    State(ClientConfig c, NodeFinder find) : cfg(std::move(c)), find_node(std::move(find)) {
+        wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    }
     ~State() {
         if (wake_fd >= 0) ::close(wake_fd);
     }
 
     ClientConfig cfg;
+    NodeFinder find_node;  // called on the subscriber thread only: ~Waiters joins it before the client goes
     std::mutex mu;
     std::map<std::string, Channel, std::less<>> channels;
     std::vector<std::pair<bool, std::string>> outbox;  // (subscribe?, channel), for the thread to send
@@ -102,7 +105,8 @@ struct Waiters::State {
 void Waiters::State::run() {
     std::unique_ptr<Connection> conn;
     try {
-        conn = std::make_unique<Connection>(cfg, current_pid());
+        const Deadline connect = Deadline::after(cfg.connect_timeout);
+        conn = std::make_unique<Connection>(find_node(connect), current_pid(), connect);
         ReplyLimits limits;
         limits.max_bulk = 128 + 65536 + 64;  // a message names its channel, which holds the lock name
         limits.max_skipped_bulk = kMaxRedisString;  // anyone may publish a huge payload: read through, dropped
@@ -187,7 +191,8 @@ void Waiters::State::handle(Reply &r) {
     }
 }
 
-Waiters::Waiters(ClientConfig cfg) : s_(std::make_shared<State>(std::move(cfg))) {}
+Waiters::Waiters(ClientConfig cfg, NodeFinder find_node)
+    : s_(std::make_shared<State>(std::move(cfg), std::move(find_node))) {}
 
 Waiters::~Waiters() {
     std::unique_ptr<std::thread> t;

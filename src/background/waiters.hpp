@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,7 +32,10 @@ class Waiters {
     struct State;
 
 public:
-    explicit Waiters(ClientConfig cfg);
+    // `find_node`: where the subscriber connects (the current master, any cluster node: a release's PUBLISH reaches
+    // every node of a cluster, and a replica too); it may throw Error.
+    using NodeFinder = std::function<ClientConfig(const Deadline &until)>;
+    Waiters(ClientConfig cfg, NodeFinder find_node);
     ~Waiters();  // closes the subscriber connection and stops its thread
     Waiters(const Waiters &) = delete;
     Waiters &operator=(const Waiters &) = delete;

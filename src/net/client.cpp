@@ -3,7 +3,11 @@
 #include "background/waiters.hpp"
 #include "background/watchdog.hpp"
 
+#include <algorithm>
 #include <array>
+#include <map>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "base/error.hpp"
@@ -16,9 +20,26 @@ ClientConfig with_tls_context(ClientConfig cfg) {
     if (cfg.tls && !cfg.tls_context) cfg.tls_context = std::make_shared<const TlsContext>(cfg.tls_options);
     return cfg;
 }
+
+// Redirections one command may follow (a slot moved twice during a resharding is already rare).
+constexpr int kMaxRedirects = 16;
+
+// One attempt's connection use: ASKING first when a cluster node is importing the key's slot.
+Reply call_on(Connection &c, Argv argv, const Deadline &d, unsigned accept, bool asking) {
+    return asking ? c.call_asking(argv, d, accept) : c.call(argv, d, accept);
+}
+Reply call_on(Connection &c, ArgList argv, const Deadline &d, unsigned accept, bool asking) {
+    return call_on(c, Argv(argv.begin(), argv.size()), d, accept, asking);
+}
+
+// The key a command routes by: the first key of a script, else its first argument.
+std::string_view key_of(const std::vector<std::string_view> &argv) {
+    if (argv.size() >= 4 && (argv[0] == "EVALSHA" || argv[0] == "EVAL") && argv[2] != "0") return argv[3];
+    return argv.size() >= 2 ? argv[1] : std::string_view();
+}
 }  // namespace
 
-Client::Client(ClientConfig cfg) : pool_(with_tls_context(std::move(cfg))) {}
+Client::Client(ClientConfig cfg) : cfg_(with_tls_context(std::move(cfg))), router_(make_router(cfg_)) {}
 Client::~Client() = default;
 
 Watchdog &Client::watchdog() {
@@ -28,27 +49,64 @@ Watchdog &Client::watchdog() {
 
 Waiters &Client::waiters() {
     std::call_once(waiters_once_, [this] {
-        waiters_ = std::make_unique<Waiters>(pool_.config());
+        waiters_ = std::make_unique<Waiters>(cfg_, [this](const Deadline &until) { return subscriber_config(until); });
         has_waiters_.store(true, std::memory_order_release);
     });
     return *waiters_;
 }
 
-Reply Client::read(ArgList argv, unsigned accept) {
-    try {
-        Pool::Lease c = pool_.lease();
-        return c->call(argv, command_deadline(), accept);
-    } catch (const OutcomeUnknown &e) {
-        // A dropped connection (server restarted, idle socket closed) is worth one retry; a slow server is not.
-        if (e.code() != Errc::connection) throw;
-        Pool::Lease c = pool_.lease(true);
-        return c->call(argv, command_deadline(), accept);
+template <class Op>
+Reply Client::routed(std::string_view key, const Deadline &until, Op &&op) {
+    Route r = router_->route(key, until);
+    Millis pause(10);  // between attempts while a failover or migration settles, doubling to 200 ms
+    for (int redirects = 0;;) {
+        Router::Next next;
+        try {
+            Reply reply = op(*r.pool, r.asking);
+            if (!reply.is_error()) return reply;
+            next = router_->redirected(reply.str, r);
+            // Out of redirections or of time: the server's refusal is the answer.
+            if (next == Router::Next::answer || (next != Router::Next::wait && ++redirects > kMaxRedirects) ||
+                (next == Router::Next::wait && until.passed_after(pause)))
+                return reply;
+        } catch (const OutcomeUnknown &) {
+            router_->suspect(r);
+            throw;
+        } catch (const Error &e) {
+            // Nothing was sent: the node could not be reached, or is no longer the master.
+            if (!is_transport_failure(e.code()) || !router_->unreachable(r) || until.passed_after(pause)) throw;
+            next = Router::Next::wait;
+        }
+        if (next == Router::Next::wait) {
+            std::this_thread::sleep_for(pause);
+            pause = std::min(pause * 2, Millis(200));
+        }
+        if (next != Router::Next::follow) r = router_->route(key, until);
     }
 }
 
+Reply Client::read(ArgList argv, unsigned accept) {
+    const Deadline until = command_deadline();
+    return routed(argv.size() > 1 ? argv.begin()[1] : std::string_view(), until, [&](Pool &pool, bool asking) {
+        const Argv a(argv.begin(), argv.size());
+        try {
+            Pool::Lease c = pool.lease();
+            return call_on(*c, a, command_deadline(), accept, asking);
+        } catch (const OutcomeUnknown &e) {
+            // A dropped connection (server restarted, idle socket closed) is worth one retry; a slow server is not.
+            if (e.code() != Errc::connection) throw;
+            Pool::Lease c = pool.lease(true);
+            return call_on(*c, a, command_deadline(), accept, asking);
+        }
+    });
+}
+
 Reply Client::write(ArgList argv, unsigned accept) {
-    Pool::Lease c = pool_.lease();
-    return c->call(argv, command_deadline(), accept);
+    const Deadline until = command_deadline();
+    return routed(argv.size() > 1 ? argv.begin()[1] : std::string_view(), until, [&](Pool &pool, bool asking) {
+        Pool::Lease c = pool.lease();
+        return call_on(*c, Argv(argv.begin(), argv.size()), command_deadline(), accept, asking);
+    });
 }
 
 Reply Client::script(const Script &s, ArgList keys, ArgList args, unsigned accept, const Deadline &cap) {
@@ -61,27 +119,68 @@ Reply Client::script(const Script &s, ArgList keys, ArgList args, unsigned accep
     for (std::string_view k : keys) argv[n++] = k;
     for (std::string_view a : args) argv[n++] = a;
 
-    Pool::Lease c = pool_.lease(false, cap);
-    Reply r = c->call(Argv(argv.data(), n), command_deadline(cap), accept);
-    if (r.is_error() && r.str.compare(0, 8, "NOSCRIPT") == 0) {
-        argv[0] = "EVAL";
-        argv[1] = s.source;
-        r = c->call(Argv(argv.data(), n), command_deadline(cap), accept);
-    }
-    return r;
+    return routed(keys.size() > 0 ? *keys.begin() : std::string_view(), command_deadline(cap),
+                  [&](Pool &pool, bool asking) {
+                      argv[0] = "EVALSHA";
+                      argv[1] = s.sha1;
+                      Pool::Lease c = pool.lease(false, cap);
+                      Reply r = call_on(*c, Argv(argv.data(), n), command_deadline(cap), accept, asking);
+                      if (r.is_error() && r.str.compare(0, 8, "NOSCRIPT") == 0) {
+                          argv[0] = "EVAL";
+                          argv[1] = s.source;
+                          r = call_on(*c, Argv(argv.data(), n), command_deadline(cap), accept, asking);
+                      }
+                      return r;
+                  });
 }
 
 std::vector<Reply> Client::pipeline(const std::vector<std::vector<std::string_view>> &commands, unsigned accept,
                                    const Deadline &cap) {
-    Pool::Lease c = pool_.lease(false, cap);
-    return c->call_pipelined(commands, command_deadline(cap), accept);
+    if (commands.empty()) return {};
+    const Deadline until = command_deadline(cap);
+    auto run = [&](const Route &r, const std::vector<std::vector<std::string_view>> &batch) {
+        try {
+            Pool::Lease c = r.pool->lease(false, cap);
+            return c->call_pipelined(batch, command_deadline(cap), accept);
+        } catch (const OutcomeUnknown &) {
+            router_->suspect(r);
+            throw;
+        }
+    };
+    if (router_->one_node()) return run(router_->route(key_of(commands.front()), until), commands);
+
+    // A cluster: one pipeline per node. Commands of a node that failed come back as errors, for the caller to retry
+    // one by one (routed, and settled if their outcome is unknown).
+    std::vector<Reply> replies(commands.size());
+    std::map<Pool *, std::pair<Route, std::vector<size_t>>> groups;
+    for (size_t i = 0; i < commands.size(); ++i) {
+        try {
+            Route r = router_->route(key_of(commands[i]), until);
+            auto &g = groups[r.pool.get()];
+            if (!g.first.pool) g.first = std::move(r);
+            g.second.push_back(i);
+        } catch (const Error &e) {
+            replies[i].type = Reply::Type::error;
+            replies[i].str = e.what();
+        }
+    }
+    for (auto &[pool, group] : groups) {
+        std::vector<std::vector<std::string_view>> batch;
+        for (size_t i : group.second) batch.push_back(commands[i]);
+        try {
+            std::vector<Reply> got = run(group.first, batch);
+            for (size_t j = 0; j < got.size(); ++j) replies[group.second[j]] = std::move(got[j]);
+        } catch (const Error &e) {
+            for (size_t i : group.second) {
+                replies[i].type = Reply::Type::error;
+                replies[i].str = e.what();
+            }
+        }
+    }
+    return replies;
 }
 
-void Client::ping() {
-    Reply r = read({"PING"}, expect::status);
-    if (r.is_error()) throw server_error(r.str, "PING failed");
-    if (!r.is_status("PONG")) throw Error(Errc::server, "PING: unexpected reply");
-}
+void Client::ping() { router_->ping(Deadline::never()); }  // each step has its own connect and command timeouts
 
 namespace {
 KeyValue key_value(Reply &&r) {
@@ -97,8 +196,10 @@ constexpr unsigned kGetReplies = expect::string_or_nil | expect::skip_big_string
 KeyValue Client::get(std::string_view key) { return key_value(read({"GET", key}, kGetReplies)); }
 
 KeyValue Client::get_on_fresh_connection(std::string_view key, const Deadline &cap) {
-    Pool::Lease c = pool_.lease(true, cap);
-    return key_value(c->call({"GET", key}, command_deadline(cap), kGetReplies));
+    return key_value(routed(key, command_deadline(cap), [&](Pool &pool, bool asking) {
+        Pool::Lease c = pool.lease(true, cap);
+        return call_on(*c, {"GET", key}, command_deadline(cap), kGetReplies, asking);
+    }));
 }
 
 }  // namespace redlock::core

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "net/pool.hpp"
+#include "topology/router.hpp"
 #include "lock/scripts.hpp"
 
 namespace redlock::core {
@@ -55,10 +56,13 @@ public:
     // GET on a newly opened connection, to settle an ambiguous outcome. Throws Error if that fails too.
     KeyValue get_on_fresh_connection(std::string_view key, const Deadline &cap = Deadline::never());
 
-    // PING; throws Error unless the server answers PONG.
+    // PING, on every node of the topology (and each sentinel answers); throws Error saying what is wrong.
     void ping();
 
-    const ClientConfig &config() const noexcept { return pool_.config(); }
+    const ClientConfig &config() const noexcept { return cfg_; }
+
+    // Settings for a subscriber connection: the current master, or any cluster node.
+    ClientConfig subscriber_config(const Deadline &until) { return router_->subscriber_config(until); }
 
     // The renewals of this client's auto-renewed locks (its thread starts with the first).
     Watchdog &watchdog();
@@ -68,12 +72,17 @@ public:
 
 private:
     Deadline command_deadline(const Deadline &cap = Deadline::never()) const {
-        return Deadline::after(pool_.config().command_timeout).earlier(cap);
+        return Deadline::after(cfg_.command_timeout).earlier(cap);
     }
+    // Runs op(pool, asking) on the node serving `key`, following redirections (MOVED, ASK, a failover) and trying
+    // again while the right node cannot be reached, until `until`. A command whose outcome is unknown is not resent.
+    template <class Op>
+    Reply routed(std::string_view key, const Deadline &until, Op &&op);
 
-    Pool pool_;
+    const ClientConfig cfg_;
+    std::unique_ptr<Router> router_;
     std::once_flag watchdog_once_;
-    std::unique_ptr<Watchdog> watchdog_;  // after pool_: stopped (and joined) before the pool goes
+    std::unique_ptr<Watchdog> watchdog_;  // after router_: stopped (and joined) before the pool goes
     std::once_flag waiters_once_;
     std::unique_ptr<Waiters> waiters_;
     std::atomic<bool> has_waiters_{false};

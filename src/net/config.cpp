@@ -62,7 +62,8 @@ constexpr std::string_view kQueryKeys = "db, connect_timeout, command_timeout (m
                                         "socket_connect_timeout (s), max_connections, keepalive, username, password, "
                                         "tls_ca_file, tls_ca_dir, tls_cert_file, tls_key_file, tls_server_name, "
                                         "tls_verify (0/1), and redis-py's ssl_ca_certs, ssl_ca_path, ssl_certfile, "
-                                        "ssl_keyfile, ssl_cert_reqs (none/optional/required)";
+                                        "ssl_keyfile, ssl_cert_reqs (none/optional/required), and for redis+sentinel:// "
+                                        "sentinel_username, sentinel_password";
 
 // A timeout in float seconds (redis-py's URL keys): > 0, "inf" or beyond REDLOCK_MAX_DURATION_MS = no limit.
 std::optional<Millis> seconds_limit(std::string_view s, const char *what) {
@@ -120,6 +121,10 @@ void apply_query(ClientConfig &cfg, std::string_view query) {
         } else if (key == "tls_server_name") {
             if (value.empty()) bad_url("tls_server_name is empty");
             cfg.tls_options.server_name = value;
+        } else if (key == "sentinel_username") {
+            cfg.sentinel_username = value;
+        } else if (key == "sentinel_password") {
+            cfg.sentinel_password = value;
         } else if (key == "tls_verify") {
             cfg.tls_options.verify = parse_int<int>(value, 0, 1, "tls_verify") == 1;
         } else if (key == "ssl_cert_reqs") {  // redis-py's: "none" turns verification off, as there
@@ -176,6 +181,22 @@ void parse_host_port(ClientConfig &cfg, std::string_view hp) {
     if (!port.empty()) cfg.port = parse_int<uint16_t>(port, 1, 65535, "port");
 }
 
+// host1[:port1][,host2[:port2]...] for the sentinels or cluster seeds.
+std::vector<Endpoint> parse_endpoints(std::string_view list, uint16_t default_port) {
+    std::vector<Endpoint> out;
+    for (;;) {
+        const size_t comma = list.find(',');
+        ClientConfig one;
+        one.port = default_port;
+        parse_host_port(one, list.substr(0, comma));
+        Endpoint e{one.host, one.port};
+        if (std::find(out.begin(), out.end(), e) == out.end()) out.push_back(std::move(e));
+        if (out.size() > kMaxSeeds) bad_url(fmt::format("more than {} hosts", kMaxSeeds));
+        if (comma == std::string_view::npos) return out;
+        list = list.substr(comma + 1);
+    }
+}
+
 ClientConfig parse_url_components(std::string_view url) {
     ClientConfig cfg;
     if (url.find('\0') != std::string_view::npos) bad_url("contains a NUL byte");
@@ -186,6 +207,8 @@ ClientConfig parse_url_components(std::string_view url) {
     }
 
     constexpr std::string_view redis = "redis://", unix_s = "unix://", rediss = "rediss://";
+    constexpr std::string_view sentinel = "redis+sentinel://", sentinels = "rediss+sentinel://",
+                               cluster = "redis+cluster://", clusters = "rediss+cluster://";
     // Schemes are case-insensitive (RFC 3986), as redis-py reads them.
     auto has_scheme = [&](std::string_view scheme) {
         return url.size() >= scheme.size() && std::equal(scheme.begin(), scheme.end(), url.begin(), [](char a, char b) {
@@ -200,6 +223,32 @@ ClientConfig parse_url_components(std::string_view url) {
         cfg.path = percent_decode(rest);
         if (cfg.path.size() >= kMaxUnixPath)  // sun_path's size: said now rather than at the first connection
             bad_url(fmt::format("unix socket path is longer than {} bytes", kMaxUnixPath - 1));
+    } else if (has_scheme(sentinel) || has_scheme(sentinels)) {
+        // redis+sentinel://[user:pass@]host1[:port1][,host2[:port2]...]/service_name[/db]
+        cfg.topology = ClientConfig::Topology::sentinel;
+        cfg.tls = has_scheme(sentinels);
+        std::string_view rest = url.substr(cfg.tls ? sentinels.size() : sentinel.size());
+        const size_t slash = rest.find('/');
+        std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+        rest = take_credentials(cfg, rest.substr(0, slash), false);
+        cfg.seeds = parse_endpoints(rest, 26379);
+        const size_t db_slash = path.find('/');
+        cfg.service = percent_decode(path.substr(0, db_slash));
+        if (cfg.service.empty())
+            bad_url("redis+sentinel:// needs the master's service name: redis+sentinel://host:26379/service_name");
+        if (db_slash != std::string_view::npos && db_slash + 1 < path.size())
+            cfg.db = parse_int<int>(path.substr(db_slash + 1), 0, std::numeric_limits<int>::max(), "db");
+        cfg.require_master = true;
+    } else if (has_scheme(cluster) || has_scheme(clusters)) {
+        // redis+cluster://[user:pass@]host1[:port1][,host2[:port2]...]
+        cfg.topology = ClientConfig::Topology::cluster;
+        cfg.tls = has_scheme(clusters);
+        std::string_view rest = url.substr(cfg.tls ? clusters.size() : cluster.size());
+        const size_t slash = rest.find('/');
+        std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+        rest = take_credentials(cfg, rest.substr(0, slash), false);
+        cfg.seeds = parse_endpoints(rest, 6379);
+        if (!path.empty() && path != "0") bad_url("Redis Cluster has only database 0");
     } else if (has_scheme(redis) || has_scheme(rediss)) {
         cfg.tls = has_scheme(rediss);
         std::string_view rest = url.substr(cfg.tls ? rediss.size() : redis.size());
@@ -214,20 +263,32 @@ ClientConfig parse_url_components(std::string_view url) {
     } else {
         size_t scheme = url.find("://");
         if (scheme == std::string_view::npos)
-            bad_url("expected redis://host[:port][/db], rediss://host[:port][/db] or unix:///path");
+            bad_url("expected redis://host[:port][/db], rediss://host[:port][/db], unix:///path, "
+                    "redis+sentinel://host[:port][,...]/service[/db] or redis+cluster://host[:port][,...]");
         if (!quotable_scheme(url.substr(0, scheme)))
-            bad_url("unsupported scheme (expected redis://, rediss:// or unix://)");
-        bad_url(fmt::format("unsupported scheme '{}' (expected redis://, rediss:// or unix://)", url.substr(0, scheme)));
+            bad_url("unsupported scheme (expected redis://, rediss://, unix://, redis[s]+sentinel:// or "
+                    "redis[s]+cluster://)");
+        bad_url(fmt::format("unsupported scheme '{}' (expected redis://, rediss://, unix://, redis[s]+sentinel:// or "
+                            "redis[s]+cluster://)",
+                            url.substr(0, scheme)));
     }
     apply_query(cfg, query);
     if (cfg.tls_options.any() && !cfg.tls)
         bad_url(cfg.kind == ClientConfig::Kind::unix_socket
                     ? "TLS options on a unix socket: TLS over a unix socket is not supported (nor needed)"
-                    : "TLS options need a rediss:// URL");
+                    : "TLS options need a rediss://, rediss+sentinel:// or rediss+cluster:// URL");
+    check_topology(cfg);
     return cfg;
 }
 
 }  // namespace
+
+void check_topology(const ClientConfig &cfg) {
+    if ((cfg.sentinel_username || cfg.sentinel_password) && cfg.topology != ClientConfig::Topology::sentinel)
+        throw Error(Errc::invalid, "sentinel_username/sentinel_password need a redis+sentinel:// URL");
+    if (cfg.topology == ClientConfig::Topology::cluster && cfg.db != 0)
+        throw Error(Errc::invalid, "Redis Cluster has only database 0");
+}
 
 std::optional<Millis> timeout_from_ms(int64_t ms, const char *what) {
     if (ms == 0) throw Error(Errc::invalid, fmt::format("{} must be > 0 ms, or negative for no limit", what));
@@ -249,10 +310,23 @@ ClientConfig parse_url(std::string_view url) {
     }
 }
 
-std::string ClientConfig::describe() const {
-    if (kind == Kind::unix_socket) return path;
+std::string Endpoint::describe() const {
     if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
     return fmt::format("{}:{}", host, port);
+}
+
+std::string ClientConfig::describe() const {
+    if (kind == Kind::unix_socket) return path;
+    return Endpoint{host, port}.describe();
+}
+
+ClientConfig ClientConfig::node(const Endpoint &e) const {
+    ClientConfig out = *this;
+    out.topology = Topology::single;
+    out.seeds.clear();
+    out.host = e.host;
+    out.port = e.port;
+    return out;
 }
 
 }  // namespace redlock::core

@@ -49,6 +49,17 @@ Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline 
         encode_command(out_, {"SELECT", std::to_string(cfg.db)});
         ++expected;
     }
+    if (cfg.require_master) {  // a master named by Sentinel: is it still one?
+        encode_command(out_, {"ROLE"});
+        ++expected;
+    }
+    const ReplyLimits lock_limits = reader_.limits();
+    if (cfg.require_master) {  // a master's ROLE lists its replicas
+        ReplyLimits l = lock_limits;
+        l.max_depth = 3;
+        l.max_elements = 4096;
+        reader_.set_limits(l);
+    }
     if (expected > 0) {
         send(connect_deadline);
         for (int i = 0; i < expected; ++i) {
@@ -59,12 +70,31 @@ Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline 
                 if (e.kind() == ProtocolError::Kind::not_resp) throw not_a_redis_server(e);
                 throw Error(e.code(), fmt::format("protocol error from {}: {}", where_, e.what()));
             }
+            const bool role = cfg.require_master && i == expected - 1;
+            if (role) {
+                check_role(r);
+                continue;
+            }
             if (r.is_error())
                 throw server_error(without_credentials(r.str, cfg),
                                    i == 0 && cfg.password ? "authentication failed" : "SELECT failed");
         }
     }
+    reader_.set_limits(lock_limits);
     refuse_unasked_bytes();
+}
+
+void Connection::check_role(const Reply &r) const {
+    if (r.is_error()) {
+        // A user without +role cannot be told from a master here; READONLY still catches a demoted one.
+        if (server_error(r.str, "").code() == Errc::auth) return;
+        throw server_error(r.str, fmt::format("ROLE on {}", where_));
+    }
+    if (r.type != Reply::Type::array || r.elements.empty() || r.elements[0].type != Reply::Type::string)
+        throw Error(Errc::connection, fmt::format("ROLE on {}: unexpected reply", where_));
+    if (r.elements[0].str != "master")
+        throw NotMaster(Errc::connection, fmt::format("{} is not a master (ROLE: {}): a failover moved the master",
+                                                      where_, printable(r.elements[0].str, 32)));
 }
 
 void Connection::refuse_unasked_bytes() {
@@ -121,6 +151,21 @@ void Connection::check_type(const Reply &r, unsigned accept, std::string_view co
                             fmt::format("{} reply to {}: the connection is out of step",
                                         r.type == Reply::Type::status ? "a status other than OK in" : type_name(r.type),
                                         command));
+}
+
+Reply Connection::call_asking(Argv argv, const Deadline &deadline, unsigned accept) {
+    out_.clear();
+    encode_command(out_, {"ASKING"});
+    encode_command(out_, argv);
+    return exchange(deadline, [&] {
+        send(deadline);
+        Reply ok = receive(deadline, false);
+        if (!ok.is_status("OK"))
+            throw ProtocolError(ProtocolError::Kind::malformed, "ASKING was not answered OK: the connection is out of step");
+        Reply r = receive(deadline);
+        check_type(r, accept, argv.size() > 0 ? *argv.begin() : std::string_view());
+        return r;
+    });
 }
 
 std::vector<Reply> Connection::call_pipelined(const std::vector<std::vector<std::string_view>> &commands,

@@ -37,6 +37,9 @@ public:
         return call(Argv(argv.begin(), argv.size()), deadline, accept);
     }
 
+    // The same after ASKING (one write): a cluster node importing the key's slot runs it only so.
+    Reply call_asking(Argv argv, const Deadline &deadline, unsigned accept = expect::any);
+
     // Several commands in one write, their replies in order (as call(), for each; one failure fails them all, with
     // whether each ran unknown).
     std::vector<Reply> call_pipelined(const std::vector<std::vector<std::string_view>> &commands,
@@ -58,6 +61,7 @@ private:
     // The next reply; with `last`, bytes buffered beyond it are a protocol error (a server out of step).
     Reply receive(const Deadline &deadline, bool last = true);
     Error not_a_redis_server(const ProtocolError &e) const;
+    void check_role(const Reply &r) const;
     static void check_type(const Reply &r, unsigned accept, std::string_view command);
     // Runs send/receive work, turning failures into OutcomeUnknown and marking the connection broken.
     template <class F>
@@ -75,6 +79,12 @@ private:
 
 // A transport failure after a command may have reached the server: whether it ran is unknown.
 class OutcomeUnknown : public Error {
+public:
+    using Error::Error;
+};
+
+// A server named as the master (by Sentinel) that answers ROLE as a replica: the failover has moved on.
+class NotMaster : public Error {
 public:
     using Error::Error;
 };

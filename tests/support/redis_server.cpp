@@ -79,10 +79,27 @@ std::string RedisServer::url(int db) const {
 }
 
 void RedisServer::start() {
-    std::vector<std::string> args = {exe_,       "--port",   std::to_string(port_), "--bind",       "127.0.0.1",
-                                     "--save",   "",         "--appendonly",        "no",           "--dir",
-                                     dir_,       "--logfile", dir_ + "/redis.log",  "--daemonize",  "no",
-                                     "--enable-debug-command", "local"};
+    launch();
+    if (opts_.wait_up) wait_up();
+}
+
+void RedisServer::signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+}
+
+void RedisServer::launch() {
+    std::vector<std::string> args = {exe_};
+    if (!opts_.config_text.empty()) {
+        const std::string conf = dir_ + "/redis.conf";
+        FILE *f = std::fopen(conf.c_str(), "w");
+        if (!f) throw std::runtime_error("cannot write " + conf);
+        std::fputs(opts_.config_text.c_str(), f);
+        std::fclose(f);
+        args.push_back(conf);
+    }
+    args.insert(args.end(), {"--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", dir_, "--logfile", dir_ + "/redis.log", "--daemonize", "no",
+                             "--enable-debug-command", "local"});
     if (opts_.unix_socket) {
         args.insert(args.end(), {"--unixsocket", unix_path(), "--unixsocketperm", "700"});
     }
@@ -101,6 +118,9 @@ void RedisServer::start() {
         ::execv(argv[0], argv.data());
         _exit(127);
     }
+}
+
+void RedisServer::wait_up() {
     for (int i = 0; i < 500; ++i) {
         int st;
         if (::waitpid(pid_, &st, WNOHANG) == pid_) {
@@ -136,6 +156,15 @@ void RedisServer::restart() {
     start();
 }
 
+static AdminReply convert(const redisReply *r) {
+    AdminReply out;
+    out.type = r->type;
+    out.integer = r->integer;
+    if (r->str) out.str.assign(r->str, r->len);
+    for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+    return out;
+}
+
 AdminReply RedisServer::admin(const std::vector<std::string> &argv) const {
     timeval tv{10, 0};
     std::unique_ptr<redisContext, decltype(&redisFree)> c(redisConnectWithTimeout("127.0.0.1", port_, tv), &redisFree);
@@ -150,10 +179,7 @@ AdminReply RedisServer::admin(const std::vector<std::string> &argv) const {
         }
         redisReply *r = static_cast<redisReply *>(redisCommandArgv(c.get(), static_cast<int>(a.size()), p.data(), l.data()));
         if (!r) throw std::runtime_error("admin command failed: " + a[0]);
-        AdminReply out;
-        out.type = r->type;
-        out.integer = r->integer;
-        if (r->str) out.str.assign(r->str, r->len);
+        AdminReply out = convert(r);
         freeReplyObject(r);
         return out;
     };

@@ -13,6 +13,7 @@ struct AdminReply {
     int type = 0;  // hiredis REDIS_REPLY_*
     long long integer = 0;
     std::string str;
+    std::vector<AdminReply> elements;
     bool is_nil() const;
     bool is_error() const;
 };
@@ -20,8 +21,12 @@ struct AdminReply {
 class RedisServer {
 public:
     struct Options {
+        Options() = default;
+        Options(std::vector<std::string> args, bool unix = false) : extra_args(std::move(args)), unix_socket(unix) {}
         std::vector<std::string> extra_args;  // e.g. {"--requirepass", "secret"}
         bool unix_socket = false;
+        std::string config_text;  // written to a redis.conf in the server's dir, loaded first (a sentinel needs one)
+        bool wait_up = true;      // false: start and return; wait_up() later (servers that boot side by side)
     };
     RedisServer() : RedisServer(Options{}) {}
     explicit RedisServer(Options opts);
@@ -36,6 +41,9 @@ public:
 
     void kill();     // SIGKILL and reap: the server vanishes without a word
     void restart();  // start again on the same port (after kill)
+    void wait_up();  // until it answers PING
+    void signal(int sig);  // e.g. SIGSTOP / SIGCONT
+    bool alive() const { return pid_ > 0; }
 
     // One command on a fresh admin connection (AUTH with admin_password if set).
     AdminReply admin(const std::vector<std::string> &argv) const;
@@ -43,6 +51,7 @@ public:
 
 private:
     void start();
+    void launch();
 
     Options opts_;
     std::string dir_;

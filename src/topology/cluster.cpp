@@ -1,0 +1,251 @@
+#include "topology/cluster.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <map>
+
+#include "base/error.hpp"
+#include "base/fork_safety.hpp"
+#include "base/text.hpp"
+#include "net/connection.hpp"
+
+namespace redlock::core {
+
+namespace {
+
+// CRC16-CCITT (XMODEM: polynomial 0x1021, initial 0), the one Redis Cluster uses.
+constexpr std::array<uint16_t, 256> crc16_table() {
+    std::array<uint16_t, 256> t{};
+    for (unsigned i = 0; i < 256; ++i) {
+        uint16_t c = static_cast<uint16_t>(i << 8);
+        for (int b = 0; b < 8; ++b) c = static_cast<uint16_t>(c & 0x8000 ? (c << 1) ^ 0x1021 : c << 1);
+        t[i] = c;
+    }
+    return t;
+}
+constexpr std::array<uint16_t, 256> kCrc16 = crc16_table();
+
+uint16_t crc16(std::string_view s) noexcept {
+    uint16_t crc = 0;
+    for (unsigned char ch : s) crc = static_cast<uint16_t>((crc << 8) ^ kCrc16[((crc >> 8) ^ ch) & 0xFF]);
+    return crc;
+}
+
+bool starts(const std::string &s, std::string_view p) { return s.compare(0, p.size(), p) == 0; }
+
+// CLUSTER SLOTS can be long: three integers and a node per replica for every range.
+ReplyLimits slot_map_limits() {
+    ReplyLimits l;
+    l.max_elements = 1u << 20;
+    l.max_depth = 4;
+    return l;
+}
+
+}  // namespace
+
+unsigned key_slot(std::string_view key) noexcept {
+    // Only the part between the first '{' and the first '}' after it is hashed, if that part is not empty.
+    const size_t open = key.find('{');
+    if (open != std::string_view::npos) {
+        const size_t close = key.find('}', open + 1);
+        if (close != std::string_view::npos && close > open + 1) key = key.substr(open + 1, close - open - 1);
+    }
+    return crc16(key) & (kClusterSlots - 1);
+}
+
+ClusterRouter::ClusterRouter(ClientConfig cfg) : cfg_(std::move(cfg)), slots_(kClusterSlots, kNoNode) {}
+
+uint16_t ClusterRouter::node_locked(const Endpoint &e) {
+    for (size_t i = 0; i < nodes_.size(); ++i)
+        if (nodes_[i].addr == e) return static_cast<uint16_t>(i);
+    if (nodes_.size() >= kNoNode) throw Error(Errc::server, "more cluster nodes than a client can route to");
+    nodes_.push_back({e, std::make_shared<Pool>(cfg_.node(e))});
+    return static_cast<uint16_t>(nodes_.size() - 1);
+}
+
+Route ClusterRouter::route(std::string_view key, const Deadline &until) {
+    const unsigned slot = key_slot(key);
+    uint64_t seen;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (!stale_ && slots_[slot] != kNoNode) return {nodes_[slots_[slot]].pool};
+        seen = generation_;
+    }
+    refresh(until, seen);
+    std::lock_guard<std::mutex> lk(mu_);
+    if (slots_[slot] == kNoNode)
+        throw Error(Errc::connection, fmt::format("no cluster node serves slot {} (the cluster is down or being "
+                                                  "reconfigured)",
+                                                  slot));
+    return {nodes_[slots_[slot]].pool};
+}
+
+void ClusterRouter::refresh(const Deadline &until, uint64_t seen_generation) {
+    std::lock_guard<std::mutex> one(refresh_mu_);
+    std::vector<Endpoint> ask;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (generation_ != seen_generation && !stale_) return;  // another thread refreshed meanwhile
+        for (const Node &n : nodes_) ask.push_back(n.addr);
+    }
+    for (const Endpoint &s : cfg_.seeds)
+        if (std::find(ask.begin(), ask.end(), s) == ask.end()) ask.push_back(s);
+
+    std::string failures;
+    bool all_auth = true;
+    for (const Endpoint &e : ask) {
+        if (until.passed()) break;
+        std::vector<std::pair<std::pair<unsigned, unsigned>, Endpoint>> ranges;
+        try {
+            Connection c(cfg_.node(e), current_pid(), Deadline::after(cfg_.connect_timeout).earlier(until));
+            c.set_reply_limits(slot_map_limits());
+            Reply r = c.call({"CLUSTER", "SLOTS"}, Deadline::after(cfg_.command_timeout).earlier(until),
+                             type_bit(Reply::Type::array));
+            if (r.is_error()) {
+                if (r.str.find("cluster support disabled") != std::string::npos)
+                    throw Error(Errc::invalid, fmt::format("{} is not a cluster node (cluster support disabled): use "
+                                                           "redis://",
+                                                           e.describe()));
+                throw server_error(r.str, "CLUSTER SLOTS");
+            }
+            for (const Reply &range : r.elements) {
+                const auto &el = range.elements;
+                if (range.type != Reply::Type::array || el.size() < 3 || el[0].type != Reply::Type::integer ||
+                    el[1].type != Reply::Type::integer || el[0].integer < 0 || el[1].integer < el[0].integer ||
+                    el[1].integer >= kClusterSlots || el[2].type != Reply::Type::array || el[2].elements.size() < 2 ||
+                    el[2].elements[0].type != Reply::Type::string || el[2].elements[1].type != Reply::Type::integer ||
+                    el[2].elements[1].integer < 1 || el[2].elements[1].integer > 65535)
+                    throw Error(Errc::server, "CLUSTER SLOTS: malformed reply");
+                Endpoint master{el[2].elements[0].str, static_cast<uint16_t>(el[2].elements[1].integer)};
+                if (master.host.empty() || master.host == "?") master.host = e.host;  // "unknown": the node we asked
+                ranges.push_back({{static_cast<unsigned>(el[0].integer), static_cast<unsigned>(el[1].integer)},
+                                  std::move(master)});
+            }
+        } catch (const Error &err) {
+            if (err.code() == Errc::invalid) throw;
+            if (!failures.empty()) failures += "; ";
+            failures += fmt::format("{}: {}", e.describe(), err.what());
+            if (err.code() != Errc::auth) all_auth = false;
+            continue;
+        }
+        std::lock_guard<std::mutex> lk(mu_);
+        // Pools of masters that stay are kept (their connections too); the others go when their last user does.
+        std::vector<Node> old;
+        old.swap(nodes_);
+        std::fill(slots_.begin(), slots_.end(), kNoNode);
+        for (const auto &[range, master] : ranges) {
+            uint16_t idx = kNoNode;
+            for (size_t i = 0; i < nodes_.size() && idx == kNoNode; ++i)
+                if (nodes_[i].addr == master) idx = static_cast<uint16_t>(i);
+            if (idx == kNoNode) {
+                std::shared_ptr<Pool> pool;
+                for (Node &o : old)
+                    if (o.addr == master) pool = o.pool;
+                nodes_.push_back({master, pool ? pool : std::make_shared<Pool>(cfg_.node(master))});
+                idx = static_cast<uint16_t>(nodes_.size() - 1);
+            }
+            std::fill(slots_.begin() + range.first, slots_.begin() + range.second + 1, idx);
+        }
+        stale_ = false;
+        ++generation_;
+        return;
+    }
+    throw Error(all_auth && !failures.empty() ? Errc::auth : Errc::connection,
+                fmt::format("no cluster node answered CLUSTER SLOTS ({})", failures.empty() ? "out of time" : failures));
+}
+
+bool ClusterRouter::parse_redirect(const std::string &error, size_t skip, const Route &from, unsigned &slot,
+                                   Endpoint &to) const {
+    // "<slot> <host>:<port>" after the word; the host may be an IPv6 address (the port follows the last ':').
+    std::string_view rest = std::string_view(error).substr(skip);
+    const size_t space = rest.find(' ');
+    if (space == std::string_view::npos) return false;
+    std::string_view s = rest.substr(0, space), addr = rest.substr(space + 1);
+    const size_t colon = addr.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    std::string_view p = addr.substr(colon + 1);
+    unsigned port = 0;
+    if (std::from_chars(s.data(), s.data() + s.size(), slot).ptr != s.data() + s.size() || slot >= kClusterSlots ||
+        std::from_chars(p.data(), p.data() + p.size(), port).ptr != p.data() + p.size() || port == 0 || port > 65535)
+        return false;
+    to.host = std::string(addr.substr(0, colon));
+    if (to.host.size() > 2 && to.host.front() == '[' && to.host.back() == ']') to.host = to.host.substr(1, to.host.size() - 2);
+    if (to.host.empty()) to.host = from.pool->config().host;
+    to.port = static_cast<uint16_t>(port);
+    return true;
+}
+
+Router::Next ClusterRouter::redirected(const std::string &error, Route &r) {
+    unsigned slot = 0;
+    Endpoint to;
+    if (starts(error, "MOVED ") && parse_redirect(error, 6, r, slot, to)) {
+        std::lock_guard<std::mutex> lk(mu_);
+        slots_[slot] = node_locked(to);
+        return Next::reroute;
+    }
+    if (starts(error, "ASK ") && parse_redirect(error, 4, r, slot, to)) {
+        std::lock_guard<std::mutex> lk(mu_);
+        r = {nodes_[node_locked(to)].pool, true};
+        return Next::follow;
+    }
+    if (starts(error, "TRYAGAIN") || starts(error, "LOADING") || starts(error, "MASTERDOWN")) return Next::wait;
+    if (starts(error, "CLUSTERDOWN") || starts(error, "READONLY")) {
+        suspect(r);
+        return Next::wait;
+    }
+    return Next::answer;
+}
+
+bool ClusterRouter::unreachable(const Route &r) {
+    suspect(r);
+    return true;
+}
+
+void ClusterRouter::suspect(const Route &) {
+    std::lock_guard<std::mutex> lk(mu_);
+    stale_ = true;
+}
+
+ClientConfig ClusterRouter::subscriber_config(const Deadline &until) {
+    // Classic PUBLISH reaches every node of a cluster: any master will do.
+    return route({}, until).pool->config();
+}
+
+void ClusterRouter::ping(const Deadline &until) {
+    uint64_t seen;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        stale_ = true;  // a check reads the map afresh
+        seen = generation_;
+    }
+    refresh(until, seen);
+    std::vector<Node> nodes;
+    std::string problems;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        nodes = nodes_;
+        for (unsigned s = 0; s < kClusterSlots; ++s) {
+            if (slots_[s] != kNoNode) continue;
+            unsigned e = s;
+            while (e + 1 < kClusterSlots && slots_[e + 1] == kNoNode) ++e;
+            problems += fmt::format("{}slots {}-{} are not served by any master", problems.empty() ? "" : "; ", s, e);
+            s = e;
+        }
+    }
+    bool all_auth = problems.empty();
+    for (const Node &n : nodes) {
+        try {
+            ping_node(*n.pool, until);
+        } catch (const Error &e) {
+            problems += fmt::format("{}{}: {}", problems.empty() ? "" : "; ", n.addr.describe(), e.what());
+            all_auth = all_auth && e.code() == Errc::auth;
+        }
+    }
+    if (!problems.empty())
+        throw Error(all_auth ? Errc::auth : Errc::connection, fmt::format("Redis Cluster: {}", problems));
+}
+
+}  // namespace redlock::core

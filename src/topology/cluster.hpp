@@ -1,0 +1,52 @@
+// Redis Cluster: a key's slot (CRC16 of the key or of its {hash tag}, mod 16384) is served by one master. The slot
+// map comes from CLUSTER SLOTS, one pool per master, made on demand; MOVED updates the map, ASK is followed once
+// with ASKING, TRYAGAIN and CLUSTERDOWN are waited out within the command's time.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "topology/router.hpp"
+
+namespace redlock::core {
+
+inline constexpr unsigned kClusterSlots = 16384;
+
+// The slot Redis Cluster assigns to `key`.
+unsigned key_slot(std::string_view key) noexcept;
+
+class ClusterRouter final : public Router {
+public:
+    explicit ClusterRouter(ClientConfig cfg);
+
+    Route route(std::string_view key, const Deadline &until) override;
+    Next redirected(const std::string &error, Route &r) override;
+    bool unreachable(const Route &r) override;
+    void suspect(const Route &r) override;
+    bool one_node() const noexcept override { return false; }
+    ClientConfig subscriber_config(const Deadline &until) override;
+    void ping(const Deadline &until) override;
+
+private:
+    static constexpr uint16_t kNoNode = 0xFFFF;
+    struct Node {
+        Endpoint addr;
+        std::shared_ptr<Pool> pool;
+    };
+    // Asks the known nodes, then the seeds, for CLUSTER SLOTS until one answers; throws Error.
+    void refresh(const Deadline &until, uint64_t seen_generation);
+    uint16_t node_locked(const Endpoint &e);  // its index, added if new
+    // "MOVED 3999 127.0.0.1:6381": the slot and the node (an empty host is the replying node's).
+    bool parse_redirect(const std::string &error, size_t skip, const Route &from, unsigned &slot, Endpoint &to) const;
+
+    const ClientConfig cfg_;
+    std::mutex refresh_mu_;  // one thread refreshes at a time; the others take its map
+    std::mutex mu_;
+    std::vector<Node> nodes_;
+    std::vector<uint16_t> slots_;  // slot -> index in nodes_, or kNoNode
+    bool stale_ = true;
+    uint64_t generation_ = 0;  // maps installed so far
+};
+
+}  // namespace redlock::core

@@ -1,0 +1,62 @@
+// Which server a command goes to. A lock never knows: its client routes each command by the lock's key to one
+// server, the master Sentinel names, or the cluster node that owns the key's slot, and follows what the servers say
+// when that changes (a failover, a resharding).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/clock.hpp"
+#include "net/config.hpp"
+#include "net/pool.hpp"
+
+namespace redlock::core {
+
+// A node's pool, kept alive while a command uses it (a failover may replace it meanwhile). `asking`: the command
+// must be preceded by ASKING (a cluster slot being migrated to this node).
+struct Route {
+    std::shared_ptr<Pool> pool;
+    bool asking = false;
+};
+
+class Router {
+public:
+    virtual ~Router() = default;
+
+    // The node for `key`, discovering the topology first if it is not known (giving up at `until`). Throws Error.
+    virtual Route route(std::string_view key, const Deadline &until) = 0;
+
+    // What an error reply from r's node means for the command (which did not run there when it is a redirection).
+    enum class Next {
+        answer,  // none of our business: the caller's answer
+        reroute,  // route() again now (the map was updated)
+        follow,   // send to r again, as it now stands (ASK)
+        wait,     // route() again after a pause (a failover or a migration in progress)
+    };
+    virtual Next redirected(const std::string &error, Route &r) = 0;
+
+    // r's node could not be reached or is no longer the right one, before anything was sent: true if another
+    // route() may find the right one.
+    virtual bool unreachable(const Route &r) = 0;
+
+    // A command's outcome on r is unknown (its connection broke): the topology may have changed.
+    virtual void suspect(const Route &r) = 0;
+
+    // True when every key goes to the same node (pipelines need not be split).
+    virtual bool one_node() const noexcept = 0;
+
+    // Settings for the subscriber connection (release messages reach it from the whole topology).
+    virtual ClientConfig subscriber_config(const Deadline &until) = 0;
+
+    // Checks every part of the topology; throws Error that says what is wrong.
+    virtual void ping(const Deadline &until) = 0;
+};
+
+// PING on one pool's node: Error unless PONG.
+void ping_node(Pool &pool, const Deadline &until);
+
+// The Router for `cfg.topology`.
+std::unique_ptr<Router> make_router(const ClientConfig &cfg);
+
+}  // namespace redlock::core

@@ -1,0 +1,179 @@
+#include "topology/sentinel.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "base/error.hpp"
+#include "base/fork_safety.hpp"
+#include "base/text.hpp"
+#include "net/connection.hpp"
+
+namespace redlock::core {
+
+namespace {
+
+ClientConfig sentinel_settings(const ClientConfig &cfg) {
+    ClientConfig s = cfg;
+    s.topology = ClientConfig::Topology::single;
+    s.username = cfg.sentinel_username;
+    s.password = cfg.sentinel_password;
+    s.db = 0;
+    s.require_master = false;
+    return s;
+}
+
+bool starts(const std::string &s, std::string_view p) { return s.compare(0, p.size(), p) == 0; }
+
+// Failures of several servers, for one message.
+struct Failures {
+    std::string text;
+    bool all_auth = true;
+    void add(const Endpoint &e, const Error &err) {
+        if (!text.empty()) text += "; ";
+        text += fmt::format("{}: {}", e.describe(), err.what());
+        if (err.code() != Errc::auth) all_auth = false;
+    }
+    void add(const Endpoint &e, std::string_view why) {
+        if (!text.empty()) text += "; ";
+        text += fmt::format("{}: {}", e.describe(), why);
+        all_auth = false;
+    }
+};
+
+}  // namespace
+
+SentinelRouter::SentinelRouter(ClientConfig cfg)
+    : cfg_(std::move(cfg)), sentinel_(sentinel_settings(cfg_)), sentinels_(cfg_.seeds) {}
+
+Route SentinelRouter::route(std::string_view, const Deadline &until) {
+    bool recheck = false;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (master_ && !stale_) {
+            // A failover the client has not noticed (the old master still answers, as a master, until the sentinels
+            // reconfigure it) is noticed within kRecheck: one thread asks the sentinels again, the others go on.
+            if (checking_ || Clock::now() < checked_ + kRecheck) return {master_};
+            checking_ = recheck = true;
+        }
+    }
+    if (!recheck) return {discover(until, false)};
+    try {
+        return {discover(until, true)};
+    } catch (const Error &) {
+        std::lock_guard<std::mutex> lk(mu_);  // no sentinel answered: the master we know still does
+        checking_ = false;
+        checked_ = Clock::now();
+        if (master_) return {master_};
+        throw;
+    }
+}
+
+Endpoint SentinelRouter::ask(const Endpoint &sentinel, const Deadline &until) const {
+    Connection c(sentinel_.node(sentinel), current_pid(), Deadline::after(sentinel_.connect_timeout).earlier(until));
+    Reply r = c.call({"SENTINEL", "get-master-addr-by-name", cfg_.service},
+                     Deadline::after(sentinel_.command_timeout).earlier(until),
+                     type_bit(Reply::Type::array) | type_bit(Reply::Type::nil));
+    if (r.is_error()) throw server_error(r.str, "SENTINEL get-master-addr-by-name");
+    if (r.is_nil())
+        throw Error(Errc::connection, fmt::format("it monitors no master named '{}'", printable(cfg_.service, 128)));
+    uint16_t port = 0;
+    const std::string *p = r.elements.size() == 2 ? &r.elements[1].str : nullptr;
+    if (!p || r.elements[0].type != Reply::Type::string || r.elements[0].str.empty() ||
+        std::from_chars(p->data(), p->data() + p->size(), port).ptr != p->data() + p->size() || port == 0)
+        throw Error(Errc::connection, "SENTINEL get-master-addr-by-name: not a host and port");
+    return {r.elements[0].str, port};
+}
+
+std::shared_ptr<Pool> SentinelRouter::discover(const Deadline &until, bool recheck) {
+    std::lock_guard<std::mutex> one(discover_mu_);
+    std::vector<Endpoint> order;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (!recheck && master_ && !stale_) return master_;  // another thread asked while this one waited
+        order = sentinels_;
+    }
+    Failures failures;
+    for (const Endpoint &s : order) {
+        Endpoint addr;
+        try {
+            addr = ask(s, until);
+        } catch (const Error &e) {
+            failures.add(s, e);
+            continue;
+        }
+        std::lock_guard<std::mutex> lk(mu_);
+        // The sentinel that answered is asked first next time.
+        auto it = std::find(sentinels_.begin(), sentinels_.end(), s);
+        if (it != sentinels_.end()) std::rotate(sentinels_.begin(), it, it + 1);
+        if (!master_ || !(addr == master_addr_)) {
+            master_ = std::make_shared<Pool>(cfg_.node(addr));  // the old master's connections go with its pool
+            master_addr_ = addr;
+        }
+        stale_ = false;
+        checking_ = false;
+        checked_ = Clock::now();
+        return master_;
+    }
+    throw Error(failures.all_auth && !order.empty() ? Errc::auth : Errc::connection,
+                fmt::format("no sentinel named the master of '{}' ({})", printable(cfg_.service, 128), failures.text));
+}
+
+void SentinelRouter::mark_stale(const Route &r) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (r.pool == master_) stale_ = true;
+}
+
+Router::Next SentinelRouter::redirected(const std::string &error, Route &r) {
+    // A demoted master refuses writes (inside a script too); the command did not run.
+    if (starts(error, "READONLY") || error.find("READONLY You can't write") != std::string::npos) {
+        mark_stale(r);
+        return Next::reroute;
+    }
+    if (starts(error, "LOADING") || starts(error, "MASTERDOWN")) return Next::wait;
+    return Next::answer;
+}
+
+bool SentinelRouter::unreachable(const Route &r) {
+    mark_stale(r);
+    return true;
+}
+
+void SentinelRouter::suspect(const Route &r) { mark_stale(r); }
+
+ClientConfig SentinelRouter::subscriber_config(const Deadline &until) { return route({}, until).pool->config(); }
+
+void SentinelRouter::ping(const Deadline &until) {
+    std::vector<Endpoint> order;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        order = sentinels_;
+    }
+    Failures failures;
+    std::vector<std::pair<Endpoint, Endpoint>> named;  // sentinel, its master
+    for (const Endpoint &s : order) {
+        try {
+            named.emplace_back(s, ask(s, until));
+        } catch (const Error &e) {
+            failures.add(s, e);
+        }
+    }
+    for (const auto &[s, m] : named)
+        if (!(m == named.front().second))
+            failures.add(s, fmt::format("names {} as the master, {} names {}", m.describe(),
+                                        named.front().first.describe(), named.front().second.describe()));
+    try {
+        Route r = route({}, until);
+        ping_node(*r.pool, until);
+    } catch (const Error &e) {
+        if (!failures.text.empty()) failures.text += "; ";
+        failures.text += fmt::format("master: {}", e.what());
+        failures.all_auth = failures.all_auth && e.code() == Errc::auth;
+    }
+    if (!failures.text.empty())
+        throw Error(failures.all_auth ? Errc::auth : Errc::connection,
+                    fmt::format("Sentinel service '{}': {}", printable(cfg_.service, 128), failures.text));
+}
+
+}  // namespace redlock::core

@@ -1,0 +1,47 @@
+// Redis Sentinel: the master is whatever the sentinels name for the service, checked with ROLE on every new
+// connection. After a failover (READONLY from the old master, ROLE saying replica, or the old master unreachable)
+// the sentinels are asked again and the old master's pool is dropped.
+#pragma once
+
+#include <mutex>
+#include <vector>
+
+#include "topology/router.hpp"
+
+namespace redlock::core {
+
+class SentinelRouter final : public Router {
+public:
+    explicit SentinelRouter(ClientConfig cfg);
+
+    Route route(std::string_view key, const Deadline &until) override;
+    Next redirected(const std::string &error, Route &r) override;
+    bool unreachable(const Route &r) override;
+    void suspect(const Route &r) override;
+    bool one_node() const noexcept override { return true; }
+    ClientConfig subscriber_config(const Deadline &until) override;
+    void ping(const Deadline &until) override;
+
+private:
+    // Asks the sentinels (unless another thread just did, or `recheck`) and switches pools if the master moved.
+    std::shared_ptr<Pool> discover(const Deadline &until, bool recheck);
+    // The master's address as one sentinel names it; throws Error.
+    Endpoint ask(const Endpoint &sentinel, const Deadline &until) const;
+    void mark_stale(const Route &r);
+
+    const ClientConfig cfg_;       // the data nodes' settings (host and port come from the sentinels)
+    const ClientConfig sentinel_;  // the sentinels' (their own credentials, no database)
+    std::mutex discover_mu_;       // one thread asks the sentinels at a time; the others take its answer
+    std::mutex mu_;
+    std::vector<Endpoint> sentinels_;  // the last one that answered first
+    std::shared_ptr<Pool> master_;
+    Endpoint master_addr_;
+    bool stale_ = true;
+    bool checking_ = false;      // a thread is asking the sentinels again
+    Clock::time_point checked_;  // the sentinels last named the master
+};
+
+// How often the sentinels are asked again while all is well (at once after a connection failure or READONLY).
+inline constexpr Millis kRecheck{1000};
+
+}  // namespace redlock::core
