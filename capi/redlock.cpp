@@ -165,8 +165,8 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
                                                    : "TLS options need a rediss://, rediss+sentinel:// or rediss+cluster:// URL");
                 if (opts->sentinel_username) cfg.sentinel_username = opts->sentinel_username;
                 if (opts->sentinel_password) cfg.sentinel_password = opts->sentinel_password;
-                redlock::core::check_topology(cfg);
             }
+            redlock::core::check_topology(cfg);
         }
         auto c = std::make_unique<redlock_client>();
         c->impl = std::make_shared<redlock::core::Client>(std::move(cfg));

@@ -306,3 +306,20 @@ TEST_CASE("no URL error message contains any part of the password", "[api][url]"
         redlock_client_free(c);
     }
 }
+
+TEST_CASE("topology options out of place are EINVAL: sentinel credentials without Sentinel, a cluster database",
+          "[api]") {
+    redlock_client_options o;
+    redlock_client_options_init(&o);
+    o.sentinel_password = "x";
+    redlock_client *c = nullptr;
+    CHECK(redlock_client_new(&c, "redis://localhost", &o) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("need a redis+sentinel:// URL"));
+    CHECK(redlock_client_new(&c, "redis+sentinel://localhost/mymaster", &o) == REDLOCK_OK);
+    redlock_client_free(c);
+    redlock_client_options_init(&o);
+    o.db = 2;
+    CHECK(redlock_client_new(&c, "redis+cluster://localhost", &o) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("only database 0"));
+    CHECK(c == nullptr);
+}

@@ -13,6 +13,7 @@
 #include "lock/lock.hpp"
 #include "net/resp.hpp"
 #include "lock/token.hpp"
+#include "topology/cluster.hpp"
 #include "../support/redis_server.hpp"
 
 using namespace redlock::core;
@@ -56,6 +57,85 @@ TEST_CASE("URL parsing fills every field", "[core][url]") {
     CHECK(u.path == "/run/redis/redis.sock");
     CHECK(u.username == std::optional<std::string>("user"));
     CHECK(u.db == 2);
+}
+
+TEST_CASE("Sentinel and Cluster URLs: hosts, service, database and both sets of credentials", "[core][url]") {
+    ClientConfig s = parse_url("redis+sentinel://u:p%40ss@s1,s2:26380,[::1]:26381/my%20master/3?sentinel_password=sp"
+                               "&sentinel_username=su&command_timeout=700");
+    CHECK(s.topology == ClientConfig::Topology::sentinel);
+    REQUIRE(s.seeds.size() == 3);
+    CHECK(s.seeds[0].describe() == "s1:26379");  // Sentinel's default port
+    CHECK(s.seeds[1].describe() == "s2:26380");
+    CHECK(s.seeds[2].describe() == "[::1]:26381");
+    CHECK(s.service == "my master");
+    CHECK(s.db == 3);
+    CHECK(s.username == std::optional<std::string>("u"));  // the data nodes'
+    CHECK(s.password == std::optional<std::string>("p@ss"));
+    CHECK(s.sentinel_username == std::optional<std::string>("su"));  // the sentinels' own
+    CHECK(s.sentinel_password == std::optional<std::string>("sp"));
+    CHECK(s.require_master);
+    CHECK_FALSE(s.tls);
+    CHECK(parse_url("rediss+sentinel://h/m?tls_verify=0").tls);
+    CHECK(parse_url("REDIS+SENTINEL://h/m/").db == 0);
+    CHECK(parse_url("redis+sentinel://h,h:26379/m").seeds.size() == 1);  // the same host once
+
+    ClientConfig c = parse_url("redis+cluster://:pw@n1:7000,n2,n3:7002/0?max_connections=8");
+    CHECK(c.topology == ClientConfig::Topology::cluster);
+    REQUIRE(c.seeds.size() == 3);
+    CHECK(c.seeds[1].describe() == "n2:6379");
+    CHECK(c.password == std::optional<std::string>("pw"));
+    CHECK(c.max_connections == 8);
+    CHECK(parse_url("rediss+cluster://n1").tls);
+
+    // What the node configs look like: the same settings, one address, no topology of their own.
+    ClientConfig n = c.node(Endpoint{"10.0.0.9", 7009});
+    CHECK(n.topology == ClientConfig::Topology::single);
+    CHECK(n.describe() == "10.0.0.9:7009");
+    CHECK(n.password == c.password);
+
+    std::string many = "redis+cluster://";
+    for (int i = 0; i < 65; ++i) many += (i ? ",h" : "h") + std::to_string(i);
+    for (const auto &[url, why] : std::vector<std::pair<std::string, std::string>>{
+             {"redis+sentinel://h", "service name"},
+             {"redis+sentinel://h/", "service name"},
+             {"redis+sentinel://h/m/x", "db"},
+             {"redis+sentinel://h,,k/m", "missing host"},
+             {"redis+sentinel://h:0/m", "port"},
+             {"redis+cluster://h/1", "only database 0"},
+             {"redis+cluster://h?db=2", "only database 0"},
+             {"redis://h?sentinel_password=x", "need a redis+sentinel:// URL"},
+             {"redis+cluster://h?sentinel_username=x", "need a redis+sentinel:// URL"},
+             {"redis+cluster://h?tls_verify=0", "TLS options need a rediss://"},
+             {many, "more than 64 hosts"},
+             {"redis+sentinl://h/m", "unsupported scheme 'redis+sentinl'"}}) {
+        INFO(url);
+        try {
+            parse_url(url);
+            FAIL("accepted");
+        } catch (const Error &e) {
+            CHECK(e.code() == Errc::invalid);
+            CHECK_THAT(e.what(), Catch::Matchers::Contains(why));
+        }
+    }
+}
+
+TEST_CASE("cluster key slots: CRC16 mod 16384, hash tags as Redis reads them", "[core][cluster]") {
+    CHECK(key_slot("123456789") == 0x31C3);  // CRC16/XMODEM's check value
+    CHECK(key_slot("foo") == 12182);         // CLUSTER KEYSLOT foo
+    CHECK(key_slot("") == 0);
+    CHECK(key_slot("{user1000}.following") == key_slot("user1000"));
+    CHECK(key_slot("{user1000}.followers") == key_slot("user1000"));
+    CHECK(key_slot("foo{}{bar}") != key_slot("bar"));  // an empty first tag: the whole key is hashed
+    CHECK(key_slot("foo{{bar}}zap") == key_slot("{bar"));
+    CHECK(key_slot("foo{bar}{zap}") == key_slot("bar"));
+    CHECK(key_slot("a}b{c") == key_slot("a}b{c"));
+    // The companion keys of fencing and fair mode land in the lock's slot, so each script runs on one node.
+    for (const char *name : {"jobs", "a{x}b", "{x}", "report:2024"}) {
+        INFO(name);
+        CHECK(key_slot(*fence_key_for(name)) == key_slot(name));
+        CHECK(key_slot(*fair_key(name, "queue")) == key_slot(name));
+        CHECK(key_slot(*fair_key(name, "alive")) == key_slot(name));
+    }
 }
 
 TEST_CASE("URL query keys of redis-py: socket_timeout and socket_connect_timeout in float seconds", "[core][url]") {

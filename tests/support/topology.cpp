@@ -129,9 +129,9 @@ void SentinelSetup::wait_ready() const {
 
 ClusterSetup::ClusterSetup() {
     std::vector<RedisServer::Options> opts(6);
-    for (auto &o : opts)
+    for (auto &o : opts)  // the bus port is a free one too (the default, port + 10000, may be taken or past 65535)
         o.extra_args = {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout",
-                        "1000"};
+                        "1000", "--cluster-port", std::to_string(unused_port())};
     nodes = start_all(opts);
     std::string cmd = "redis-cli --cluster create";
     for (const auto &n : nodes) cmd += " 127.0.0.1:" + std::to_string(n->port());

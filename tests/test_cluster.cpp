@@ -1,0 +1,197 @@
+// Redis Cluster (redis+cluster://) against a real 3-master + 3-replica cluster made by redis-cli --cluster create.
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "support/handles.hpp"
+#include "support/pair_stream.hpp"
+#include "support/topology.hpp"
+
+using namespace testing;
+using Catch::Matchers::Contains;
+
+namespace {
+
+redlock_client_options quick_options() {
+    redlock_client_options o;
+    redlock_client_options_init(&o);
+    o.connect_timeout_ms = 1000;
+    o.command_timeout_ms = 3000;
+    return o;
+}
+
+std::string value_on(const RedisServer &s, const std::string &key) {
+    AdminReply r = s.admin({"GET", key});
+    return r.is_nil() ? std::string("(nil)") : r.str;
+}
+
+// The replica of `master` (by ROLE).
+RedisServer &replica_of(const ClusterSetup &c, const RedisServer &master) {
+    for (const auto &n : c.nodes) {
+        if (!n->alive()) continue;
+        AdminReply role = n->admin({"ROLE"});
+        if (role.elements.at(0).str == "slave" && role.elements.at(2).integer == master.port()) return *n;
+    }
+    throw std::runtime_error("no replica for the master on port " + std::to_string(master.port()));
+}
+
+}  // namespace
+
+TEST_CASE("Cluster: each lock goes to its slot's master, in every slot range, and ping checks every slot",
+          "[cluster]") {
+    ClusterSetup cluster;
+    auto o = quick_options();
+    Client c = make_client(cluster.url(), &o);
+    REQUIRE(redlock_client_ping(c.get()) == REDLOCK_OK);
+
+    std::set<int> owners;
+    std::vector<Lock> locks;
+    for (int i = 0; i < 120; ++i) {
+        const std::string name = "cluster:" + std::to_string(i);
+        locks.push_back(make_lock(c.get(), name, lock_options(30000)));
+        REQUIRE(redlock_lock_acquire(locks.back().get()) == REDLOCK_OK);
+        RedisServer &owner = cluster.owner(server_key_slot(*cluster.nodes[0], name));
+        INFO(name);
+        CHECK(value_on(owner, name) == token_of(locks.back().get()));
+        owners.insert(owner.port());
+    }
+    CHECK(owners.size() == 3);  // all three masters served some
+    for (auto &l : locks) CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+
+    // Hash tags and the companion keys of fair and fenced locks stay in the lock's slot (one script, one node).
+    auto fo = lock_options(30000);
+    fo.fair = 1;
+    fo.fencing = 1;
+    for (const char *name : {"cluster:fair", "{cluster}:tagged"}) {
+        Lock fair = make_lock(c.get(), name, fo);
+        REQUIRE(redlock_lock_acquire(fair.get()) == REDLOCK_OK);
+        uint64_t fence = 0;
+        CHECK(redlock_lock_fence(fair.get(), &fence) == REDLOCK_OK);
+        CHECK(fence == 1);
+        CHECK(redlock_lock_release(fair.get()) == REDLOCK_OK);
+    }
+
+    // A release wakes a waiter through the cluster's pub/sub (a PUBLISH reaches every node).
+    Lock holder = make_lock(c.get(), "cluster:wake", lock_options(60000), REDLOCK_SHARED);
+    REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
+    Lock waiter = make_lock(c.get(), "cluster:wake", lock_options(60000, 5000, 1, 20000));
+    std::thread releaser([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        redlock_lock_release(holder.get());
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(redlock_lock_acquire(waiter.get()) == REDLOCK_OK);
+    releaser.join();
+    CHECK(seconds_since(t0) < 3.0);
+    CHECK(redlock_lock_release(waiter.get()) == REDLOCK_OK);
+
+    // Auto-renewal pipelines per node.
+    auto ro = lock_options(600);
+    ro.auto_renew = 1;
+    std::vector<Lock> renewed;
+    for (int i = 0; i < 30; ++i) {
+        renewed.push_back(make_lock(c.get(), "cluster:renew:" + std::to_string(i), ro));
+        REQUIRE(redlock_lock_acquire(renewed.back().get()) == REDLOCK_OK);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    for (auto &l : renewed) CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+
+    // A server that is not a cluster node: said plainly.
+    RedisServer plain;
+    Client wrong = make_client("redis+cluster://127.0.0.1:" + std::to_string(plain.port()), &o);
+    CHECK(redlock_client_ping(wrong.get()) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("not a cluster node"));
+}
+
+TEST_CASE("Cluster: resharding a slot with live locks (MIGRATING/IMPORTING, ASK then MOVED)", "[cluster]") {
+    ClusterSetup cluster;
+    auto o = quick_options();
+    Client c = make_client(cluster.url(), &o);
+    const int slot = server_key_slot(*cluster.nodes[0], "{reshard}");
+    RedisServer &src = cluster.owner(slot);
+    RedisServer *dst = nullptr;
+    for (const auto &n : cluster.nodes)
+        if (n.get() != &src && n->admin({"ROLE"}).elements.at(0).str == "master") dst = n.get();
+    REQUIRE(dst != nullptr);
+
+    std::vector<Lock> held;  // held across the move, released after it
+    for (int i = 0; i < 20; ++i) {
+        held.push_back(make_lock(c.get(), "{reshard}:held:" + std::to_string(i), lock_options(60000)));
+        REQUIRE(redlock_lock_acquire(held.back().get()) == REDLOCK_OK);
+    }
+    PairStream stream(c.get(), [](long i) { return "{reshard}:pair:" + std::to_string(i); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+
+    const std::string src_id = cluster.node_id(src), dst_id = cluster.node_id(*dst);
+    const auto t_start = std::chrono::steady_clock::now();
+    REQUIRE(dst->admin({"CLUSTER", "SETSLOT", std::to_string(slot), "IMPORTING", src_id}).str == "OK");
+    REQUIRE(src.admin({"CLUSTER", "SETSLOT", std::to_string(slot), "MIGRATING", dst_id}).str == "OK");
+    // Keys move a few at a time while pairs run: some are here, some there (ASK).
+    for (int round = 0; round < 50; ++round) {
+        AdminReply keys = src.admin({"CLUSTER", "GETKEYSINSLOT", std::to_string(slot), "3"});
+        if (keys.elements.empty() && round > 5) break;
+        if (!keys.elements.empty()) {
+            std::vector<std::string> argv = {"MIGRATE", "127.0.0.1", std::to_string(dst->port()), "", "0", "5000", "KEYS"};
+            for (const auto &k : keys.elements) argv.push_back(k.str);
+            AdminReply m = src.admin(argv);
+            INFO(m.str);
+            REQUIRE(!m.is_error());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    }
+    const size_t during = stream.ok_after(t_start);
+    for (const auto &n : cluster.nodes)
+        if (n->admin({"ROLE"}).elements.at(0).str == "master")
+            REQUIRE(n->admin({"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", dst_id}).str == "OK");
+    const auto t_done = std::chrono::steady_clock::now();
+    CHECK(during > 10);  // the pairs ran while the slot was half here, half there
+    CHECK_THAT(dst->admin({"INFO", "commandstats"}).str, Contains("cmdstat_asking:calls="));  // and were sent there
+    judge(stream, t_done, "resharding");
+    for (const auto &p : stream.pairs()) {
+        CHECK(p.acquire == REDLOCK_OK);  // ASK and MOVED are followed: nothing for the caller to see
+        CHECK(p.release == REDLOCK_OK);
+    }
+    for (auto &l : held) CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);  // found on the new owner
+    Lock after = make_lock(c.get(), "{reshard}:after", lock_options(10000));
+    REQUIRE(redlock_lock_acquire(after.get()) == REDLOCK_OK);
+    CHECK(value_on(*dst, "{reshard}:after") == token_of(after.get()));
+    CHECK(redlock_lock_release(after.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("Cluster: failover (CLUSTER FAILOVER, then kill -9 of a master) during a stream of pairs", "[cluster]") {
+    ClusterSetup cluster;
+    auto o = quick_options();
+    Client c = make_client(cluster.url(), &o);
+
+    PairStream stream(c.get(), [](long i) { return "failover:" + std::to_string(i); });  // names in every slot range
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+    // A coordinated failover: the replica takes over once it has everything.
+    RedisServer &m1 = cluster.owner(0);
+    RedisServer &r1 = replica_of(cluster, m1);
+    REQUIRE(r1.admin({"CLUSTER", "FAILOVER"}).str == "OK");
+    REQUIRE(eventually([&] { return &cluster.owner(0) == &r1; }, std::chrono::seconds(20)));
+    cluster.wait_ok();
+    auto done = std::chrono::steady_clock::now();
+    REQUIRE(eventually([&] { return stream.ok_after(done) >= 50; }, std::chrono::seconds(20)));
+
+    // A master dies: its replica is promoted after cluster-node-timeout (1 s here).
+    RedisServer &m2 = cluster.owner(16383);
+    RedisServer &r2 = replica_of(cluster, m2);
+    const auto killed = std::chrono::steady_clock::now();
+    m2.kill();
+    CHECK(redlock_client_ping(c.get()) != REDLOCK_OK);  // a master does not answer (or its slots are uncovered)
+    INFO(redlock_last_error());
+    REQUIRE(eventually([&] { return &cluster.owner(16383) == &r2; }, std::chrono::seconds(30)));
+    cluster.wait_ok();
+    done = std::chrono::steady_clock::now();
+    REQUIRE(eventually([&] { return stream.ok_after(done) >= 1; }, std::chrono::seconds(15)));
+    WARN("kill -9 of a cluster master: its replica took over after "
+         << std::chrono::duration<double>(done - killed).count() << " s");
+    judge(stream, done, "cluster failovers");
+    int ping = REDLOCK_ECONN;
+    CHECK(eventually([&] { return (ping = redlock_client_ping(c.get())) == REDLOCK_OK; }, std::chrono::seconds(10)));
+    INFO(redlock_last_error());
+    CHECK(ping == REDLOCK_OK);
+}
