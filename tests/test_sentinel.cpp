@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "redlock/redlock.hpp"
 #include "support/handles.hpp"
 #include "support/pair_stream.hpp"
 #include "support/topology.hpp"
@@ -58,6 +59,19 @@ TEST_CASE("Sentinel: locks go to the master the sentinels name, and ping checks 
     releaser.join();
     CHECK(seconds_since(t0) < 3.0);  // woken, not polled at the 5 s sleep
     CHECK(redlock_lock_release(waiter.get()) == REDLOCK_OK);
+
+    // The C++ wrapper takes the same URL and options.
+    {
+        using namespace std::chrono_literals;
+        redlock::Client cpp(s.url(), redlock::ClientOptions{}.command_timeout(2s));
+        redlock::Lock lock(cpp, "sentinel:cpp", redlock::LockOptions{}.timeout(10s));
+        {
+            std::lock_guard<redlock::Lock> g(lock);
+            CHECK(value_on(*s.master(), "sentinel:cpp") != "(nil)");
+        }
+        redlock::Client wrong(s.url(), redlock::ClientOptions{}.sentinel_password("nope"));
+        CHECK_THROWS_AS(wrong.ping(), redlock::AuthError);
+    }
 
     // Credentials for the sentinels go to the sentinels (these have none: a password is refused by them).
     {

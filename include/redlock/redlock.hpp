@@ -137,6 +137,9 @@ public:
     ClientOptions &tls_key_file(std::string f) { key_file_ = std::move(f); return *this; }
     ClientOptions &tls_server_name(std::string n) { server_name_ = std::move(n); return *this; }
     ClientOptions &tls_verify(bool on) { o_.tls_verify = on ? 1 : 0; return *this; }
+    /** redis+sentinel:// only (docs/sentinel.md): the sentinels' own credentials (the URL's are the data nodes'). */
+    ClientOptions &sentinel_username(std::string u) { sentinel_user_ = std::move(u); return *this; }
+    ClientOptions &sentinel_password(std::string p) { sentinel_pass_ = std::move(p); return *this; }
     /** Valid while this object lives and is not changed. */
     const redlock_client_options *get() const noexcept {
         // The strings' addresses are taken now, not when set: a copied ClientOptions points at its own copies.
@@ -148,15 +151,18 @@ public:
         o_.tls_cert_file = c(cert_file_);
         o_.tls_key_file = c(key_file_);
         o_.tls_server_name = c(server_name_);
+        o_.sentinel_username = c(sentinel_user_);
+        o_.sentinel_password = c(sentinel_pass_);
         return &o_;
     }
 
 private:
     mutable redlock_client_options o_;
-    std::optional<std::string> user_, pass_, ca_file_, ca_dir_, cert_file_, key_file_, server_name_;
+    std::optional<std::string> user_, pass_, ca_file_, ca_dir_, cert_file_, key_file_, server_name_, sentinel_user_,
+        sentinel_pass_;
 };
 
-/** Connections to one Redis server (a pool). Copies share the same client. */
+/** Connections to Redis (one server, a master through Sentinel, or a cluster: pools). Copies share the client. */
 class Client {
 public:
     explicit Client(const std::string &url, const ClientOptions &opts = ClientOptions()) {

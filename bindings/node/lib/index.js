@@ -143,9 +143,11 @@ async function waitOrFreeThread(ms) {
 }
 
 const CLIENT_OPTIONS = ['connectTimeout', 'commandTimeout', 'maxConnections', 'keepalive', 'username', 'password', 'db',
-  'tlsCaFile', 'tlsCaDir', 'tlsCertFile', 'tlsKeyFile', 'tlsServerName', 'tlsVerify'];
-const TLS_FIELDS = [['tlsCaFile', 'tls_ca_file'], ['tlsCaDir', 'tls_ca_dir'], ['tlsCertFile', 'tls_cert_file'],
-  ['tlsKeyFile', 'tls_key_file'], ['tlsServerName', 'tls_server_name']];
+  'tlsCaFile', 'tlsCaDir', 'tlsCertFile', 'tlsKeyFile', 'tlsServerName', 'tlsVerify', 'sentinelUsername',
+  'sentinelPassword'];
+const TEXT_FIELDS = [['tlsCaFile', 'tls_ca_file'], ['tlsCaDir', 'tls_ca_dir'], ['tlsCertFile', 'tls_cert_file'],
+  ['tlsKeyFile', 'tls_key_file'], ['tlsServerName', 'tls_server_name'], ['sentinelUsername', 'sentinel_username'],
+  ['sentinelPassword', 'sentinel_password']];
 const LOCK_OPTIONS = ['timeout', 'sleep', 'blocking', 'blockingTimeout', 'fencing', 'autoRenew', 'onLost', 'fair'];
 const ACQUIRE_OPTIONS = ['blocking', 'blockingTimeout', 'sleep', 'token'];
 
@@ -189,10 +191,12 @@ const lost = {
 
 class Client {
   /**
-   * @param {string} url redis://[[user]:password@]host[:port][/db], rediss://... (TLS) or unix:///path
+   * @param {string} url redis://[[user]:password@]host[:port][/db], rediss://... (TLS), unix:///path,
+   *   redis+sentinel://host1:26379[,host2...]/service[/db] or redis+cluster://host1:6379[,host2...] (docs/)
    * @param {object} [options] connectTimeout, commandTimeout (ms; null, Infinity or > MAX_DURATION_MS = no limit),
    *   maxConnections, keepalive (s), username, password, db, and for rediss:// tlsCaFile, tlsCaDir, tlsCertFile,
-   *   tlsKeyFile, tlsServerName, tlsVerify (false: unsafe); any other key is a TypeError
+   *   tlsKeyFile, tlsServerName, tlsVerify (false: unsafe), for redis+sentinel:// sentinelUsername and
+   *   sentinelPassword (the sentinels' own); any other key is a TypeError
    */
   constructor(url, options) {
     arg.text(url, 'url');
@@ -208,7 +212,7 @@ class Client {
     if (given('db')) o.db = arg.integer(opts.db, 'db', 0, 2 ** 31 - 1);
     if (opts.username != null) o.username = arg.text(opts.username, 'username');
     if (opts.password != null) o.password = arg.text(opts.password, 'password');
-    for (const [js, c] of TLS_FIELDS) if (opts[js] != null) o[c] = arg.text(opts[js], js);
+    for (const [js, c] of TEXT_FIELDS) if (opts[js] != null) o[c] = arg.text(opts[js], js);
     if (given('tlsVerify')) o.tls_verify = arg.boolean(opts.tlsVerify, 'tlsVerify') ? 1 : 0;
     const out = [0n];
     check(c.clientNew(out, url, o));

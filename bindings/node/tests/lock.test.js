@@ -384,3 +384,28 @@ test('TLS: rediss:// with tlsCaFile, and a clear error for an untrusted CA', asy
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('redis+sentinel://: the lock reaches the master the sentinel names; sentinel credentials go to the sentinels',
+  async () => {
+    const master = await startRedis();
+    const sentinel = await startRedis(() => ['--sentinel'],
+      `sentinel monitor mymaster 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds mymaster 1000\n`);
+    try {
+      const c = new Client(`redis+sentinel://127.0.0.1:${sentinel.port}/mymaster`);
+      assert.equal(await c.ping(), true);
+      const lock = c.lock('node:sentinel', { timeout: 10000 });
+      assert.equal(await lock.acquire(), true);
+      assert.equal(master.cli('GET', 'node:sentinel'), lock.token);
+      await lock.release();
+      assert.equal(master.cli('EXISTS', 'node:sentinel'), '0');
+      lock.free();
+      c.close();
+      const wrong = new Client(`redis+sentinel://127.0.0.1:${sentinel.port}/mymaster`, { sentinelPassword: 'nope' });
+      await assert.rejects(wrong.ping(), AuthenticationError);
+      wrong.close();
+      assert.throws(() => new Client(master.url, { sentinelPassword: 'x' }), InvalidArgumentError);
+    } finally {
+      sentinel.stop();
+      master.stop();
+    }
+  });

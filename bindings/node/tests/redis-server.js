@@ -22,11 +22,17 @@ function cli(port, ...args) {
 }
 
 // `extra`: more redis-server arguments; a function of nothing, called per attempt (e.g. for a TLS port of its own).
-async function startRedis(extra = () => []) {
+// `config`: the text of a config file loaded first (a sentinel needs one, which it rewrites).
+async function startRedis(extra = () => [], config = null) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redlock-node-'));
+  const conf = [];
+  if (config !== null) {
+    conf.push(path.join(dir, 'redis.conf'));
+    fs.writeFileSync(conf[0], config);
+  }
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly',
+    const proc = spawn('redis-server', [...conf, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly',
       'no', '--dir', dir, '--logfile', path.join(dir, 'redis.log'), ...(await extra())], { stdio: 'ignore' });
     for (let i = 0; i < 200; i++) {
       if (proc.exitCode !== null) break;

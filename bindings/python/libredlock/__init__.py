@@ -288,13 +288,16 @@ class Client:
                  tls_server_name: Optional[str] = None, tls_verify: Optional[bool] = None,
                  ssl_ca_certs: Optional[_Path] = None, ssl_ca_path: Optional[_Path] = None,
                  ssl_certfile: Optional[_Path] = None, ssl_keyfile: Optional[_Path] = None,
-                 ssl_cert_reqs: Any = _DEFAULT) -> None:
+                 ssl_cert_reqs: Any = _DEFAULT, sentinel_username: Optional[Name] = None,
+                 sentinel_password: Optional[Name] = None) -> None:
         """Timeouts are float seconds; None means no limit. ``socket_timeout`` is ``command_timeout`` and
         ``socket_connect_timeout`` is ``connect_timeout`` (redis-py's names). An argument left out keeps the URL's
         value (query parameter or path), else the library default (5 s timeouts, 64 connections, 60 s keepalive,
         db 0, 127.0.0.1:6379); unlike redis-py, whose timeouts default to no limit. TLS: a ``rediss://`` URL, or
         ``ssl=True`` with host/port (as redis-py), and the ``tls_*`` keywords or redis-py's ``ssl_ca_certs``,
-        ``ssl_ca_path``, ``ssl_certfile``, ``ssl_keyfile``, ``ssl_cert_reqs`` (docs/tls.md)."""
+        ``ssl_ca_path``, ``ssl_certfile``, ``ssl_keyfile``, ``ssl_cert_reqs`` (docs/tls.md). Sentinel and Cluster:
+        ``redis+sentinel://`` and ``redis+cluster://`` URLs (docs/sentinel.md, docs/cluster.md); ``sentinel_username``
+        and ``sentinel_password`` are the sentinels' own credentials (the URL's are the data nodes')."""
         # redis-py's TLS keywords are the tls_* ones under other names: one of each pair.
         tls_ca_file = _one_of(("ssl_ca_certs", ssl_ca_certs or _DEFAULT), ("tls_ca_file", tls_ca_file or _DEFAULT))[1]
         tls_ca_dir = _one_of(("ssl_ca_path", ssl_ca_path or _DEFAULT), ("tls_ca_dir", tls_ca_dir or _DEFAULT))[1]
@@ -347,6 +350,10 @@ class Client:
                 setattr(opts, field, _c_string(os.fsencode(value), field))
         if tls_server_name is not None:
             opts.tls_server_name = _c_string(tls_server_name, "tls_server_name")
+        if sentinel_username is not None:
+            opts.sentinel_username = _c_string(sentinel_username, "sentinel_username")
+        if sentinel_password is not None:
+            opts.sentinel_password = _c_string(sentinel_password, "sentinel_password")
         if tls_verify is not None:
             if not isinstance(tls_verify, bool):
                 raise TypeError("tls_verify must be True or False, not %s" % type(tls_verify).__name__)

@@ -19,12 +19,17 @@ def _free_port():
 
 
 class Server:
-    def __init__(self, extra=()):
+    def __init__(self, extra=(), config=None):
         self.dir = tempfile.mkdtemp(prefix="redlock-pytest-")
+        conf = []
+        if config is not None:  # a sentinel needs a config file (it rewrites it)
+            conf = [os.path.join(self.dir, "redis.conf")]
+            with open(conf[0], "w") as f:
+                f.write(config)
         for _ in range(5):
             self.port = _free_port()
             self.proc = subprocess.Popen(
-                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                ["redis-server", *conf, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                  "--dir", self.dir, "--logfile", os.path.join(self.dir, "redis.log"), *extra],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             r = redis.Redis(port=self.port)
@@ -60,8 +65,8 @@ def server():
 def _server_maker():
     started = []
 
-    def make(*extra):
-        started.append(Server(extra))
+    def make(*extra, config=None):
+        started.append(Server(extra, config))
         return started[-1]
 
     yield make
