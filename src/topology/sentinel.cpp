@@ -60,7 +60,9 @@ Route SentinelRouter::route(std::string_view, const Deadline &until) {
     }
     if (!recheck) return {discover(until, false)};
     try {
-        return {discover(until, true)};
+        // Bounded tighter than a discovery: it runs on some command's thread, and a sentinel that has gone silent
+        // must not hold that command for a connect timeout every second.
+        return {discover(Deadline::after(kRecheckLimit).earlier(until), true)};
     } catch (const Error &) {
         std::lock_guard<std::mutex> lk(mu_);  // no sentinel answered: the master we know still does
         checking_ = false;

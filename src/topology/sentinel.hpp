@@ -43,5 +43,7 @@ private:
 
 // How often the sentinels are asked again while all is well (at once after a connection failure or READONLY).
 inline constexpr Millis kRecheck{1000};
+// How long such a recheck may take; past it, the master we know is kept until the next one.
+inline constexpr Millis kRecheckLimit{250};
 
 }  // namespace redlock::core
