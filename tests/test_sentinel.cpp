@@ -1,5 +1,7 @@
 // Sentinel (redis+sentinel://) against a real master, replica and three sentinels started by the harness.
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <map>
@@ -8,6 +10,7 @@
 
 #include "redlock/redlock.hpp"
 #include "support/handles.hpp"
+#include "support/loopback.hpp"
 #include "support/pair_stream.hpp"
 #include "support/topology.hpp"
 
@@ -193,4 +196,32 @@ TEST_CASE("Sentinel: a failover can lose a held lock (asynchronous replication):
     CHECK(rc == REDLOCK_OK);  // a second owner: the first still believes it holds the lock
     CHECK(redlock_lock_release(first.get()) == REDLOCK_ENOTOWNED);  // it finds out only when it next talks to Redis
     CHECK(redlock_lock_release(second.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("fork() during a Sentinel discovery: the child does not wait for a discovery nobody in it will finish",
+          "[sentinel][fork]") {
+    // A "sentinel" that accepts connections (the kernel does) and never answers: a discovery there lasts its timeout.
+    int port = 0;
+    const int lfd = listen_loopback(port);
+    auto o = quick_options(1500);
+    Client c = make_client("redis+sentinel://127.0.0.1:" + std::to_string(port) + "/mymaster", &o);
+    std::thread asking([&] {
+        Lock l = new_lock_or_null(c.get(), "sentinel:fork", lock_options(1000, 100, 0));
+        if (l) redlock_lock_acquire(l.get());
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the thread is in the discovery now
+    const auto t0 = std::chrono::steady_clock::now();
+    const pid_t child = ::fork();
+    if (child == 0) {
+        Lock l = new_lock_or_null(c.get(), "sentinel:fork:child", lock_options(1000, 100, 0));
+        const int rc = l ? redlock_lock_acquire(l.get()) : -100;
+        _exit(rc == REDLOCK_ECONN ? 0 : 1);  // its own discovery, failing on its own timeout
+    }
+    int status = -1;
+    REQUIRE(eventually([&] { return ::waitpid(child, &status, WNOHANG) == child; }, std::chrono::seconds(10)));
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(seconds_since(t0) < 6.0);
+    asking.join();
+    ::close(lfd);
 }

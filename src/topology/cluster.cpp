@@ -84,13 +84,21 @@ Route ClusterRouter::route(std::string_view key, const Deadline &until) {
 }
 
 void ClusterRouter::refresh(const Deadline &until, uint64_t seen_generation) {
-    std::lock_guard<std::mutex> one(refresh_mu_);
     std::vector<Endpoint> ask;
     {
-        std::lock_guard<std::mutex> lk(mu_);
+        std::unique_lock<std::mutex> lk(mu_);
+        refreshing_.wait(lk, until);
         if (generation_ != seen_generation && !stale_) return;  // another thread refreshed meanwhile
+        refreshing_.begin();
         for (const Node &n : nodes_) ask.push_back(n.addr);
     }
+    struct End {
+        ClusterRouter &r;
+        ~End() {
+            std::lock_guard<std::mutex> lk(r.mu_);
+            r.refreshing_.end();
+        }
+    } end{*this};
     for (const Endpoint &s : cfg_.seeds)
         if (std::find(ask.begin(), ask.end(), s) == ask.end()) ask.push_back(s);
 

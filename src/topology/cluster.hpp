@@ -41,12 +41,13 @@ private:
     bool parse_redirect(const std::string &error, size_t skip, const Route &from, unsigned &slot, Endpoint &to) const;
 
     const ClientConfig cfg_;
-    std::mutex refresh_mu_;  // one thread refreshes at a time; the others take its map
     std::mutex mu_;
+    OneAtATime refreshing_;  // one thread reads the map at a time; the others take its result
     std::vector<Node> nodes_;
     std::vector<uint16_t> slots_;  // slot -> index in nodes_, or kNoNode
     bool stale_ = true;
     uint64_t generation_ = 0;  // maps installed so far
+    ForkGuard fork_guard_{mu_, &refreshing_.cv};
 };
 
 }  // namespace redlock::core

@@ -3,11 +3,16 @@
 // when that changes (a failover, a resharding).
 #pragma once
 
+#include <sys/types.h>
+
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "base/clock.hpp"
+#include "base/fork_safety.hpp"
 #include "net/config.hpp"
 #include "net/pool.hpp"
 
@@ -51,6 +56,33 @@ public:
 
     // Checks every part of the topology; throws Error that says what is wrong.
     virtual void ping(const Deadline &until) = 0;
+};
+
+// One discovery at a time (asking the sentinels, reading a cluster's slot map): the others wait for its result, until
+// their own deadline. Not a mutex held across the I/O: fork() must not wait for a discovery, and a child must not
+// inherit one that nobody in it will finish. Used with the router's mutex held; guard that mutex and `cv` with a
+// ForkGuard.
+class OneAtATime {
+public:
+    void wait(std::unique_lock<std::mutex> &lk, const Deadline &until) {
+        while (busy_ && pid_ == current_pid() && !until.passed()) {
+            if (auto rem = until.remaining()) cv.wait_for(lk, *rem);
+            else cv.wait(lk);
+        }
+    }
+    void begin() noexcept {
+        busy_ = true;
+        pid_ = current_pid();
+    }
+    void end() noexcept {
+        busy_ = false;
+        cv.notify_all();
+    }
+    std::condition_variable cv;
+
+private:
+    bool busy_ = false;
+    pid_t pid_ = 0;
 };
 
 // PING on one pool's node: Error unless PONG.

@@ -89,13 +89,21 @@ Endpoint SentinelRouter::ask(const Endpoint &sentinel, const Deadline &until) co
 }
 
 std::shared_ptr<Pool> SentinelRouter::discover(const Deadline &until, bool recheck) {
-    std::lock_guard<std::mutex> one(discover_mu_);
     std::vector<Endpoint> order;
     {
-        std::lock_guard<std::mutex> lk(mu_);
+        std::unique_lock<std::mutex> lk(mu_);
+        asking_.wait(lk, until);
         if (!recheck && master_ && !stale_) return master_;  // another thread asked while this one waited
+        asking_.begin();
         order = sentinels_;
     }
+    struct End {
+        SentinelRouter &r;
+        ~End() {
+            std::lock_guard<std::mutex> lk(r.mu_);
+            r.asking_.end();
+        }
+    } end{*this};
     Failures failures;
     for (const Endpoint &s : order) {
         Endpoint addr;

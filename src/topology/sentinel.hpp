@@ -31,8 +31,9 @@ private:
 
     const ClientConfig cfg_;       // the data nodes' settings (host and port come from the sentinels)
     const ClientConfig sentinel_;  // the sentinels' (their own credentials, no database)
-    std::mutex discover_mu_;       // one thread asks the sentinels at a time; the others take its answer
     std::mutex mu_;
+    OneAtATime asking_;  // one thread asks the sentinels at a time; the others take its answer
+    ForkGuard fork_guard_{mu_, &asking_.cv};
     std::vector<Endpoint> sentinels_;  // the last one that answered first
     std::shared_ptr<Pool> master_;
     Endpoint master_addr_;
