@@ -1,4 +1,6 @@
 // Redis Cluster (redis+cluster://) against a real 3-master + 3-replica cluster made by redis-cli --cluster create.
+#include <signal.h>
+
 #include <chrono>
 #include <set>
 #include <string>
@@ -96,6 +98,23 @@ TEST_CASE("Cluster: each lock goes to its slot's master, in every slot range, an
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     for (auto &l : renewed) CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+
+    // A silent first seed (a stopped replica: connections are accepted, nothing answers) leaves time for the next.
+    RedisServer &quiet = replica_of(cluster, cluster.owner(0));
+    RedisServer &master = cluster.owner(16383);
+    quiet.signal(SIGSTOP);
+    {
+        Client fresh = make_client("redis+cluster://127.0.0.1:" + std::to_string(quiet.port()) + ",127.0.0.1:" +
+                                       std::to_string(master.port()),
+                                   &o);
+        Lock x = make_lock(fresh.get(), "cluster:silent-seed", lock_options(10000));
+        const auto t = std::chrono::steady_clock::now();
+        CHECK(redlock_lock_acquire(x.get()) == REDLOCK_OK);
+        INFO(redlock_last_error());
+        CHECK(seconds_since(t) < 2.5);  // its share of the 3 s command timeout
+        CHECK(redlock_lock_release(x.get()) == REDLOCK_OK);
+    }
+    quiet.signal(SIGCONT);
 
     // A server that is not a cluster node: said plainly.
     RedisServer plain;

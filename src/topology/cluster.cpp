@@ -101,16 +101,23 @@ void ClusterRouter::refresh(const Deadline &until, uint64_t seen_generation) {
     } end{*this};
     for (const Endpoint &s : cfg_.seeds)
         if (std::find(ask.begin(), ask.end(), s) == ask.end()) ask.push_back(s);
+    {
+        std::lock_guard<std::mutex> lk(mu_);  // the node that answered last is asked first
+        auto it = std::find(ask.begin(), ask.end(), answered_);
+        if (it != ask.end()) std::rotate(ask.begin(), it, it + 1);
+    }
 
     std::string failures;
     bool all_auth = true;
-    for (const Endpoint &e : ask) {
+    for (size_t i = 0; i < ask.size(); ++i) {
+        const Endpoint &e = ask[i];
         if (until.passed()) break;
+        const Deadline mine = host_slice(until, ask.size() - i);  // a silent node leaves time for the next
         std::vector<std::pair<std::pair<unsigned, unsigned>, Endpoint>> ranges;
         try {
-            Connection c(cfg_.node(e), current_pid(), Deadline::after(cfg_.connect_timeout).earlier(until));
+            Connection c(cfg_.node(e), current_pid(), Deadline::after(cfg_.connect_timeout).earlier(mine));
             c.set_reply_limits(slot_map_limits());
-            Reply r = c.call({"CLUSTER", "SLOTS"}, Deadline::after(cfg_.command_timeout).earlier(until),
+            Reply r = c.call({"CLUSTER", "SLOTS"}, Deadline::after(cfg_.command_timeout).earlier(mine),
                              type_bit(Reply::Type::array));
             if (r.is_error()) {
                 if (r.str.find("cluster support disabled") != std::string::npos)
@@ -146,8 +153,8 @@ void ClusterRouter::refresh(const Deadline &until, uint64_t seen_generation) {
         std::fill(slots_.begin(), slots_.end(), kNoNode);
         for (const auto &[range, master] : ranges) {
             uint16_t idx = kNoNode;
-            for (size_t i = 0; i < nodes_.size() && idx == kNoNode; ++i)
-                if (nodes_[i].addr == master) idx = static_cast<uint16_t>(i);
+            for (size_t n = 0; n < nodes_.size() && idx == kNoNode; ++n)
+                if (nodes_[n].addr == master) idx = static_cast<uint16_t>(n);
             if (idx == kNoNode) {
                 std::shared_ptr<Pool> pool;
                 for (Node &o : old)
@@ -159,6 +166,7 @@ void ClusterRouter::refresh(const Deadline &until, uint64_t seen_generation) {
         }
         stale_ = false;
         ++generation_;
+        answered_ = e;
         return;
     }
     throw Error(all_auth && !failures.empty() ? Errc::auth : Errc::connection,

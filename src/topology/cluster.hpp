@@ -46,6 +46,7 @@ private:
     std::vector<Node> nodes_;
     std::vector<uint16_t> slots_;  // slot -> index in nodes_, or kNoNode
     bool stale_ = true;
+    Endpoint answered_;  // the node whose map was read last
     uint64_t generation_ = 0;  // maps installed so far
     ForkGuard fork_guard_{mu_, &refreshing_.cv};
 };

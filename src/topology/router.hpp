@@ -6,7 +6,9 @@
 #include <sys/types.h>
 
 #include <condition_variable>
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -84,6 +86,15 @@ private:
     bool busy_ = false;
     pid_t pid_ = 0;
 };
+
+// The share of `until` that one of `hosts_left` hosts (sentinels, seed nodes) may use, so that a silent one leaves
+// time for those after it: the time left divided among them, at least kMinHostSlice.
+inline constexpr Millis kMinHostSlice{100};
+inline Deadline host_slice(const Deadline &until, size_t hosts_left) {
+    const std::optional<Millis> left = until.remaining();
+    if (!left || hosts_left <= 1) return until;
+    return Deadline::after(std::max(*left / static_cast<Millis::rep>(hosts_left), kMinHostSlice)).earlier(until);
+}
 
 // PING on one pool's node: Error unless PONG.
 void ping_node(Pool &pool, const Deadline &until);

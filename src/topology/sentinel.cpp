@@ -105,10 +105,11 @@ std::shared_ptr<Pool> SentinelRouter::discover(const Deadline &until, bool reche
         }
     } end{*this};
     Failures failures;
-    for (const Endpoint &s : order) {
+    for (size_t i = 0; i < order.size(); ++i) {
+        const Endpoint &s = order[i];
         Endpoint addr;
         try {
-            addr = ask(s, until);
+            addr = ask(s, host_slice(until, order.size() - i));
         } catch (const Error &e) {
             failures.add(s, e);
             continue;
