@@ -390,7 +390,15 @@ class Lock {
 
   /** Acquire, run fn, release (like Python's `with lock:`); rejects with LockError if the lock cannot be had. */
   async using(fn) {
-    if (!(await this.acquire())) {
+    let acquired;
+    try {
+      acquired = await this.acquire();
+    } catch (e) {
+      // Unknown outcome (the SET may have landed; its token is kept): fn never runs, so take it back, best effort.
+      if (e instanceof ConnectionError || e instanceof TimeoutError) await this.release().catch(() => {});
+      throw e;
+    }
+    if (!acquired) {
       throw new LockError('Unable to acquire lock within the time specified', codes.NOT_ACQUIRED);
     }
     try {

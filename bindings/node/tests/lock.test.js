@@ -4,7 +4,7 @@ const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
 const {
   Client, LockError, LockNotOwnedError, ConnectionError, TimeoutError, AuthenticationError, InvalidArgumentError,
-  libraryVersion,
+  libraryVersion, codes,
 } = require('../lib');
 const { startRedis, freePort } = require('./redis-server');
 
@@ -409,3 +409,17 @@ test('redis+sentinel://: the lock reaches the master the sentinel names; sentine
       master.stop();
     }
   });
+
+test('using(): an acquire of unknown outcome is taken back before the error surfaces', async () => {
+  const c = new Client(redis.url);
+  const lock = c.lock('node:using:unknown', { timeout: 30000 });
+  const real = lock.acquire.bind(lock);
+  lock.acquire = async (...a) => {
+    await real(...a);  // the SET lands...
+    throw new ConnectionError('read failed: Connection reset by peer', codes.ECONN);  // ...and its reply is lost
+  };
+  await assert.rejects(lock.using(async () => assert.fail('the callback ran')), ConnectionError);
+  assert.equal(redis.cli('EXISTS', 'node:using:unknown'), '0');
+  lock.free();
+  c.close();
+});

@@ -544,7 +544,17 @@ class Lock:
             _free(handle)  # never touches Redis: a held lock stays until its TTL
 
     def __enter__(self: _L) -> _L:
-        if self.acquire():
+        try:
+            acquired = self.acquire()
+        except (ConnectionError, TimeoutError):
+            # The outcome is unknown and the with-block will never run, nor can its caller reach this lock to clean
+            # up as the message advises: if the SET landed (its token is kept), take it back now, best effort.
+            try:
+                self.release()
+            except RedlockError:
+                pass
+            raise
+        if acquired:
             return self
         raise LockError("Unable to acquire lock within the time specified", _native.NOT_ACQUIRED)
 

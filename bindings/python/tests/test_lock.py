@@ -134,6 +134,23 @@ def test_context_manager_raises_when_locked_not_acquired(client, r):
             pass
 
 
+def test_context_manager_cleans_up_an_acquire_of_unknown_outcome(client, r, monkeypatch):
+    # An acquire that raised ConnectionError/TimeoutError may still have taken the lock, and nothing outside the
+    # with-statement can reach the lock to release it: __enter__ does, best effort, before re-raising.
+    import libredlock
+    real = Lock.acquire
+
+    def taken_then_lost(self, *a, **k):
+        real(self, *a, **k)  # the SET lands...
+        raise libredlock.ConnectionError("read failed: Connection reset by peer")  # ...and its reply is lost
+
+    monkeypatch.setattr(Lock, "acquire", taken_then_lost)
+    with pytest.raises(libredlock.ConnectionError):
+        with get_lock(client, "foo", timeout=30):
+            pytest.fail("the block ran")
+    assert r.get("foo") is None
+
+
 def test_high_sleep_small_blocking_timeout(client):
     lock1 = get_lock(client, "foo")
     assert lock1.acquire(blocking=False)
