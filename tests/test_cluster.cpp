@@ -38,6 +38,13 @@ RedisServer &replica_of(const ClusterSetup &c, const RedisServer &master) {
     throw std::runtime_error("no replica for the master on port " + std::to_string(master.port()));
 }
 
+// A number whose lock name "cluster:direct:N" is not in a slot of the master serving slot 0.
+int key_in_other_slot(const ClusterSetup &c) {
+    RedisServer &first = c.owner(0);
+    for (int i = 0;; ++i)
+        if (&c.owner(server_key_slot(first, "cluster:direct:" + std::to_string(i))) != &first) return i;
+}
+
 }  // namespace
 
 TEST_CASE("Cluster: each lock goes to its slot's master, in every slot range, and ping checks every slot",
@@ -115,6 +122,20 @@ TEST_CASE("Cluster: each lock goes to its slot's master, in every slot range, an
         CHECK(redlock_lock_release(x.get()) == REDLOCK_OK);
     }
     quiet.signal(SIGCONT);
+
+    // A plain URL aimed at a cluster node: the refusal (MOVED) says what it is talking to.
+    {
+        Client direct = make_client("redis://127.0.0.1:" + std::to_string(cluster.owner(0).port()), &o);
+        Lock x = make_lock(direct.get(), "cluster:direct:" + std::to_string(key_in_other_slot(cluster)), lock_options(1000));
+        CHECK(redlock_lock_acquire(x.get()) == REDLOCK_ESERVER);
+        CHECK_THAT(redlock_last_error(), Contains("MOVED") && Contains("redis+cluster://"));
+    }
+    // A seed that does not answer is named by ping, even while another seed serves everything.
+    {
+        Client typo = make_client(cluster.url() + ",127.0.0.1:" + std::to_string(unused_port()), &o);
+        CHECK(redlock_client_ping(typo.get()) == REDLOCK_ECONN);
+        CHECK_THAT(redlock_last_error(), Contains("seed 127.0.0.1:"));
+    }
 
     // A server that is not a cluster node: said plainly.
     RedisServer plain;

@@ -90,6 +90,26 @@ TEST_CASE("Sentinel: locks go to the master the sentinels name, and ping checks 
         Lock x = make_lock(other.get(), "sentinel:x", lock_options(1000));
         CHECK(redlock_lock_acquire(x.get()) == REDLOCK_ECONN);
         CHECK_THAT(redlock_last_error(), Contains("monitors no master named 'nosuch'"));
+        CHECK(redlock_client_ping(other.get()) == REDLOCK_ECONN);
+        const std::string msg = redlock_last_error();
+        size_t said = 0;
+        for (size_t at = 0; (at = msg.find("monitors no master", at)) != std::string::npos; ++at) ++said;
+        CHECK(said == s.sentinels.size());  // once per sentinel
+    }
+    // The data node's credentials are the URL's: a wrong one is said with the master's address.
+    {
+        std::string url = s.url();
+        url.insert(url.find("://") + 3, ":nope@");
+        Client wrong = make_client(url, &o);
+        CHECK(redlock_client_ping(wrong.get()) == REDLOCK_EAUTH);
+        CHECK_THAT(redlock_last_error(), Contains("127.0.0.1:" + std::to_string(s.master()->port())));
+    }
+    // A plain URL aimed at a sentinel: the refusal says what it is talking to.
+    {
+        Client direct = make_client("redis://127.0.0.1:" + std::to_string(s.sentinels[0]->port()), &o);
+        Lock x = make_lock(direct.get(), "sentinel:direct", lock_options(1000));
+        CHECK(redlock_lock_acquire(x.get()) == REDLOCK_ESERVER);
+        CHECK_THAT(redlock_last_error(), Contains("redis+sentinel://"));
     }
     // A silent first sentinel (stopped: connections are accepted, nothing answers) does not use up the time of the
     // others: a new client finds the master through them, each call well within its command timeout.

@@ -183,8 +183,8 @@ REDLOCK_API void redlock_client_options_init(redlock_client_options *opts) REDLO
  *  Query keys: `db`, `connect_timeout` and `command_timeout` (ms), redis-py's `socket_connect_timeout` and
  *  `socket_timeout` (the same two, in float seconds), `max_connections`, `keepalive` (s), `username`, `password`;
  *  with rediss:// `tls_ca_file`, `tls_ca_dir`, `tls_cert_file`, `tls_key_file`, `tls_server_name`, `tls_verify`
- *  (0 = off, unsafe) and redis-py's `ssl_ca_certs`, `ssl_ca_path`, `ssl_certfile`, `ssl_keyfile`, `ssl_cert_reqs`.
- *  Unknown keys are REDLOCK_EINVAL. Schemes are case-insensitive.
+ *  (0 = off, unsafe) and redis-py's `ssl_ca_certs`, `ssl_ca_path`, `ssl_certfile`, `ssl_keyfile`, `ssl_cert_reqs`;
+ *  with redis+sentinel:// `sentinel_username`, `sentinel_password`. Unknown keys are REDLOCK_EINVAL. Schemes are case-insensitive.
  *  Fields set in `opts` override the URL; unset fields keep it.
  *
  * @param out  receives the client on REDLOCK_OK, NULL otherwise. Free with redlock_client_free().

@@ -178,17 +178,24 @@ void parse_host_port(ClientConfig &cfg, std::string_view hp) {
         cfg.host = std::string(hp);
     }
     if (cfg.host.empty()) bad_url("missing host");
+    if (std::any_of(cfg.host.begin(), cfg.host.end(), [](char ch) { return static_cast<unsigned char>(ch) <= ' '; }))
+        bad_url("the host contains a space or a control character");
     if (!port.empty()) cfg.port = parse_int<uint16_t>(port, 1, 65535, "port");
 }
 
 // host1[:port1][,host2[:port2]...] for the sentinels or cluster seeds.
 std::vector<Endpoint> parse_endpoints(std::string_view list, uint16_t default_port) {
     std::vector<Endpoint> out;
+    if (list.find_first_of("; \t") != std::string_view::npos)
+        bad_url("hosts are separated by ',' alone (no ';', no spaces): host1:port1,host2:port2");
     for (;;) {
         const size_t comma = list.find(',');
+        const std::string_view piece = list.substr(0, comma);
+        if (!piece.empty() && piece.front() != '[' && std::count(piece.begin(), piece.end(), ':') == 2)
+            bad_url("a host has one :port (hosts are separated by ','; IPv6 addresses go in brackets)");
         ClientConfig one;
         one.port = default_port;
-        parse_host_port(one, list.substr(0, comma));
+        parse_host_port(one, piece);
         Endpoint e{one.host, one.port};
         if (std::find(out.begin(), out.end(), e) == out.end()) out.push_back(std::move(e));
         if (out.size() > kMaxSeeds) bad_url(fmt::format("more than {} hosts", kMaxSeeds));
@@ -248,7 +255,10 @@ ClientConfig parse_url_components(std::string_view url) {
         std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
         rest = take_credentials(cfg, rest.substr(0, slash), false);
         cfg.seeds = parse_endpoints(rest, 6379);
-        if (!path.empty() && path != "0") bad_url("Redis Cluster has only database 0");
+        if (!path.empty() && path != "0")
+            bad_url(std::all_of(path.begin(), path.end(), [](char ch) { return ch >= '0' && ch <= '9'; })
+                        ? "Redis Cluster has only database 0"
+                        : "redis+cluster:// takes no path (no service name; database 0 only)");
     } else if (has_scheme(redis) || has_scheme(rediss)) {
         cfg.tls = has_scheme(rediss);
         std::string_view rest = url.substr(cfg.tls ? rediss.size() : redis.size());

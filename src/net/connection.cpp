@@ -16,7 +16,14 @@ Error server_error(const std::string &reply_text, std::string_view context) {
                         starts("ERR invalid password") || starts("ERR AUTH") || script_acl
                     ? Errc::auth
                     : Errc::server;
-    return Error(code, fmt::format("{}: Redis replied: {}", context, printable(reply_text, 512)));
+    // Refusals that say what the server is: a URL of the wrong form (the server answered, but not as a lock server).
+    std::string_view hint;
+    if (starts("MOVED ") || starts("ASK ") || starts("CLUSTERDOWN"))
+        hint = " (this server is a Redis Cluster node: use a redis+cluster:// URL)";
+    else if (starts("ERR unknown command 'SET'") || starts("ERR unknown command 'EVALSHA'") ||
+             starts("ERR unknown command 'GET'"))
+        hint = " (a sentinel? reach the master through it with redis+sentinel://host:26379/service_name)";
+    return Error(code, fmt::format("{}: Redis replied: {}{}", context, printable(reply_text, 512), hint));
 }
 
 namespace {
@@ -77,7 +84,8 @@ Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline 
             }
             if (r.is_error())
                 throw server_error(without_credentials(r.str, cfg),
-                                   i == 0 && cfg.password ? "authentication failed" : "SELECT failed");
+                                   i == 0 && cfg.password ? fmt::format("authentication failed on {}", where_)
+                                                          : fmt::format("SELECT failed on {}", where_));
         }
     }
     reader_.set_limits(lock_limits);

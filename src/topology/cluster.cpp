@@ -260,6 +260,17 @@ void ClusterRouter::ping(const Deadline &until) {
             all_auth = all_auth && e.code() == Errc::auth;
         }
     }
+    // Seeds that are not masters (replicas, or a typo that another seed hides): each should answer too.
+    for (const Endpoint &seed : cfg_.seeds) {
+        if (std::any_of(nodes.begin(), nodes.end(), [&](const Node &n) { return n.addr == seed; })) continue;
+        try {
+            Pool pool(cfg_.node(seed));
+            ping_node(pool, until);
+        } catch (const Error &e) {
+            problems += fmt::format("{}seed {}: {}", problems.empty() ? "" : "; ", seed.describe(), e.what());
+            all_auth = all_auth && e.code() == Errc::auth;
+        }
+    }
     if (!problems.empty())
         throw Error(all_auth ? Errc::auth : Errc::connection, fmt::format("Redis Cluster: {}", problems));
 }

@@ -32,12 +32,12 @@ struct Failures {
     bool all_auth = true;
     void add(const Endpoint &e, const Error &err) {
         if (!text.empty()) text += "; ";
-        text += fmt::format("{}: {}", e.describe(), err.what());
+        text += fmt::format("sentinel {}: {}", e.describe(), err.what());
         if (err.code() != Errc::auth) all_auth = false;
     }
     void add(const Endpoint &e, std::string_view why) {
         if (!text.empty()) text += "; ";
-        text += fmt::format("{}: {}", e.describe(), why);
+        text += fmt::format("sentinel {}: {}", e.describe(), why);
         all_auth = false;
     }
 };
@@ -174,13 +174,17 @@ void SentinelRouter::ping(const Deadline &until) {
         if (!(m == named.front().second))
             failures.add(s, fmt::format("names {} as the master, {} names {}", m.describe(),
                                         named.front().first.describe(), named.front().second.describe()));
-    try {
-        Route r = route({}, until);
-        ping_node(*r.pool, until);
-    } catch (const Error &e) {
-        if (!failures.text.empty()) failures.text += "; ";
-        failures.text += fmt::format("master: {}", e.what());
-        failures.all_auth = failures.all_auth && e.code() == Errc::auth;
+    if (!named.empty()) {  // else the sentinels' answers above say it all
+        std::string where = named.front().second.describe();
+        try {
+            Route r = route({}, until);
+            where = r.pool->config().describe();
+            ping_node(*r.pool, until);
+        } catch (const Error &e) {
+            if (!failures.text.empty()) failures.text += "; ";
+            failures.text += fmt::format("master {}: {}", where, e.what());
+            failures.all_auth = failures.all_auth && e.code() == Errc::auth;
+        }
     }
     if (!failures.text.empty())
         throw Error(failures.all_auth ? Errc::auth : Errc::connection,

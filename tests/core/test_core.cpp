@@ -107,7 +107,12 @@ TEST_CASE("Sentinel and Cluster URLs: hosts, service, database and both sets of 
              {"redis+cluster://h?sentinel_username=x", "need a redis+sentinel:// URL"},
              {"redis+cluster://h?tls_verify=0", "TLS options need a rediss://"},
              {many, "more than 64 hosts"},
-             {"redis+sentinl://h/m", "unsupported scheme 'redis+sentinl'"}}) {
+             {"redis+sentinl://h/m", "unsupported scheme 'redis+sentinl'"},
+             {"redis+sentinel://a:1;b:2/m", "separated by ','"},
+             {"redis+sentinel://a:1, b:2/m", "no spaces"},
+             {"redis+cluster://127.0.0.1:18000:18001", "one :port"},
+             {"redis+cluster://h/mymaster", "takes no path"},
+             {"redis://ho st", "space"}}) {
         INFO(url);
         try {
             parse_url(url);
