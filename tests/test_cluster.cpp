@@ -1,11 +1,13 @@
 // Redis Cluster (redis+cluster://) against a real 3-master + 3-replica cluster made by redis-cli --cluster create.
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "support/fake_server.hpp"
 #include "support/handles.hpp"
 #include "support/pair_stream.hpp"
 #include "support/topology.hpp"
@@ -123,6 +125,38 @@ TEST_CASE("Cluster: each lock goes to its slot's master, in every slot range, an
     }
     quiet.signal(SIGCONT);
 
+    // A master that hangs (stopped: connections are accepted, nothing answers) costs its own slots only: once a
+    // command to it has timed out and marked the map stale, locks on the other masters go on, each within its time.
+    {
+        auto so = quick_options();
+        so.command_timeout_ms = 1000;
+        Client sc = make_client(cluster.url(), &so);
+        RedisServer &hung = cluster.owner(0);
+        std::vector<std::string> elsewhere;
+        for (int i = 0; elsewhere.size() < 5; ++i) {
+            const std::string name = "cluster:elsewhere:" + std::to_string(i);
+            if (&cluster.owner(server_key_slot(*cluster.nodes[1], name)) != &hung) elsewhere.push_back(name);
+        }
+        std::string on_hung;
+        for (int i = 0; on_hung.empty(); ++i) {
+            const std::string name = "cluster:hung:" + std::to_string(i);
+            if (&cluster.owner(server_key_slot(*cluster.nodes[1], name)) == &hung) on_hung = name;
+        }
+        hung.signal(SIGSTOP);
+        Lock h = make_lock(sc.get(), on_hung, lock_options(10000));
+        CHECK(redlock_lock_acquire(h.get()) != REDLOCK_OK);  // times out on the stopped master
+        for (const std::string &name : elsewhere) {
+            Lock x = make_lock(sc.get(), name, lock_options(10000));
+            const auto t = std::chrono::steady_clock::now();
+            CHECK(redlock_lock_acquire(x.get()) == REDLOCK_OK);
+            INFO(name << ": " << redlock_last_error());
+            CHECK(seconds_since(t) < 0.9);
+            CHECK(redlock_lock_release(x.get()) == REDLOCK_OK);
+        }
+        hung.signal(SIGCONT);
+        cluster.wait_ok();  // its replica may have taken over meanwhile
+    }
+
     // A plain URL aimed at a cluster node: the refusal (MOVED) says what it is talking to.
     {
         Client direct = make_client("redis://127.0.0.1:" + std::to_string(cluster.owner(0).port()), &o);
@@ -234,4 +268,45 @@ TEST_CASE("Cluster: failover (CLUSTER FAILOVER, then kill -9 of a master) during
     CHECK(eventually([&] { return (ping = redlock_client_ping(c.get())) == REDLOCK_OK; }, std::chrono::seconds(10)));
     INFO(redlock_last_error());
     CHECK(ping == REDLOCK_OK);
+}
+
+TEST_CASE("Cluster, hostile or odd nodes: a nil host (unknown-endpoint) is the node asked, an unserved slot does not "
+          "storm",
+          "[cluster]") {
+    MiniRedis redis;
+    std::atomic<int> slot_maps{0};
+    int port = 0;
+    std::string last_slot = "16383";
+    FakeServer node([&](const std::vector<std::string> &argv) -> FakeServer::Answer {
+        if (argv.size() == 2 && argv[0] == "CLUSTER" && argv[1] == "SLOTS") {
+            ++slot_maps;  // one range, its master's host nil: "the host you asked"
+            return "*1\r\n*3\r\n:0\r\n:" + last_slot + "\r\n*3\r\n$-1\r\n:" + std::to_string(port) +
+                   "\r\n$2\r\nid\r\n";
+        }
+        return redis(argv);
+    });
+    port = node.port();
+    auto o = quick_options();
+    o.command_timeout_ms = 1000;
+    {
+        Client c = make_client("redis+cluster://127.0.0.1:" + std::to_string(port), &o);
+        Lock l = make_lock(c.get(), "odd:nil-host", lock_options(10000));
+        CHECK(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+        INFO(redlock_last_error());
+        CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+    }
+    // Only slots 0-100 served: a lock elsewhere waits for a map that serves it, reading the map at most every
+    // 100 ms (not once per attempt), and then says which slot.
+    last_slot = "100";
+    slot_maps = 0;
+    const int before = node.connections();
+    Client c = make_client("redis+cluster://127.0.0.1:" + std::to_string(port), &o);
+    Lock l = make_lock(c.get(), "foo", lock_options(10000));  // slot 12182
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_ECONN);
+    CHECK_THAT(redlock_last_error(), Contains("no cluster node serves slot 12182"));
+    CHECK(seconds_since(t0) >= 0.9);
+    CHECK(seconds_since(t0) < 3.0);
+    CHECK(slot_maps.load() <= 15);
+    CHECK(node.connections() - before <= 15);
 }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "redlock/redlock.hpp"
+#include "support/fake_server.hpp"
 #include "support/handles.hpp"
 #include "support/loopback.hpp"
 #include "support/pair_stream.hpp"
@@ -111,6 +112,28 @@ TEST_CASE("Sentinel: locks go to the master the sentinels name, and ping checks 
         CHECK(redlock_lock_acquire(x.get()) == REDLOCK_ESERVER);
         CHECK_THAT(redlock_last_error(), Contains("redis+sentinel://"));
     }
+    // A sentinel that names a replica (one cut off from the others during a failover) is passed over for the others.
+    {
+        const std::string rp = std::to_string(s.replica()->port());
+        FakeServer liar([&](const std::vector<std::string> &argv) -> FakeServer::Answer {
+            if (!argv.empty() && argv[0] == "SENTINEL")
+                return "*2\r\n$9\r\n127.0.0.1\r\n$" + std::to_string(rp.size()) + "\r\n" + rp + "\r\n";
+            return std::string("-ERR unknown command\r\n");
+        });
+        std::string url = s.url();
+        url.insert(url.find("://") + 3, "127.0.0.1:" + std::to_string(liar.port()) + ",");
+        Client c2 = make_client(url, &o);
+        for (int i = 0; i < 3; ++i) {
+            Lock x = make_lock(c2.get(), "sentinel:liar", lock_options(10000));
+            CHECK(redlock_lock_acquire(x.get()) == REDLOCK_OK);
+            INFO(redlock_last_error());
+            CHECK(value_on(*s.master(), "sentinel:liar") == token_of(x.get()));
+            CHECK(redlock_lock_release(x.get()) == REDLOCK_OK);
+        }
+        CHECK(redlock_client_ping(c2.get()) == REDLOCK_ECONN);
+        CHECK_THAT(redlock_last_error(), Contains("as the master"));
+    }
+
     // A silent first sentinel (stopped: connections are accepted, nothing answers) does not use up the time of the
     // others: a new client finds the master through them, each call well within its command timeout.
     s.sentinels[0]->signal(SIGSTOP);

@@ -21,8 +21,9 @@ ClientConfig with_tls_context(ClientConfig cfg) {
     return cfg;
 }
 
-// Redirections one command may follow (a slot moved twice during a resharding is already rare).
-constexpr int kMaxRedirects = 16;
+// Redirections and waits one command may go through, whatever its deadline (a hostile or broken cluster that keeps
+// redirecting a command with no command timeout must still end).
+constexpr int kMaxRedirects = 100;
 
 // One attempt's connection use: ASKING first when a cluster node is importing the key's slot.
 Reply call_on(Connection &c, Argv argv, const Deadline &d, unsigned accept, bool asking) {
@@ -57,18 +58,36 @@ Waiters &Client::waiters() {
 
 template <class Op>
 Reply Client::routed(std::string_view key, const Deadline &until, Op &&op) {
-    Route r = router_->route(key, until);
     Millis pause(10);  // between attempts while a failover or migration settles, doubling to 200 ms
+    auto wait = [&] {
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, Millis(200));
+    };
+    // The node for the key; while none can be named (no sentinel answers, no node serves the slot), asked again
+    // after a pause until `until`.
+    auto find = [&] {
+        for (;;) {
+            try {
+                return router_->route(key, until);
+            } catch (const Error &e) {
+                if (!is_transport_failure(e.code()) || until.passed_after(pause)) throw;
+            }
+            wait();
+        }
+    };
+    Route r = find();
     for (int redirects = 0;;) {
         Router::Next next;
         try {
             Reply reply = op(*r.pool, r.asking);
             if (!reply.is_error()) return reply;
             next = router_->redirected(reply.str, r);
-            // Out of redirections or of time: the server's refusal is the answer.
-            if (next == Router::Next::answer || (next != Router::Next::wait && ++redirects > kMaxRedirects) ||
-                (next == Router::Next::wait && until.passed_after(pause)))
-                return reply;
+            if (next == Router::Next::answer) return reply;
+            // A redirection more than a few times in a row (two nodes that disagree for a moment while a slot's
+            // owner changes) is waited out like a migration; the server's refusal is the answer only once the time
+            // is up, or after very many.
+            if (++redirects > 3 && next == Router::Next::reroute) next = Router::Next::wait;
+            if (redirects > kMaxRedirects || (next == Router::Next::wait && until.passed_after(pause))) return reply;
         } catch (const OutcomeUnknown &) {
             router_->suspect(r);
             throw;
@@ -77,11 +96,8 @@ Reply Client::routed(std::string_view key, const Deadline &until, Op &&op) {
             if (!is_transport_failure(e.code()) || !router_->unreachable(r) || until.passed_after(pause)) throw;
             next = Router::Next::wait;
         }
-        if (next == Router::Next::wait) {
-            std::this_thread::sleep_for(pause);
-            pause = std::min(pause * 2, Millis(200));
-        }
-        if (next != Router::Next::follow) r = router_->route(key, until);
+        if (next == Router::Next::wait) wait();
+        if (next != Router::Next::follow) r = find();
     }
 }
 

@@ -64,7 +64,7 @@ Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline 
     if (cfg.require_master) {  // a master's ROLE lists its replicas
         ReplyLimits l = lock_limits;
         l.max_depth = 3;
-        l.max_elements = 4096;
+        l.max_elements = 1u << 16;
         reader_.set_limits(l);
     }
     if (expected > 0) {

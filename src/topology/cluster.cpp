@@ -58,12 +58,28 @@ unsigned key_slot(std::string_view key) noexcept {
 
 ClusterRouter::ClusterRouter(ClientConfig cfg) : cfg_(std::move(cfg)), slots_(kClusterSlots, kNoNode) {}
 
-uint16_t ClusterRouter::node_locked(const Endpoint &e) {
-    for (size_t i = 0; i < nodes_.size(); ++i)
-        if (nodes_[i].addr == e) return static_cast<uint16_t>(i);
+std::shared_ptr<Pool> ClusterRouter::pool_for(const Endpoint &e, unsigned slot) {
+    auto find_locked = [&]() -> std::shared_ptr<Pool> {
+        for (size_t i = 0; i < nodes_.size(); ++i) {
+            if (!(nodes_[i].addr == e)) continue;
+            if (slot < kClusterSlots) slots_[slot] = static_cast<uint16_t>(i);
+            return nodes_[i].pool;
+        }
+        return nullptr;
+    };
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        if (auto p = find_locked()) return p;
+    }
+    // Pools are made and dropped outside the mutex: they register with the fork guards, whose registry is locked
+    // before any guarded mutex (this router's included).
+    auto made = std::make_shared<Pool>(cfg_.node(e));
+    std::lock_guard<std::mutex> lk(mu_);  // released before `made` goes, if another thread was first
+    if (auto p = find_locked()) return p;
     if (nodes_.size() >= kNoNode) throw Error(Errc::server, "more cluster nodes than a client can route to");
-    nodes_.push_back({e, std::make_shared<Pool>(cfg_.node(e))});
-    return static_cast<uint16_t>(nodes_.size() - 1);
+    nodes_.push_back({e, made});
+    if (slot < kClusterSlots) slots_[slot] = static_cast<uint16_t>(nodes_.size() - 1);
+    return made;
 }
 
 Route ClusterRouter::route(std::string_view key, const Deadline &until) {
@@ -71,7 +87,14 @@ Route ClusterRouter::route(std::string_view key, const Deadline &until) {
     uint64_t seen;
     {
         std::lock_guard<std::mutex> lk(mu_);
-        if (!stale_ && slots_[slot] != kNoNode) return {nodes_[slots_[slot]].pool};
+        // A stale map is read again, but not more often than kMinRefreshGap: a node that keeps failing (or a slot
+        // nobody serves) must not turn every command into a new connection and a CLUSTER SLOTS.
+        const bool recent = generation_ > 0 && Clock::now() < refreshed_at_ + kMinRefreshGap;
+        if (slots_[slot] != kNoNode && (!stale_ || recent)) return {nodes_[slots_[slot]].pool};
+        if (slots_[slot] == kNoNode && recent)
+            throw Error(Errc::connection, fmt::format("no cluster node serves slot {} (the cluster is down or being "
+                                                      "reconfigured)",
+                                                      slot));
         seen = generation_;
     }
     refresh(until, seen);
@@ -131,11 +154,14 @@ void ClusterRouter::refresh(const Deadline &until, uint64_t seen_generation) {
                 if (range.type != Reply::Type::array || el.size() < 3 || el[0].type != Reply::Type::integer ||
                     el[1].type != Reply::Type::integer || el[0].integer < 0 || el[1].integer < el[0].integer ||
                     el[1].integer >= kClusterSlots || el[2].type != Reply::Type::array || el[2].elements.size() < 2 ||
-                    el[2].elements[0].type != Reply::Type::string || el[2].elements[1].type != Reply::Type::integer ||
+                    (el[2].elements[0].type != Reply::Type::string && !el[2].elements[0].is_nil()) ||
+                    el[2].elements[1].type != Reply::Type::integer ||
                     el[2].elements[1].integer < 1 || el[2].elements[1].integer > 65535)
                     throw Error(Errc::server, "CLUSTER SLOTS: malformed reply");
                 Endpoint master{el[2].elements[0].str, static_cast<uint16_t>(el[2].elements[1].integer)};
-                if (master.host.empty() || master.host == "?") master.host = e.host;  // "unknown": the node we asked
+                // nil (cluster-preferred-endpoint-type unknown-endpoint), "" or "?" (unknown): the node we asked.
+                if (master.host.empty() || master.host == "?") master.host = e.host;
+                if (!valid_host(master.host)) throw Error(Errc::server, "CLUSTER SLOTS: a host that is not a host name");
                 ranges.push_back({{static_cast<unsigned>(el[0].integer), static_cast<unsigned>(el[1].integer)},
                                   std::move(master)});
             }
@@ -146,31 +172,41 @@ void ClusterRouter::refresh(const Deadline &until, uint64_t seen_generation) {
             if (err.code() != Errc::auth) all_auth = false;
             continue;
         }
-        std::lock_guard<std::mutex> lk(mu_);
-        // Pools of masters that stay are kept (their connections too); the others go when their last user does.
-        std::vector<Node> old;
-        old.swap(nodes_);
-        std::fill(slots_.begin(), slots_.end(), kNoNode);
-        for (const auto &[range, master] : ranges) {
-            uint16_t idx = kNoNode;
-            for (size_t n = 0; n < nodes_.size() && idx == kNoNode; ++n)
-                if (nodes_[n].addr == master) idx = static_cast<uint16_t>(n);
-            if (idx == kNoNode) {
-                std::shared_ptr<Pool> pool;
-                for (Node &o : old)
-                    if (o.addr == master) pool = o.pool;
-                nodes_.push_back({master, pool ? pool : std::make_shared<Pool>(cfg_.node(master))});
-                idx = static_cast<uint16_t>(nodes_.size() - 1);
-            }
-            std::fill(slots_.begin() + range.first, slots_.begin() + range.second + 1, idx);
-        }
-        stale_ = false;
-        ++generation_;
-        answered_ = e;
+        install(ranges, e);
         return;
     }
     throw Error(all_auth && !failures.empty() ? Errc::auth : Errc::connection,
                 fmt::format("no cluster node answered CLUSTER SLOTS ({})", failures.empty() ? "out of time" : failures));
+}
+
+void ClusterRouter::install(const std::vector<std::pair<std::pair<unsigned, unsigned>, Endpoint>> &ranges,
+                            const Endpoint &from) {
+    // Built outside the mutex (pools are made there, see pool_for), in O(ranges log masters): a hostile map of many
+    // ranges costs the asking thread, never the others.
+    std::map<Endpoint, std::shared_ptr<Pool>> old;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        for (const Node &n : nodes_) old.emplace(n.addr, n.pool);
+    }
+    std::vector<Node> nodes;
+    std::vector<uint16_t> slots(kClusterSlots, kNoNode);
+    std::map<Endpoint, uint16_t> index;
+    for (const auto &[range, master] : ranges) {
+        auto [it, added] = index.emplace(master, static_cast<uint16_t>(nodes.size()));
+        if (added) {
+            if (nodes.size() >= kNoNode - 1) throw Error(Errc::server, "CLUSTER SLOTS names more masters than a client can route to");
+            auto o = old.find(master);  // pools of masters that stay are kept, with their connections
+            nodes.push_back({master, o != old.end() ? o->second : std::make_shared<Pool>(cfg_.node(master))});
+        }
+        std::fill(slots.begin() + range.first, slots.begin() + range.second + 1, it->second);
+    }
+    std::lock_guard<std::mutex> lk(mu_);
+    nodes_.swap(nodes);  // the old ones go after the mutex (when `nodes` and `old` do)
+    slots_.swap(slots);
+    stale_ = false;
+    ++generation_;
+    refreshed_at_ = Clock::now();
+    answered_ = from;
 }
 
 bool ClusterRouter::parse_redirect(const std::string &error, size_t skip, const Route &from, unsigned &slot,
@@ -184,27 +220,26 @@ bool ClusterRouter::parse_redirect(const std::string &error, size_t skip, const 
     if (colon == std::string_view::npos) return false;
     std::string_view p = addr.substr(colon + 1);
     unsigned port = 0;
-    if (std::from_chars(s.data(), s.data() + s.size(), slot).ptr != s.data() + s.size() || slot >= kClusterSlots ||
+    if (s.empty() || std::from_chars(s.data(), s.data() + s.size(), slot).ptr != s.data() + s.size() ||
+        slot >= kClusterSlots ||
         std::from_chars(p.data(), p.data() + p.size(), port).ptr != p.data() + p.size() || port == 0 || port > 65535)
         return false;
     to.host = std::string(addr.substr(0, colon));
     if (to.host.size() > 2 && to.host.front() == '[' && to.host.back() == ']') to.host = to.host.substr(1, to.host.size() - 2);
-    if (to.host.empty()) to.host = from.pool->config().host;
+    if (to.host.empty() || to.host == "?") to.host = from.pool->config().host;  // unknown: the replying node's
     to.port = static_cast<uint16_t>(port);
-    return true;
+    return valid_host(to.host);
 }
 
 Router::Next ClusterRouter::redirected(const std::string &error, Route &r) {
     unsigned slot = 0;
     Endpoint to;
     if (starts(error, "MOVED ") && parse_redirect(error, 6, r, slot, to)) {
-        std::lock_guard<std::mutex> lk(mu_);
-        slots_[slot] = node_locked(to);
+        (void)pool_for(to, slot);  // the slot's new owner, in the map
         return Next::reroute;
     }
     if (starts(error, "ASK ") && parse_redirect(error, 4, r, slot, to)) {
-        std::lock_guard<std::mutex> lk(mu_);
-        r = {nodes_[node_locked(to)].pool, true};
+        r = {pool_for(to, kClusterSlots), true};  // this command only: the slot still belongs to the old owner
         return Next::follow;
     }
     if (starts(error, "TRYAGAIN") || starts(error, "LOADING") || starts(error, "MASTERDOWN")) return Next::wait;

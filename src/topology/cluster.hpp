@@ -12,6 +12,8 @@
 namespace redlock::core {
 
 inline constexpr unsigned kClusterSlots = 16384;
+// The least time between two readings of the slot map after failures (a MOVED updates its slot at once).
+inline constexpr Millis kMinRefreshGap{100};
 
 // The slot Redis Cluster assigns to `key`.
 unsigned key_slot(std::string_view key) noexcept;
@@ -36,7 +38,10 @@ private:
     };
     // Asks the known nodes, then the seeds, for CLUSTER SLOTS until one answers; throws Error.
     void refresh(const Deadline &until, uint64_t seen_generation);
-    uint16_t node_locked(const Endpoint &e);  // its index, added if new
+    // The pool of the master at `e`, added to the nodes if new; with a slot (< kClusterSlots), it is now that slot's.
+    std::shared_ptr<Pool> pool_for(const Endpoint &e, unsigned slot);
+    // A map read from `from` becomes the client's.
+    void install(const std::vector<std::pair<std::pair<unsigned, unsigned>, Endpoint>> &ranges, const Endpoint &from);
     // "MOVED 3999 127.0.0.1:6381": the slot and the node (an empty host is the replying node's).
     bool parse_redirect(const std::string &error, size_t skip, const Route &from, unsigned &slot, Endpoint &to) const;
 
@@ -47,6 +52,7 @@ private:
     std::vector<uint16_t> slots_;  // slot -> index in nodes_, or kNoNode
     bool stale_ = true;
     Endpoint answered_;  // the node whose map was read last
+    Clock::time_point refreshed_at_;
     uint64_t generation_ = 0;  // maps installed so far
     ForkGuard fork_guard_{mu_, &refreshing_.cv};
 };

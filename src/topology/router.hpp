@@ -96,6 +96,13 @@ inline Deadline host_slice(const Deadline &until, size_t hosts_left) {
     return Deadline::after(std::max(*left / static_cast<Millis::rep>(hosts_left), kMinHostSlice)).earlier(until);
 }
 
+// A host name or address as a server named it (a sentinel, CLUSTER SLOTS, MOVED): 1..255 bytes, nothing that is
+// not printable ASCII, no space. Anything else is refused, not connected to or quoted.
+inline bool valid_host(std::string_view h) {
+    return !h.empty() && h.size() <= 255 &&
+           std::all_of(h.begin(), h.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
 // PING on one pool's node: Error unless PONG.
 void ping_node(Pool &pool, const Deadline &until);
 

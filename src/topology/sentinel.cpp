@@ -82,7 +82,7 @@ Endpoint SentinelRouter::ask(const Endpoint &sentinel, const Deadline &until) co
         throw Error(Errc::connection, fmt::format("it monitors no master named '{}'", printable(cfg_.service, 128)));
     uint16_t port = 0;
     const std::string *p = r.elements.size() == 2 ? &r.elements[1].str : nullptr;
-    if (!p || r.elements[0].type != Reply::Type::string || r.elements[0].str.empty() ||
+    if (!p || r.elements[0].type != Reply::Type::string || !valid_host(r.elements[0].str) ||
         std::from_chars(p->data(), p->data() + p->size(), port).ptr != p->data() + p->size() || port == 0)
         throw Error(Errc::connection, "SENTINEL get-master-addr-by-name: not a host and port");
     return {r.elements[0].str, port};
@@ -114,14 +114,21 @@ std::shared_ptr<Pool> SentinelRouter::discover(const Deadline &until, bool reche
             failures.add(s, e);
             continue;
         }
-        std::lock_guard<std::mutex> lk(mu_);
+        // A new master's pool is made, and the old one's dropped with its connections, outside the mutex: pools
+        // register with the fork guards, whose registry is locked before any guarded mutex (this one included).
+        std::shared_ptr<Pool> pool;
+        {
+            std::lock_guard<std::mutex> lk(mu_);
+            if (master_ && addr == master_addr_) pool = master_;
+        }
+        if (!pool) pool = std::make_shared<Pool>(cfg_.node(addr));
+        std::lock_guard<std::mutex> lk(mu_);  // released before `pool` (then the old master's) goes
         // The sentinel that answered is asked first next time.
         auto it = std::find(sentinels_.begin(), sentinels_.end(), s);
         if (it != sentinels_.end()) std::rotate(sentinels_.begin(), it, it + 1);
-        if (!master_ || !(addr == master_addr_)) {
-            master_ = std::make_shared<Pool>(cfg_.node(addr));  // the old master's connections go with its pool
-            master_addr_ = addr;
-        }
+        named_by_ = s;
+        std::swap(master_, pool);
+        master_addr_ = addr;
         stale_ = false;
         checking_ = false;
         checked_ = Clock::now();
@@ -133,7 +140,12 @@ std::shared_ptr<Pool> SentinelRouter::discover(const Deadline &until, bool reche
 
 void SentinelRouter::mark_stale(const Route &r) {
     std::lock_guard<std::mutex> lk(mu_);
-    if (r.pool == master_) stale_ = true;
+    if (r.pool != master_ || stale_) return;
+    stale_ = true;
+    // The sentinel that named this master goes last: cut off from the others, it may name a master that is no
+    // longer one for as long as it stays cut off, while they name the new one.
+    auto it = std::find(sentinels_.begin(), sentinels_.end(), named_by_);
+    if (it != sentinels_.end()) std::rotate(it, it + 1, sentinels_.end());
 }
 
 Router::Next SentinelRouter::redirected(const std::string &error, Route &r) {

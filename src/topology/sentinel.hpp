@@ -37,6 +37,7 @@ private:
     std::vector<Endpoint> sentinels_;  // the last one that answered first
     std::shared_ptr<Pool> master_;
     Endpoint master_addr_;
+    Endpoint named_by_;  // the sentinel that named it
     bool stale_ = true;
     bool checking_ = false;      // a thread is asking the sentinels again
     Clock::time_point checked_;  // the sentinels last named the master
