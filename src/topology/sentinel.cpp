@@ -1,5 +1,11 @@
 #include "topology/sentinel.hpp"
 
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -47,6 +53,75 @@ struct Failures {
 SentinelRouter::SentinelRouter(ClientConfig cfg)
     : cfg_(std::move(cfg)), sentinel_(sentinel_settings(cfg_)), sentinels_(cfg_.seeds) {}
 
+SentinelRouter::~SentinelRouter() {
+    std::unique_ptr<std::thread> t;
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        stop_ = true;
+        if (listener_pid_ == current_pid()) t = std::move(listener_);
+        else if (listener_) (void)listener_.release();  // inherited through fork(): not a thread of this process
+    }
+    if (wake_fd_ >= 0) {
+        const uint64_t one = 1;
+        if (t) (void)!::write(wake_fd_, &one, sizeof one);
+    }
+    if (t && t->joinable()) t->join();
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void SentinelRouter::start_listener() {
+    std::lock_guard<std::mutex> lk(mu_);
+    const pid_t me = current_pid();
+    if (stop_ || (listener_ && listener_pid_ == me)) return;
+    if (listener_) (void)listener_.release();  // the parent's, inherited through fork()
+    if (wake_fd_ >= 0) ::close(wake_fd_);       // the parent's too: a stop meant for the parent's thread
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) return;  // the recheck still notices failovers
+    listener_pid_ = me;
+    listener_ = std::make_unique<std::thread>([this] {
+        ::pthread_setname_np(::pthread_self(), "redlock-sentinel");
+        listen();
+    });
+}
+
+void SentinelRouter::listen() {
+    const std::string prefix = cfg_.service + " ";  // "<service> <old ip> <old port> <new ip> <new port>"
+    size_t next = 0;
+    for (;;) {
+        Endpoint s;
+        int wake;
+        {
+            std::lock_guard<std::mutex> lk(mu_);
+            if (stop_ || sentinels_.empty()) return;
+            s = sentinels_[next++ % sentinels_.size()];
+            wake = wake_fd_;
+        }
+        try {
+            // A connect cannot be woken: kept short, so that freeing the client never waits long for this thread.
+            Connection c(sentinel_.node(s), current_pid(),
+                         Deadline::after(sentinel_.connect_timeout).earlier(Deadline::after(Millis(1000))));
+            c.post({"SUBSCRIBE", "+switch-master"}, Deadline::after(sentinel_.command_timeout));
+            for (;;) {
+                pollfd fds[2] = {{c.poll_fd(), POLLIN, 0}, {wake, POLLIN, 0}};
+                if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+                if (fds[1].revents) return;  // stopping
+                Reply r;
+                while (c.take_pushed(r)) {
+                    if (r.type != Reply::Type::array || r.elements.size() != 3 || r.elements[0].str != "message" ||
+                        r.elements[2].str.compare(0, prefix.size(), prefix) != 0)
+                        continue;  // the subscription's confirmation, or another service's failover
+                    std::lock_guard<std::mutex> lk(mu_);
+                    stale_ = true;  // the next command asks the sentinels, who now name the new master
+                }
+            }
+        } catch (...) {
+            // this sentinel is gone or refuses: the next one, after a pause
+        }
+        pollfd stop = {wake, POLLIN, 0};
+        if (::poll(&stop, 1, 1000) > 0) return;
+    }
+}
+
 Route SentinelRouter::route(std::string_view, const Deadline &until) {
     bool recheck = false;
     {
@@ -58,11 +133,17 @@ Route SentinelRouter::route(std::string_view, const Deadline &until) {
             checking_ = recheck = true;
         }
     }
-    if (!recheck) return {discover(until, false)};
+    if (!recheck) {
+        std::shared_ptr<Pool> master = discover(until, false);
+        start_listener();
+        return {std::move(master)};
+    }
     try {
         // Bounded tighter than a discovery: it runs on some command's thread, and a sentinel that has gone silent
         // must not hold that command for a connect timeout every second.
-        return {discover(Deadline::after(kRecheckLimit).earlier(until), true)};
+        std::shared_ptr<Pool> master = discover(Deadline::after(kRecheckLimit).earlier(until), true);
+        start_listener();
+        return {std::move(master)};
     } catch (const Error &) {
         std::lock_guard<std::mutex> lk(mu_);  // no sentinel answered: the master we know still does
         checking_ = false;

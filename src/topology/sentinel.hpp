@@ -1,9 +1,14 @@
 // Redis Sentinel: the master is whatever the sentinels name for the service, checked with ROLE on every new
-// connection. After a failover (READONLY from the old master, ROLE saying replica, or the old master unreachable)
-// the sentinels are asked again and the old master's pool is dropped.
+// connection. A failover is heard as it happens (+switch-master, on a subscriber thread), else noticed at the next
+// recheck (every second), or by READONLY from the old master, ROLE saying replica, or the old master unreachable;
+// then the sentinels are asked again and the old master's pool is dropped.
 #pragma once
 
+#include <sys/types.h>
+
+#include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "topology/router.hpp"
@@ -13,6 +18,7 @@ namespace redlock::core {
 class SentinelRouter final : public Router {
 public:
     explicit SentinelRouter(ClientConfig cfg);
+    ~SentinelRouter() override;  // stops the +switch-master listener
 
     Route route(std::string_view key, const Deadline &until) override;
     Next redirected(const std::string &error, Route &r) override;
@@ -28,6 +34,11 @@ private:
     // The master's address as one sentinel names it; throws Error.
     Endpoint ask(const Endpoint &sentinel, const Deadline &until) const;
     void mark_stale(const Route &r);
+    // +switch-master: one thread subscribed on a sentinel (the next one after a failure, each second) marks the
+    // master stale the moment the sentinels switch it, so the window in which commands still go to the old master
+    // is that of the message, not of the recheck (which stays, for when no sentinel can be subscribed to).
+    void start_listener();  // after a discovery succeeded; again in a fork()ed child
+    void listen();          // the thread
 
     const ClientConfig cfg_;       // the data nodes' settings (host and port come from the sentinels)
     const ClientConfig sentinel_;  // the sentinels' (their own credentials, no database)
@@ -41,6 +52,10 @@ private:
     bool stale_ = true;
     bool checking_ = false;      // a thread is asking the sentinels again
     Clock::time_point checked_;  // the sentinels last named the master
+    std::unique_ptr<std::thread> listener_;
+    pid_t listener_pid_ = 0;  // the process whose thread and eventfd these are
+    int wake_fd_ = -1;        // wakes the listener to stop
+    bool stop_ = false;
 };
 
 // How often the sentinels are asked again while all is well (at once after a connection failure or READONLY).
