@@ -1,5 +1,6 @@
 // Redis Cluster (redis+cluster://) against a real 3-master + 3-replica cluster made by redis-cli --cluster create.
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -9,6 +10,7 @@
 
 #include "support/fake_server.hpp"
 #include "support/handles.hpp"
+#include "support/loopback.hpp"
 #include "support/pair_stream.hpp"
 #include "support/topology.hpp"
 
@@ -98,14 +100,14 @@ TEST_CASE("Cluster: each lock goes to its slot's master, in every slot range, an
     CHECK(redlock_lock_release(waiter.get()) == REDLOCK_OK);
 
     // Auto-renewal pipelines per node.
-    auto ro = lock_options(600);
+    auto ro = lock_options(1500);
     ro.auto_renew = 1;
     std::vector<Lock> renewed;
     for (int i = 0; i < 30; ++i) {
         renewed.push_back(make_lock(c.get(), "cluster:renew:" + std::to_string(i), ro));
         REQUIRE(redlock_lock_acquire(renewed.back().get()) == REDLOCK_OK);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(3000));  // two TTLs: only renewals keep them
     for (auto &l : renewed) CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
 
     // A silent first seed (a stopped replica: connections are accepted, nothing answers) leaves time for the next.
@@ -309,4 +311,92 @@ TEST_CASE("Cluster, hostile or odd nodes: a nil host (unknown-endpoint) is the n
     CHECK(seconds_since(t0) < 3.0);
     CHECK(slot_maps.load() <= 15);
     CHECK(node.connections() - before <= 15);
+}
+
+namespace {
+// A cluster node of one: every slot its own (or, with `master_port`, another's), the lock's commands done right.
+std::string one_range(int master_port) {
+    return "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:" + std::to_string(master_port) + "\r\n";
+}
+}  // namespace
+
+TEST_CASE("Cluster, hostile or odd nodes: stale maps, failed map reads, ASK loops, a silent seed without a timeout",
+          "[cluster]") {
+    MiniRedis redis;
+    int good_port = 0;
+    FakeServer good([&](const std::vector<std::string> &argv) -> FakeServer::Answer {
+        if (argv.size() == 2 && argv[0] == "CLUSTER") return one_range(good_port);
+        return redis(argv);
+    });
+    good_port = good.port();
+
+    // A node whose map names a master that is gone (cut off from the cluster bus): asked last once that master
+    // cannot be reached, so the node with the right map is asked.
+    const int dead = unused_port();
+    FakeServer stale([&](const std::vector<std::string> &argv) -> FakeServer::Answer {
+        if (argv.size() == 2 && argv[0] == "CLUSTER") return one_range(dead);
+        return std::string("-ERR not here\r\n");
+    });
+    auto o = quick_options();
+    o.command_timeout_ms = 2000;
+    {
+        Client c = make_client("redis+cluster://127.0.0.1:" + std::to_string(stale.port()) + ",127.0.0.1:" +
+                                   std::to_string(good_port),
+                               &o);
+        Lock l = make_lock(c.get(), "odd:stale-map", lock_options(10000));
+        CHECK(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+        INFO(redlock_last_error());
+        CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+    }
+
+    // Map reads that fail are rate limited as much as those that succeed.
+    std::atomic<int> reads{0};
+    FakeServer failing([&](const std::vector<std::string> &argv) -> FakeServer::Answer {
+        if (argv.size() == 2 && argv[0] == "CLUSTER") {
+            ++reads;
+            return std::string("-ERR no map today\r\n");
+        }
+        return std::string("-CLUSTERDOWN The cluster is down\r\n");
+    });
+    {
+        o.command_timeout_ms = 1000;
+        Client c = make_client("redis+cluster://127.0.0.1:" + std::to_string(failing.port()), &o);
+        Lock l = make_lock(c.get(), "odd:failing", lock_options(10000));
+        CHECK(redlock_lock_acquire(l.get()) != REDLOCK_OK);
+        CHECK(reads.load() <= 15);  // about one per 100 ms of the 1 s timeout
+    }
+
+    // A node that answers every command with ASK (to itself): the command still ends at its timeout.
+    int ask_port = 0;
+    FakeServer asker([&](const std::vector<std::string> &argv) -> FakeServer::Answer {
+        if (argv.size() == 2 && argv[0] == "CLUSTER") return one_range(ask_port);
+        if (argv[0] == "ASKING") return std::string("+OK\r\n");
+        FakeServer::Answer a("-ASK 0 127.0.0.1:" + std::to_string(ask_port) + "\r\n");
+        a.delay_ms = 100;
+        return a;
+    });
+    ask_port = asker.port();
+    {
+        Client c = make_client("redis+cluster://127.0.0.1:" + std::to_string(ask_port), &o);
+        Lock l = make_lock(c.get(), "odd:ask-loop", lock_options(10000));
+        const auto t0 = std::chrono::steady_clock::now();
+        CHECK(redlock_lock_acquire(l.get()) != REDLOCK_OK);
+        CHECK(seconds_since(t0) < 4.0);  // one timeout, then the outcome check's; not 100 hops of it
+    }
+
+    // No command timeout at all: a silent first seed (it accepts, never answers) still leaves the next one asked.
+    int silent_port = 0;
+    const int silent = listen_loopback(silent_port);
+    {
+        o.command_timeout_ms = -1;
+        Client c = make_client("redis+cluster://127.0.0.1:" + std::to_string(silent_port) + ",127.0.0.1:" +
+                                   std::to_string(good_port),
+                               &o);
+        Lock l = make_lock(c.get(), "odd:silent-seed", lock_options(10000));
+        const auto t0 = std::chrono::steady_clock::now();
+        CHECK(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+        CHECK(seconds_since(t0) < 8.0);  // the silent one's 5 s, then the good one
+        CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+    }
+    ::close(silent);
 }

@@ -87,7 +87,8 @@ Reply Client::routed(std::string_view key, const Deadline &until, Op &&op) {
             // owner changes) is waited out like a migration; the server's refusal is the answer only once the time
             // is up, or after very many.
             if (++redirects > 3 && next == Router::Next::reroute) next = Router::Next::wait;
-            if (redirects > kMaxRedirects || (next == Router::Next::wait && until.passed_after(pause))) return reply;
+            if (redirects > kMaxRedirects || until.passed() || (next == Router::Next::wait && until.passed_after(pause)))
+                return reply;
         } catch (const OutcomeUnknown &) {
             router_->suspect(r);
             throw;

@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <map>
+#include <utility>
 
 #include "base/error.hpp"
 #include "base/fork_safety.hpp"
@@ -39,7 +40,7 @@ bool starts(const std::string &s, std::string_view p) { return s.compare(0, p.si
 // CLUSTER SLOTS can be long: three integers and a node per replica for every range.
 ReplyLimits slot_map_limits() {
     ReplyLimits l;
-    l.max_elements = 1u << 19;  // 16384 ranges of a master and a replica each fit; a hostile map stays bounded
+    l.max_elements = 1u << 20;  // 16384 one-slot ranges of a master and ~10 replicas fit; a hostile map stays bounded
     l.max_depth = 4;
     return l;
 }
@@ -89,7 +90,7 @@ Route ClusterRouter::route(std::string_view key, const Deadline &until) {
         std::lock_guard<std::mutex> lk(mu_);
         // A stale map is read again, but not more often than kMinRefreshGap: a node that keeps failing (or a slot
         // nobody serves) must not turn every command into a new connection and a CLUSTER SLOTS.
-        const bool recent = generation_ > 0 && Clock::now() < refreshed_at_ + kMinRefreshGap;
+        const bool recent = Clock::now() < tried_at_ + kMinRefreshGap;  // a failed reading counts too
         if (slots_[slot] != kNoNode && (!stale_ || recent)) return {nodes_[slots_[slot]].pool};
         if (slots_[slot] == kNoNode && recent)
             throw Error(Errc::connection, fmt::format("no cluster node serves slot {} (the cluster is down or being "
@@ -125,9 +126,14 @@ void ClusterRouter::refresh(const Deadline &until, uint64_t seen_generation) {
     for (const Endpoint &s : cfg_.seeds)
         if (std::find(ask.begin(), ask.end(), s) == ask.end()) ask.push_back(s);
     {
-        std::lock_guard<std::mutex> lk(mu_);  // the node that answered last is asked first
+        std::lock_guard<std::mutex> lk(mu_);
+        tried_at_ = Clock::now();
+        // The node that answered last is asked first; one whose map named a master that could not be reached goes
+        // last (cut off from the cluster bus, it keeps a stale map).
         auto it = std::find(ask.begin(), ask.end(), answered_);
         if (it != ask.end()) std::rotate(ask.begin(), it, it + 1);
+        it = std::find(ask.begin(), ask.end(), distrusted_);
+        if (it != ask.end()) std::rotate(it, it + 1, ask.end());
     }
 
     std::string failures;
@@ -251,7 +257,10 @@ Router::Next ClusterRouter::redirected(const std::string &error, Route &r) {
 }
 
 bool ClusterRouter::unreachable(const Route &r) {
-    suspect(r);
+    std::lock_guard<std::mutex> lk(mu_);
+    stale_ = true;
+    if (!(answered_ == Endpoint{})) distrusted_ = std::exchange(answered_, Endpoint{});
+    (void)r;
     return true;
 }
 

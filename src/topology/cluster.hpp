@@ -53,6 +53,8 @@ private:
     bool stale_ = true;
     Endpoint answered_;  // the node whose map was read last
     Clock::time_point refreshed_at_;
+    Clock::time_point tried_at_;  // the last reading of the map, whatever came of it
+    Endpoint distrusted_;         // its map named a master that could not be reached: asked last
     uint64_t generation_ = 0;  // maps installed so far
     ForkGuard fork_guard_{mu_, &refreshing_.cv};
 };

@@ -88,11 +88,14 @@ private:
 };
 
 // The share of `until` that one of `hosts_left` hosts (sentinels, seed nodes) may use, so that a silent one leaves
-// time for those after it: the time left divided among them, at least kMinHostSlice.
+// time for those after it: the time left divided among them, at least kMinHostSlice. Without a deadline (no command
+// timeout) each host still gets at most kHostLimit: a silent one must not stop the others being asked.
 inline constexpr Millis kMinHostSlice{100};
+inline constexpr Millis kHostLimit{5000};
 inline Deadline host_slice(const Deadline &until, size_t hosts_left) {
     const std::optional<Millis> left = until.remaining();
-    if (!left || hosts_left <= 1) return until;
+    if (!left) return Deadline::after(kHostLimit);
+    if (hosts_left <= 1) return until;
     return Deadline::after(std::max(*left / static_cast<Millis::rep>(hosts_left), kMinHostSlice)).earlier(until);
 }
 

@@ -129,8 +129,10 @@ Route SentinelRouter::route(std::string_view, const Deadline &until) {
         if (master_ && !stale_) {
             // A failover the client has not noticed (the old master still answers, as a master, until the sentinels
             // reconfigure it) is noticed within kRecheck: one thread asks the sentinels again, the others go on.
-            if (checking_ || Clock::now() < checked_ + kRecheck) return {master_};
+            // (a recheck under way in the parent, when this is a fork()ed child, is nobody's in here)
+            if ((checking_ && checking_pid_ == current_pid()) || Clock::now() < checked_ + kRecheck) return {master_};
             checking_ = recheck = true;
+            checking_pid_ = current_pid();
         }
     }
     if (!recheck) {

@@ -51,6 +51,7 @@ private:
     Endpoint named_by_;  // the sentinel that named it
     bool stale_ = true;
     bool checking_ = false;      // a thread is asking the sentinels again
+    pid_t checking_pid_ = 0;     // of this process
     Clock::time_point checked_;  // the sentinels last named the master
     std::unique_ptr<std::thread> listener_;
     pid_t listener_pid_ = 0;  // the process whose thread and eventfd these are
