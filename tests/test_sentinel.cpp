@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <string>
@@ -295,4 +296,52 @@ TEST_CASE("fork() during a Sentinel discovery: the child does not wait for a dis
     CHECK(seconds_since(t0) < 6.0);
     asking.join();
     ::close(lfd);
+}
+
+TEST_CASE("fork() during a Sentinel recheck: the child still rechecks, and follows the sentinels to a new master",
+          "[sentinel][fork]") {
+    RedisServer a, b;  // two masters; the fake sentinel names a, then b
+    std::atomic<bool> switched{false}, slow{false};
+    FakeServer sentinel([&](const std::vector<std::string> &argv) -> FakeServer::Answer {
+        if (argv.empty() || argv[0] != "SENTINEL") return std::string();  // SUBSCRIBE: confirmed never
+        const std::string port = std::to_string(switched ? b.port() : a.port());
+        FakeServer::Answer ans("*2\r\n$9\r\n127.0.0.1\r\n$" + std::to_string(port.size()) + "\r\n" + port + "\r\n");
+        if (slow) ans.delay_ms = 200;  // a recheck under way for 200 ms (within its 250 ms)
+        return ans;
+    });
+    auto o = quick_options();
+    Client c = make_client("redis+sentinel://127.0.0.1:" + std::to_string(sentinel.port()) + "/mymaster", &o);
+    Lock first = make_lock(c.get(), "recheck:first", lock_options(10000));
+    REQUIRE(redlock_lock_acquire(first.get()) == REDLOCK_OK);
+    REQUIRE(redlock_lock_release(first.get()) == REDLOCK_OK);
+    CHECK(a.admin({"EXISTS", "recheck:first"}).integer == 0);
+
+    slow = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a recheck is due
+    std::thread rechecking([&] {
+        Lock l = new_lock_or_null(c.get(), "recheck:parent", lock_options(10000, 100, 0));
+        if (l && redlock_lock_acquire(l.get()) == REDLOCK_OK) redlock_lock_release(l.get());
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));  // that thread is asking the sentinel now
+    switched = true;
+    const pid_t child = ::fork();
+    if (child == 0) {
+        // The parent's recheck is nobody's in here: within a few seconds the child asks the sentinel itself.
+        for (int i = 0; i < 40; ++i) {
+            const std::string name = "recheck:child:" + std::to_string(i);
+            Lock l = new_lock_or_null(c.get(), name, lock_options(10000, 100, 0));
+            if (l && redlock_lock_acquire(l.get()) == REDLOCK_OK) {
+                const bool on_b = b.admin({"EXISTS", name}).integer == 1;
+                redlock_lock_release(l.get());
+                if (on_b) _exit(0);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        _exit(1);
+    }
+    int status = -1;
+    REQUIRE(eventually([&] { return ::waitpid(child, &status, WNOHANG) == child; }, std::chrono::seconds(15)));
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    rechecking.join();
 }
