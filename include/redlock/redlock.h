@@ -199,7 +199,8 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
  * Check that the server answers: opens (or reuses) a connection, authenticates, selects the database and sends PING.
  * Useful at startup, since redlock_client_new() does not connect. Through Sentinel: every sentinel answers and they
  * agree on the master, which answers PING; in a cluster: every slot is served and every master answers PING.
- * The error message says what is wrong.
+ * The error message says what is wrong; the code is REDLOCK_EAUTH when every failure was a refused credential, else
+ * REDLOCK_ECONN (one code for a topology that is not whole, whatever each part answered).
  * @return REDLOCK_OK, REDLOCK_EINVAL (NULL client), REDLOCK_ECONN, REDLOCK_ETIMEDOUT, REDLOCK_EAUTH, REDLOCK_ESERVER.
  */
 REDLOCK_API int redlock_client_ping(redlock_client *client) REDLOCK_NOEXCEPT;

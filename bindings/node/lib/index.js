@@ -214,6 +214,9 @@ class Client {
     if (opts.password != null) o.password = arg.text(opts.password, 'password');
     for (const [js, c] of TEXT_FIELDS) if (opts[js] != null) o[c] = arg.text(opts[js], js);
     if (given('tlsVerify')) o.tls_verify = arg.boolean(opts.tlsVerify, 'tlsVerify') ? 1 : 0;
+    if ((opts.sentinelUsername != null || opts.sentinelPassword != null) && !/^rediss?\+sentinel:\/\//i.test(url)) {
+      throw new InvalidArgumentError('sentinelUsername/sentinelPassword need a redis+sentinel:// URL', codes.EINVAL);
+    }
     const out = [0n];
     check(c.clientNew(out, url, o));
     this._address = out[0];

@@ -403,7 +403,7 @@ test('redis+sentinel://: the lock reaches the master the sentinel names; sentine
       const wrong = new Client(`redis+sentinel://127.0.0.1:${sentinel.port}/mymaster`, { sentinelPassword: 'nope' });
       await assert.rejects(wrong.ping(), AuthenticationError);
       wrong.close();
-      assert.throws(() => new Client(master.url, { sentinelPassword: 'x' }), InvalidArgumentError);
+      assert.throws(() => new Client(master.url, { sentinelPassword: 'x' }), /sentinelPassword need a redis\+sentinel/);
     } finally {
       sentinel.stop();
       master.stop();
