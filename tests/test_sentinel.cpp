@@ -345,3 +345,35 @@ TEST_CASE("fork() during a Sentinel recheck: the child still rechecks, and follo
     CHECK(WEXITSTATUS(status) == 0);
     rechecking.join();
 }
+
+TEST_CASE("a sentinel flooding +switch-master messages cannot hold up redlock_client_free", "[sentinel]") {
+    RedisServer master;
+    auto bulk = [](const std::string &s) { return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n"; };
+    std::string frames;
+    for (int i = 0; i < 500; ++i)
+        frames += "*3\r\n" + bulk("message") + bulk("+switch-master") + bulk("mymaster 1.1.1.1 1 1.1.1.1 2");
+    FakeServer sentinel([&](const std::vector<std::string> &argv) -> FakeServer::Answer {
+        if (!argv.empty() && argv[0] == "SENTINEL") {
+            const std::string port = std::to_string(master.port());
+            return "*2\r\n" + bulk("127.0.0.1") + bulk(port);
+        }
+        FakeServer::Answer a("*3\r\n" + bulk("subscribe") + bulk("+switch-master") + ":1\r\n");
+        a.flood = frames;  // for ever
+        return a;
+    });
+    auto o = quick_options();
+    redlock_client *c = nullptr;
+    REQUIRE(redlock_client_new(&c, ("redis+sentinel://127.0.0.1:" + std::to_string(sentinel.port()) + "/mymaster").c_str(),
+                               &o) == REDLOCK_OK);
+    {
+        Lock l = make_lock(c, "flood", lock_options(10000));
+        for (int i = 0; i < 20; ++i) {  // the flood may mark the master stale at most every 100 ms: locks go on
+            CHECK(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+            CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+        }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the listener is deep in the flood
+    const auto t0 = std::chrono::steady_clock::now();
+    redlock_client_free(c);
+    CHECK(seconds_since(t0) < 1.0);
+}

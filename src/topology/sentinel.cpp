@@ -58,6 +58,7 @@ SentinelRouter::~SentinelRouter() {
     {
         std::lock_guard<std::mutex> lk(mu_);
         stop_ = true;
+        stopping_.store(true, std::memory_order_relaxed);
         if (listener_pid_ == current_pid()) t = std::move(listener_);
         else if (listener_) (void)listener_.release();  // inherited through fork(): not a thread of this process
     }
@@ -72,16 +73,24 @@ SentinelRouter::~SentinelRouter() {
 void SentinelRouter::start_listener() {
     std::lock_guard<std::mutex> lk(mu_);
     const pid_t me = current_pid();
-    if (stop_ || (listener_ && listener_pid_ == me)) return;
+    if (stop_ || (listener_ && listener_pid_ == me) || listener_failed_pid_ == me) return;
     if (listener_) (void)listener_.release();  // the parent's, inherited through fork()
     if (wake_fd_ >= 0) ::close(wake_fd_);       // the parent's too: a stop meant for the parent's thread
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) return;  // the recheck still notices failovers
     listener_pid_ = me;
-    listener_ = std::make_unique<std::thread>([this] {
-        ::pthread_setname_np(::pthread_self(), "redlock-sentinel");
-        listen();
-    });
+    try {
+        listener_ = std::make_unique<std::thread>([this] {
+            ::pthread_setname_np(::pthread_self(), "redlock-sentinel");
+            listen();
+        });
+    } catch (const std::exception &) {
+        // No thread to be had (a process at its limit): the recheck still notices failovers; not tried again, and
+        // never the lock call's failure.
+        listener_failed_pid_ = me;
+        ::close(wake_fd_);
+        wake_fd_ = -1;
+    }
 }
 
 void SentinelRouter::listen() {
@@ -107,11 +116,17 @@ void SentinelRouter::listen() {
                 if (fds[1].revents) return;  // stopping
                 Reply r;
                 while (c.take_pushed(r)) {
+                    if (stopping_.load(std::memory_order_relaxed)) return;  // a flood must not hold up the client's free
                     if (r.type != Reply::Type::array || r.elements.size() != 3 || r.elements[0].str != "message" ||
                         r.elements[2].str.compare(0, prefix.size(), prefix) != 0)
                         continue;  // the subscription's confirmation, or another service's failover
+                    // The next command asks the sentinels, who now name the new master. At most every 100 ms: a
+                    // sentinel repeating the message cannot make every command a discovery.
+                    const auto now = Clock::now();
+                    if (now < last_switch_ + Millis(100)) continue;
+                    last_switch_ = now;
                     std::lock_guard<std::mutex> lk(mu_);
-                    stale_ = true;  // the next command asks the sentinels, who now name the new master
+                    stale_ = true;
                 }
             }
         } catch (...) {

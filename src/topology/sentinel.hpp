@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -57,6 +58,9 @@ private:
     pid_t listener_pid_ = 0;  // the process whose thread and eventfd these are
     int wake_fd_ = -1;        // wakes the listener to stop
     bool stop_ = false;
+    std::atomic<bool> stopping_{false};  // stop_, read by the listener between messages without the mutex
+    pid_t listener_failed_pid_ = 0;      // no thread could be made for it in this process
+    Clock::time_point last_switch_;      // the listener's own: the last +switch-master acted on
 };
 
 // How often the sentinels are asked again while all is well (at once after a connection failure or READONLY).

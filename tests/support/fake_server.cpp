@@ -110,6 +110,8 @@ void FakeServer::serve(int fd) {
                 if (!send_all(fd, chunk.data(), k)) break;
                 left -= k;
             }
+            while (open && !a.flood.empty() && !stop_ && send_all(fd, a.flood.data(), a.flood.size())) {
+            }
             if (!a.later.empty() && pause(a.later_ms)) send_all(fd, a.later.data(), a.later.size());
             if (a.close) open = false;
         }

@@ -21,6 +21,7 @@ public:
         int delay_ms = 0;         // before sending
         int drip_ms = 0;          // > 0: one byte every drip_ms
         size_t stream = 0;        // then this many more bytes of 'x' (a huge reply's body), until the peer goes
+        std::string flood;        // then these bytes again and again, until the peer goes or the server stops
         std::string later;        // sent later_ms after the answer, unasked
         int later_ms = 0;
         bool close = false;       // close the connection afterwards
