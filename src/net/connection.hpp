@@ -54,6 +54,11 @@ public:
 
     bool broken() const noexcept { return broken_; }
     bool looks_dead() noexcept { return transport_->looks_dead(); }
+    // Gives up on this connection (a reply still owed, say): never reused, closed with a reset.
+    void abandon() noexcept {
+        broken_ = true;
+        transport_->abort_on_close();
+    }
     pid_t owner_pid() const noexcept { return owner_pid_; }
 
 private:

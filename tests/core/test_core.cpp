@@ -14,6 +14,8 @@
 #include "net/resp.hpp"
 #include "lock/token.hpp"
 #include "topology/cluster.hpp"
+#include "quorum/fanout.hpp"
+#include "base/fork_safety.hpp"
 #include "../support/redis_server.hpp"
 
 using namespace redlock::core;
@@ -441,4 +443,80 @@ TEST_CASE("fair mode's queue keys share the slot, and 'foo' and '{foo}' never sh
     CHECK(fair_key("{foo}", "queue") == std::optional<std::string>("{foo}::queue"));
     CHECK(fair_key("a{x}b", "alive") == std::optional<std::string>("a{x}b::alive"));
     CHECK(fair_key("a{b", "queue") == std::nullopt);
+}
+
+TEST_CASE("fan-out: one command to five servers at once, decided at the fastest majority", "[core][quorum]") {
+    std::vector<std::unique_ptr<testing::RedisServer>> servers;
+    for (int i = 0; i < 5; ++i) servers.push_back(std::make_unique<testing::RedisServer>());
+    auto connect = [&] {
+        std::vector<std::unique_ptr<Connection>> conns;
+        for (auto &s : servers) conns.push_back(std::make_unique<Connection>(parse_url(s->url()), current_pid()));
+        return conns;
+    };
+    auto pointers = [](const std::vector<std::unique_ptr<Connection>> &conns) {
+        std::vector<Connection *> out;
+        for (auto &c : conns) out.push_back(c.get());
+        return out;
+    };
+    auto oks = [](const std::vector<std::optional<Reply>> &r) {
+        return std::count_if(r.begin(), r.end(), [](const std::optional<Reply> &x) { return x && x->is_status("OK"); });
+    };
+    const auto majority = [&](const std::vector<std::optional<Reply>> &r) { return oks(r) >= 3; };
+
+    SECTION("all answer: a majority is enough, and every SET that ran is known or abandoned") {
+        auto conns = connect();
+        FanOut f = fan_out(pointers(conns), {"SET", "fan:a", "t", "NX", "PX", "10000"}, expect::ok_or_nil,
+                           Deadline::after(Millis(2000)), majority);
+        CHECK(oks(f.replies) >= 3);
+        for (size_t i = 0; i < 5; ++i) CHECK((f.replies[i].has_value() || conns[i]->broken()));
+        int held = 0;
+        for (auto &s : servers) held += s->admin({"EXISTS", "fan:a"}).integer == 1;
+        CHECK(held >= 3);
+    }
+    SECTION("two servers asleep: the outcome comes at the speed of the three others") {
+        auto conns = connect();
+        std::vector<std::thread> sleepers;
+        for (int i = 0; i < 2; ++i)
+            sleepers.emplace_back([&, i] { (void)servers[i]->admin({"DEBUG", "SLEEP", "1"}); });
+        std::this_thread::sleep_for(Millis(100));  // they are asleep now
+        const auto t0 = Clock::now();
+        FanOut f = fan_out(pointers(conns), {"SET", "fan:b", "t", "NX", "PX", "10000"}, expect::ok_or_nil,
+                           Deadline::after(Millis(5000)), majority);
+        const auto took = Clock::now() - t0;
+        for (auto &t : sleepers) t.join();
+        CHECK(oks(f.replies) == 3);
+        CHECK(took < Millis(500));
+        for (int i = 0; i < 2; ++i) {
+            CHECK_FALSE(f.replies[i].has_value());  // unknown: the SET may run when the server wakes
+            CHECK(conns[i]->broken());              // and the connection is never reused
+        }
+    }
+    SECTION("no majority by the deadline: what came, and the rest unknown") {
+        auto conns = connect();
+        std::vector<std::thread> sleepers;
+        for (int i = 0; i < 3; ++i)
+            sleepers.emplace_back([&, i] { (void)servers[i]->admin({"DEBUG", "SLEEP", "1"}); });
+        std::this_thread::sleep_for(Millis(100));
+        const auto t0 = Clock::now();
+        FanOut f = fan_out(pointers(conns), {"SET", "fan:c", "t", "NX", "PX", "10000"}, expect::ok_or_nil,
+                           Deadline::after(Millis(300)), majority);
+        const auto took = Clock::now() - t0;
+        for (auto &t : sleepers) t.join();
+        CHECK(oks(f.replies) == 2);
+        CHECK(took >= Millis(290));
+        CHECK(took < Millis(900));
+    }
+    SECTION("a server without a connection is not sent to; a reply of the wrong type is unknown") {
+        auto conns = connect();
+        std::vector<Connection *> p = pointers(conns);
+        p[4] = nullptr;
+        FanOut f = fan_out(p, {"GET", "fan:none"}, expect::status, Deadline::after(Millis(2000)),
+                           [](const std::vector<std::optional<Reply>> &) { return false; });
+        CHECK(f.not_sent[4]);
+        for (int i = 0; i < 4; ++i) {
+            CHECK_FALSE(f.not_sent[i]);
+            CHECK_FALSE(f.replies[i].has_value());  // nil is not a status: out of step, abandoned
+            CHECK(conns[i]->broken());
+        }
+    }
 }

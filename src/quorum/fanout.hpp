@@ -1,0 +1,32 @@
+// One command to several servers at once, for quorum locks over independent masters (Redlock): sent on one
+// connection per server, then the replies taken as they come (one poll() over all of them, on the caller's thread:
+// no thread per server), until the caller's rule says the outcome is decided or the deadline passes. A slow server
+// never holds up a decided outcome; its connection is abandoned (reset, never reused), and whether the command ran
+// there is unknown, for the caller to settle.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "base/clock.hpp"
+#include "net/connection.hpp"
+#include "net/resp.hpp"
+
+namespace redlock::core {
+
+struct FanOut {
+    // Per server, in the order given: the reply (an error reply included), or nothing when its outcome is unknown
+    // (no reply before the decision or the deadline, a broken connection, a reply of a type not accepted).
+    std::vector<std::optional<Reply>> replies;
+    // Per server: the command was surely not sent (the connection failed before any byte left).
+    std::vector<bool> not_sent;
+};
+
+// Sends argv on every connection (null entries are servers without one: not sent), then waits. `decided` is asked
+// after each reply with the replies so far; true ends the wait. Connections without a reply at the end are
+// abandoned. Throws nothing but std::bad_alloc.
+FanOut fan_out(const std::vector<Connection *> &conns, ArgList argv, unsigned accept, const Deadline &deadline,
+               const std::function<bool(const std::vector<std::optional<Reply>> &)> &decided);
+
+}  // namespace redlock::core
