@@ -462,6 +462,13 @@ TEST_CASE("fan-out: one command to five servers at once, decided at the fastest 
         return std::count_if(r.begin(), r.end(), [](const std::optional<Reply> &x) { return x && x->is_status("OK"); });
     };
     const auto majority = [&](const std::vector<std::optional<Reply>> &r) { return oks(r) >= 3; };
+    // The first `k` servers asleep for a second (DEBUG SLEEP, each on a thread of its own), from 100 ms on.
+    auto asleep = [&](int k) {
+        std::vector<std::thread> sleepers;
+        for (int i = 0; i < k; ++i) sleepers.emplace_back([&, i] { (void)servers[i]->admin({"DEBUG", "SLEEP", "1"}); });
+        std::this_thread::sleep_for(Millis(100));
+        return sleepers;
+    };
 
     SECTION("all answer: a majority is enough, and every SET that ran is known or abandoned") {
         auto conns = connect();
@@ -475,10 +482,7 @@ TEST_CASE("fan-out: one command to five servers at once, decided at the fastest 
     }
     SECTION("two servers asleep: the outcome comes at the speed of the three others") {
         auto conns = connect();
-        std::vector<std::thread> sleepers;
-        for (int i = 0; i < 2; ++i)
-            sleepers.emplace_back([&, i] { (void)servers[i]->admin({"DEBUG", "SLEEP", "1"}); });
-        std::this_thread::sleep_for(Millis(100));  // they are asleep now
+        std::vector<std::thread> sleepers = asleep(2);
         const auto t0 = Clock::now();
         FanOut f = fan_out(pointers(conns), {"SET", "fan:b", "t", "NX", "PX", "10000"}, expect::ok_or_nil,
                            Deadline::after(Millis(5000)), majority);
@@ -493,10 +497,7 @@ TEST_CASE("fan-out: one command to five servers at once, decided at the fastest 
     }
     SECTION("no majority by the deadline: what came, and the rest unknown") {
         auto conns = connect();
-        std::vector<std::thread> sleepers;
-        for (int i = 0; i < 3; ++i)
-            sleepers.emplace_back([&, i] { (void)servers[i]->admin({"DEBUG", "SLEEP", "1"}); });
-        std::this_thread::sleep_for(Millis(100));
+        std::vector<std::thread> sleepers = asleep(3);
         const auto t0 = Clock::now();
         FanOut f = fan_out(pointers(conns), {"SET", "fan:c", "t", "NX", "PX", "10000"}, expect::ok_or_nil,
                            Deadline::after(Millis(300)), majority);
