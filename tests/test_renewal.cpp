@@ -167,19 +167,21 @@ TEST_CASE("a fork()ed child never renews its parent's lock", "[renewal][timing]"
     REQUIRE(pid >= 0);
     if (pid == 0) {  // starts its own renewals (its own watchdog thread), then stays around for a while
         redlock_lock *mine = nullptr;
-        auto o = renewing(300);
+        auto o = renewing(600);  // renewed every 200 ms: a loaded machine (ASan, fuzzers beside) still keeps it
         int ok = redlock_lock_new(&mine, c.get(), "renew:child", &o, 0) == REDLOCK_OK &&
                  redlock_lock_acquire(mine) == REDLOCK_OK;
         char b = static_cast<char>(ok);
         (void)!::write(gate[1], &b, 1);
-        ::usleep(1500 * 1000);
+        ::usleep(3000 * 1000);
         _exit(0);
     }
     char b = 0;
     REQUIRE(::read(gate[0], &b, 1) == 1);
+    const auto acquired = std::chrono::steady_clock::now();
     CHECK(b == 1);
     l.reset();  // the parent stops renewing: only the child could keep the key alive now
     CHECK(eventually([&] { return s.admin({"EXISTS", "renew:parent"}).integer == 0; }, 1000ms));
+    std::this_thread::sleep_until(acquired + 1500ms);  // more than two of the child's TTLs
     CHECK(s.admin({"EXISTS", "renew:child"}).integer == 1);  // the child's own lock is renewed
     int st = 0;
     ::waitpid(pid, &st, 0);
