@@ -29,13 +29,6 @@ bool eventually_exists(const RedisServer &s, const std::string &key) {
     }
     return false;
 }
-redlock_client_options client_options(int64_t connect_ms, int64_t command_ms) {
-    redlock_client_options o;
-    redlock_client_options_init(&o);
-    o.connect_timeout_ms = connect_ms;
-    o.command_timeout_ms = command_ms;
-    return o;
-}
 }  // namespace
 
 TEST_CASE("server unreachable: ECONN, promptly", "[faults]") {

@@ -23,18 +23,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kRecheck(1100);  // the client asks the sentinels again every second
 
-redlock_client_options quick_options(int64_t command_ms = 2000) {
-    redlock_client_options o;
-    redlock_client_options_init(&o);
-    o.connect_timeout_ms = 1000;
-    o.command_timeout_ms = command_ms;
-    return o;
-}
-
-std::string value_on(const RedisServer &s, const std::string &key) {
-    AdminReply r = s.admin({"GET", key});
-    return r.is_nil() ? std::string("(nil)") : r.str;
-}
+redlock_client_options quick_options(int64_t command_ms = 2000) { return client_options(1000, command_ms); }
 
 }  // namespace
 
@@ -52,18 +41,9 @@ TEST_CASE("Sentinel: locks go to the master the sentinels name, and ping checks 
     CHECK(s.master()->admin({"EXISTS", "sentinel:basic"}).integer == 0);
 
     // A waiter is woken by a release through the master's pub/sub, as with one server.
-    Lock holder = make_lock(c.get(), "sentinel:wake", lock_options(60000), REDLOCK_SHARED);
-    REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
-    Lock waiter = make_lock(c.get(), "sentinel:wake", lock_options(60000, 5000, 1, 20000));
-    std::thread releaser([&] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
-        redlock_lock_release(holder.get());
-    });
-    auto t0 = std::chrono::steady_clock::now();
-    CHECK(redlock_lock_acquire(waiter.get()) == REDLOCK_OK);
-    releaser.join();
-    CHECK(seconds_since(t0) < 3.0);  // woken, not polled at the 5 s sleep
-    CHECK(redlock_lock_release(waiter.get()) == REDLOCK_OK);
+    const double woken = wake_seconds(c.get(), "sentinel:wake");
+    CHECK(woken >= 0);
+    CHECK(woken < 3.0);  // woken, not polled at the 5 s sleep
 
     // The C++ wrapper takes the same URL and options.
     {

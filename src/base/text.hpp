@@ -6,6 +6,10 @@
 
 namespace redlock::core {
 
+inline bool starts_with(std::string_view s, std::string_view prefix) noexcept {
+    return s.substr(0, prefix.size()) == prefix;
+}
+
 // At most `max` bytes of `s`, with bytes outside printable ASCII (and '\') as \xNN, and "...(N bytes)" when cut.
 std::string printable(std::string_view s, size_t max);
 

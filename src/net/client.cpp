@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "base/error.hpp"
+#include "base/text.hpp"
 #include "net/tls.hpp"
 
 namespace redlock::core {
@@ -24,14 +25,6 @@ ClientConfig with_tls_context(ClientConfig cfg) {
 // Redirections and waits one command may go through, whatever its deadline (a hostile or broken cluster that keeps
 // redirecting a command with no command timeout must still end).
 constexpr int kMaxRedirects = 100;
-
-// One attempt's connection use: ASKING first when a cluster node is importing the key's slot.
-Reply call_on(Connection &c, Argv argv, const Deadline &d, unsigned accept, bool asking) {
-    return asking ? c.call_asking(argv, d, accept) : c.call(argv, d, accept);
-}
-Reply call_on(Connection &c, ArgList argv, const Deadline &d, unsigned accept, bool asking) {
-    return call_on(c, Argv(argv.begin(), argv.size()), d, accept, asking);
-}
 
 // The key a command routes by: the first key of a script, else its first argument.
 std::string_view key_of(const std::vector<std::string_view> &argv) {
@@ -105,16 +98,7 @@ Reply Client::routed(std::string_view key, const Deadline &until, Op &&op) {
 Reply Client::read(ArgList argv, unsigned accept) {
     const Deadline until = command_deadline();
     return routed(argv.size() > 1 ? argv.begin()[1] : std::string_view(), until, [&](Pool &pool, bool asking) {
-        const Argv a(argv.begin(), argv.size());
-        try {
-            Pool::Lease c = pool.lease();
-            return call_on(*c, a, command_deadline(), accept, asking);
-        } catch (const OutcomeUnknown &e) {
-            // A dropped connection (server restarted, idle socket closed) is worth one retry; a slow server is not.
-            if (e.code() != Errc::connection) throw;
-            Pool::Lease c = pool.lease(true);
-            return call_on(*c, a, command_deadline(), accept, asking);
-        }
+        return read_on(pool, Argv(argv.begin(), argv.size()), accept, asking);
     });
 }
 
@@ -122,7 +106,7 @@ Reply Client::write(ArgList argv, unsigned accept) {
     const Deadline until = command_deadline();
     return routed(argv.size() > 1 ? argv.begin()[1] : std::string_view(), until, [&](Pool &pool, bool asking) {
         Pool::Lease c = pool.lease();
-        return call_on(*c, Argv(argv.begin(), argv.size()), command_deadline(), accept, asking);
+        return c->call(argv, command_deadline(), accept, asking);
     });
 }
 
@@ -141,11 +125,11 @@ Reply Client::script(const Script &s, ArgList keys, ArgList args, unsigned accep
                       argv[0] = "EVALSHA";
                       argv[1] = s.sha1;
                       Pool::Lease c = pool.lease(false, cap);
-                      Reply r = call_on(*c, Argv(argv.data(), n), command_deadline(cap), accept, asking);
-                      if (r.is_error() && r.str.compare(0, 8, "NOSCRIPT") == 0) {
+                      Reply r = c->call(Argv(argv.data(), n), command_deadline(cap), accept, asking);
+                      if (r.is_error() && starts_with(r.str, "NOSCRIPT")) {
                           argv[0] = "EVAL";
                           argv[1] = s.source;
-                          r = call_on(*c, Argv(argv.data(), n), command_deadline(cap), accept, asking);
+                          r = c->call(Argv(argv.data(), n), command_deadline(cap), accept, asking);
                       }
                       return r;
                   });
@@ -173,7 +157,7 @@ std::vector<Reply> Client::pipeline(const std::vector<std::vector<std::string_vi
     for (size_t i = 0; i < commands.size(); ++i) {
         try {
             Route r = router_->route(key_of(commands[i]), until);
-            auto &g = groups[r.pool.get()];
+            auto &g = groups[r.pool];
             if (!g.first.pool) g.first = std::move(r);
             g.second.push_back(i);
         } catch (const Error &e) {
@@ -215,7 +199,7 @@ KeyValue Client::get(std::string_view key) { return key_value(read({"GET", key},
 KeyValue Client::get_on_fresh_connection(std::string_view key, const Deadline &cap) {
     return key_value(routed(key, command_deadline(cap), [&](Pool &pool, bool asking) {
         Pool::Lease c = pool.lease(true, cap);
-        return call_on(*c, {"GET", key}, command_deadline(cap), kGetReplies, asking);
+        return c->call({"GET", key}, command_deadline(cap), kGetReplies, asking);
     }));
 }
 

@@ -204,6 +204,14 @@ std::vector<Endpoint> parse_endpoints(std::string_view list, uint16_t default_po
     }
 }
 
+// "[user:pass@]host1[:port1][,host2...][/path]" after a topology's scheme: credentials and hosts into cfg; the path.
+std::string_view take_hosts(ClientConfig &cfg, std::string_view rest, uint16_t default_port) {
+    const size_t slash = rest.find('/');
+    const std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    cfg.seeds = parse_endpoints(take_credentials(cfg, rest.substr(0, slash), false), default_port);
+    return path;
+}
+
 ClientConfig parse_url_components(std::string_view url) {
     ClientConfig cfg;
     if (url.find('\0') != std::string_view::npos) bad_url("contains a NUL byte");
@@ -234,11 +242,7 @@ ClientConfig parse_url_components(std::string_view url) {
         // redis+sentinel://[user:pass@]host1[:port1][,host2[:port2]...]/service_name[/db]
         cfg.topology = ClientConfig::Topology::sentinel;
         cfg.tls = has_scheme(sentinels);
-        std::string_view rest = url.substr(cfg.tls ? sentinels.size() : sentinel.size());
-        const size_t slash = rest.find('/');
-        std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-        rest = take_credentials(cfg, rest.substr(0, slash), false);
-        cfg.seeds = parse_endpoints(rest, 26379);
+        const std::string_view path = take_hosts(cfg, url.substr(cfg.tls ? sentinels.size() : sentinel.size()), 26379);
         const size_t db_slash = path.find('/');
         cfg.service = percent_decode(path.substr(0, db_slash));
         if (cfg.service.empty())
@@ -250,11 +254,7 @@ ClientConfig parse_url_components(std::string_view url) {
         // redis+cluster://[user:pass@]host1[:port1][,host2[:port2]...]
         cfg.topology = ClientConfig::Topology::cluster;
         cfg.tls = has_scheme(clusters);
-        std::string_view rest = url.substr(cfg.tls ? clusters.size() : cluster.size());
-        const size_t slash = rest.find('/');
-        std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-        rest = take_credentials(cfg, rest.substr(0, slash), false);
-        cfg.seeds = parse_endpoints(rest, 6379);
+        const std::string_view path = take_hosts(cfg, url.substr(cfg.tls ? clusters.size() : cluster.size()), 6379);
         if (!path.empty() && path != "0")
             bad_url(std::all_of(path.begin(), path.end(), [](char ch) { return ch >= '0' && ch <= '9'; })
                         ? "Redis Cluster has only database 0"

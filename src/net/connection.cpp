@@ -7,15 +7,20 @@
 
 namespace redlock::core {
 
-Error server_error(const std::string &reply_text, std::string_view context) {
-    auto starts = [&](std::string_view p) { return reply_text.compare(0, p.size(), p) == 0; };
+Errc error_code(std::string_view reply_text) {
+    auto starts = [&](std::string_view p) { return starts_with(reply_text, p); };
     // Inside a script, an ACL refusal comes back as an ERR: "The user executing the script can't run this command or
     // subcommand" / "... can't access at least one of the keys ..." (Redis 7.0); it is a permission error all the same.
-    const bool script_acl = reply_text.find("The user executing the script can't") != std::string::npos;
-    Errc code = starts("WRONGPASS") || starts("NOAUTH") || starts("NOPERM") || starts("ERR NOPERM") ||
-                        starts("ERR invalid password") || starts("ERR AUTH") || script_acl
-                    ? Errc::auth
-                    : Errc::server;
+    const bool script_acl = reply_text.find("The user executing the script can't") != std::string_view::npos;
+    return starts("WRONGPASS") || starts("NOAUTH") || starts("NOPERM") || starts("ERR NOPERM") ||
+                   starts("ERR invalid password") || starts("ERR AUTH") || script_acl
+               ? Errc::auth
+               : Errc::server;
+}
+
+Error server_error(const std::string &reply_text, std::string_view context) {
+    auto starts = [&](std::string_view p) { return starts_with(reply_text, p); };
+    const Errc code = error_code(reply_text);
     // Refusals that say what the server is: a URL of the wrong form (the server answered, but not as a lock server).
     std::string_view hint;
     if (starts("MOVED ") || starts("ASK ") || starts("CLUSTERDOWN"))
@@ -56,12 +61,10 @@ Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline 
         encode_command(out_, {"SELECT", std::to_string(cfg.db)});
         ++expected;
     }
-    if (cfg.require_master) {  // a master named by Sentinel: is it still one?
+    const ReplyLimits lock_limits = reader_.limits();
+    if (cfg.require_master) {  // a master named by Sentinel: is it still one? (its ROLE lists its replicas)
         encode_command(out_, {"ROLE"});
         ++expected;
-    }
-    const ReplyLimits lock_limits = reader_.limits();
-    if (cfg.require_master) {  // a master's ROLE lists its replicas
         ReplyLimits l = lock_limits;
         l.max_depth = 3;
         l.max_elements = 1u << 16;
@@ -95,13 +98,13 @@ Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline 
 void Connection::check_role(const Reply &r) const {
     if (r.is_error()) {
         // A user without +role cannot be told from a master here; READONLY still catches a demoted one.
-        if (server_error(r.str, "").code() == Errc::auth) return;
+        if (error_code(r.str) == Errc::auth) return;
         throw server_error(r.str, fmt::format("ROLE on {}", where_));
     }
     if (r.type != Reply::Type::array || r.elements.empty() || r.elements[0].type != Reply::Type::string)
         throw Error(Errc::connection, fmt::format("ROLE on {}: unexpected reply", where_));
     if (r.elements[0].str != "master")
-        throw NotMaster(Errc::connection, fmt::format("{} is not a master (ROLE: {}): a failover moved the master",
+        throw Error(Errc::connection, fmt::format("{} is not a master (ROLE: {}): a failover moved the master",
                                                       where_, printable(r.elements[0].str, 32)));
 }
 
@@ -129,8 +132,9 @@ Error Connection::not_a_redis_server(const ProtocolError &e) const {
                                                tls ? "; it answered with TLS: a TLS port needs rediss://" : ""));
 }
 
-Reply Connection::call(Argv argv, const Deadline &deadline, unsigned accept) {
+Reply Connection::call(Argv argv, const Deadline &deadline, unsigned accept, bool asking) {
     out_.clear();
+    if (asking) encode_command(out_, {"ASKING"});  // same write: a cluster node importing the key's slot needs it
     encode_command(out_, argv);
     // Values that cannot matter beyond their existence may be of any size Redis allows: read through, not kept.
     struct SkipBigStrings {
@@ -146,6 +150,8 @@ Reply Connection::call(Argv argv, const Deadline &deadline, unsigned accept) {
     } skip(reader_, (accept & expect::skip_big_strings) != 0);
     return exchange(deadline, [&] {
         send(deadline);
+        if (asking && !receive(deadline, false).is_status("OK"))
+            throw ProtocolError(ProtocolError::Kind::malformed, "ASKING was not answered OK: the connection is out of step");
         Reply r = receive(deadline);
         check_type(r, accept, argv.size() > 0 ? *argv.begin() : std::string_view());
         return r;
@@ -159,21 +165,6 @@ void Connection::check_type(const Reply &r, unsigned accept, std::string_view co
                             fmt::format("{} reply to {}: the connection is out of step",
                                         r.type == Reply::Type::status ? "a status other than OK in" : type_name(r.type),
                                         command));
-}
-
-Reply Connection::call_asking(Argv argv, const Deadline &deadline, unsigned accept) {
-    out_.clear();
-    encode_command(out_, {"ASKING"});
-    encode_command(out_, argv);
-    return exchange(deadline, [&] {
-        send(deadline);
-        Reply ok = receive(deadline, false);
-        if (!ok.is_status("OK"))
-            throw ProtocolError(ProtocolError::Kind::malformed, "ASKING was not answered OK: the connection is out of step");
-        Reply r = receive(deadline);
-        check_type(r, accept, argv.size() > 0 ? *argv.begin() : std::string_view());
-        return r;
-    });
 }
 
 std::vector<Reply> Connection::call_pipelined(const std::vector<std::vector<std::string_view>> &commands,
@@ -197,14 +188,12 @@ auto Connection::exchange(const Deadline &, F &&io) -> decltype(io()) {
     try {
         return io();
     } catch (const ProtocolError &e) {
-        broken_ = true;
-        transport_->abort_on_close();
+        abandon();
         if (e.kind() == ProtocolError::Kind::not_resp) throw not_a_redis_server(e);
         throw OutcomeUnknown(e.code(), fmt::format("protocol error from {}: {}", where_, e.what()));
     } catch (const Error &e) {
         // Even a failed send may have delivered part or all of the command; a reset stops what is left of it.
-        broken_ = true;
-        transport_->abort_on_close();
+        abandon();
         if (e.code() == Errc::connection && reader_.nothing_seen())
             throw OutcomeUnknown(e.code(),
                                  tls_ ? fmt::format("{} (closed before any reply on this connection: the server drops "

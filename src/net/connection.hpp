@@ -32,13 +32,11 @@ public:
     // The one exception is a first reply that is not RESP at all: that peer is not a Redis server, nothing can have
     // run, and the Error says so.
     // A reply of a type outside `accept` (see expect::) is a protocol error too.
-    Reply call(Argv argv, const Deadline &deadline, unsigned accept = expect::any);
-    Reply call(ArgList argv, const Deadline &deadline, unsigned accept = expect::any) {
-        return call(Argv(argv.begin(), argv.size()), deadline, accept);
+    // `asking`: ASKING first, in the same write (a cluster node importing the key's slot runs the command only so).
+    Reply call(Argv argv, const Deadline &deadline, unsigned accept = expect::any, bool asking = false);
+    Reply call(ArgList argv, const Deadline &deadline, unsigned accept = expect::any, bool asking = false) {
+        return call(Argv(argv.begin(), argv.size()), deadline, accept, asking);
     }
-
-    // The same after ASKING (one write): a cluster node importing the key's slot runs it only so.
-    Reply call_asking(Argv argv, const Deadline &deadline, unsigned accept = expect::any);
 
     // Several commands in one write, their replies in order (as call(), for each; one failure fails them all, with
     // whether each ran unknown).
@@ -88,13 +86,9 @@ public:
     using Error::Error;
 };
 
-// A server named as the master (by Sentinel) that answers ROLE as a replica: the failover has moved on.
-class NotMaster : public Error {
-public:
-    using Error::Error;
-};
-
 // Error for a Redis error reply: authentication and permission refusals are Errc::auth, the rest Errc::server.
 Error server_error(const std::string &reply_text, std::string_view context);
+// That code alone.
+Errc error_code(std::string_view reply_text);
 
 }  // namespace redlock::core

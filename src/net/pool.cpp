@@ -64,6 +64,18 @@ Pool::Lease Pool::lease(bool fresh, const Deadline &cap) {
     }
 }
 
+Reply read_on(Pool &pool, Argv argv, unsigned accept, bool asking, const Deadline &cap) {
+    auto deadline = [&] { return Deadline::after(pool.config().command_timeout).earlier(cap); };
+    try {
+        Pool::Lease c = pool.lease(false, cap);
+        return c->call(argv, deadline(), accept, asking);
+    } catch (const OutcomeUnknown &e) {
+        if (e.code() != Errc::connection) throw;
+        Pool::Lease c = pool.lease(true, cap);
+        return c->call(argv, deadline(), accept, asking);
+    }
+}
+
 void Pool::give_back(std::unique_ptr<Connection> conn) noexcept {
     std::lock_guard<std::mutex> lk(mu_);
     if (conn->owner_pid() != pid_) return;  // opened before a fork, by the parent: just close it

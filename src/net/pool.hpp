@@ -56,4 +56,9 @@ private:
     ForkGuard fork_guard_{mu_, &cv_};  // after mu_ and cv_
 };
 
+// A command that is safe to repeat (a read), on one of `pool`'s connections, within its command timeout (and `cap`):
+// retried once on a newly opened connection after a dropped one (server restarted, idle socket closed); a slow server
+// is not retried. `asking`: as Connection::call.
+Reply read_on(Pool &pool, Argv argv, unsigned accept, bool asking = false, const Deadline &cap = Deadline::never());
+
 }  // namespace redlock::core

@@ -35,7 +35,10 @@ uint16_t crc16(std::string_view s) noexcept {
     return crc;
 }
 
-bool starts(const std::string &s, std::string_view p) { return s.compare(0, p.size(), p) == 0; }
+Error unserved(unsigned slot) {
+    return Error(Errc::connection,
+                 fmt::format("no cluster node serves slot {} (the cluster is down or being reconfigured)", slot));
+}
 
 // CLUSTER SLOTS can be long: three integers and a node per replica for every range.
 ReplyLimits slot_map_limits() {
@@ -90,39 +93,29 @@ Route ClusterRouter::route(std::string_view key, const Deadline &until) {
         std::lock_guard<std::mutex> lk(mu_);
         // A stale map is read again, but not more often than kMinRefreshGap: a node that keeps failing (or a slot
         // nobody serves) must not turn every command into a new connection and a CLUSTER SLOTS.
+        const bool served = slots_[slot] != kNoNode;
+        if (served && !stale_) return Route::of(nodes_[slots_[slot]].pool);
         const bool recent = Clock::now() < tried_at_ + kMinRefreshGap;  // a failed reading counts too
-        if (slots_[slot] != kNoNode && (!stale_ || recent)) return {nodes_[slots_[slot]].pool};
-        if (slots_[slot] == kNoNode && recent)
-            throw Error(Errc::connection, fmt::format("no cluster node serves slot {} (the cluster is down or being "
-                                                      "reconfigured)",
-                                                      slot));
+        if (served && recent) return Route::of(nodes_[slots_[slot]].pool);
+        if (recent) throw unserved(slot);
         seen = generation_;
     }
     refresh(until, seen);
     std::lock_guard<std::mutex> lk(mu_);
-    if (slots_[slot] == kNoNode)
-        throw Error(Errc::connection, fmt::format("no cluster node serves slot {} (the cluster is down or being "
-                                                  "reconfigured)",
-                                                  slot));
-    return {nodes_[slots_[slot]].pool};
+    if (slots_[slot] == kNoNode) throw unserved(slot);
+    return Route::of(nodes_[slots_[slot]].pool);
 }
 
 void ClusterRouter::refresh(const Deadline &until, uint64_t seen_generation) {
+    std::optional<OneAtATime::Turn> turn;  // declared first: ends last, after any lock below
     std::vector<Endpoint> ask;
     {
         std::unique_lock<std::mutex> lk(mu_);
         refreshing_.wait(lk, until);
         if (generation_ != seen_generation && !stale_) return;  // another thread refreshed meanwhile
-        refreshing_.begin();
+        turn.emplace(refreshing_);
         for (const Node &n : nodes_) ask.push_back(n.addr);
     }
-    struct End {
-        ClusterRouter &r;
-        ~End() {
-            std::lock_guard<std::mutex> lk(r.mu_);
-            r.refreshing_.end();
-        }
-    } end{*this};
     for (const Endpoint &s : cfg_.seeds)
         if (std::find(ask.begin(), ask.end(), s) == ask.end()) ask.push_back(s);
     {
@@ -136,8 +129,7 @@ void ClusterRouter::refresh(const Deadline &until, uint64_t seen_generation) {
         if (it != ask.end()) std::rotate(it, it + 1, ask.end());
     }
 
-    std::string failures;
-    bool all_auth = true;
+    Failures failures;
     for (size_t i = 0; i < ask.size(); ++i) {
         const Endpoint &e = ask[i];
         if (until.passed()) break;
@@ -173,16 +165,14 @@ void ClusterRouter::refresh(const Deadline &until, uint64_t seen_generation) {
             }
         } catch (const Error &err) {
             if (err.code() == Errc::invalid) throw;
-            if (!failures.empty()) failures += "; ";
-            failures += fmt::format("{}: {}", e.describe(), err.what());
-            if (err.code() != Errc::auth) all_auth = false;
+            failures.add(e.describe(), err);
             continue;
         }
         install(ranges, e);
         return;
     }
-    throw Error(all_auth && !failures.empty() ? Errc::auth : Errc::connection,
-                fmt::format("no cluster node answered CLUSTER SLOTS ({})", failures.empty() ? "out of time" : failures));
+    throw Error(failures.code(), fmt::format("no cluster node answered CLUSTER SLOTS ({})",
+                                             failures.empty() ? "out of time" : failures.text));
 }
 
 void ClusterRouter::install(const std::vector<std::pair<std::pair<unsigned, unsigned>, Endpoint>> &ranges,
@@ -211,7 +201,6 @@ void ClusterRouter::install(const std::vector<std::pair<std::pair<unsigned, unsi
     slots_.swap(slots);
     stale_ = false;
     ++generation_;
-    refreshed_at_ = Clock::now();
     answered_ = from;
 }
 
@@ -240,27 +229,26 @@ bool ClusterRouter::parse_redirect(const std::string &error, size_t skip, const 
 Router::Next ClusterRouter::redirected(const std::string &error, Route &r) {
     unsigned slot = 0;
     Endpoint to;
-    if (starts(error, "MOVED ") && parse_redirect(error, 6, r, slot, to)) {
+    if (starts_with(error, "MOVED ") && parse_redirect(error, 6, r, slot, to)) {
         (void)pool_for(to, slot);  // the slot's new owner, in the map
         return Next::reroute;
     }
-    if (starts(error, "ASK ") && parse_redirect(error, 4, r, slot, to)) {
-        r = {pool_for(to, kClusterSlots), true};  // this command only: the slot still belongs to the old owner
+    if (starts_with(error, "ASK ") && parse_redirect(error, 4, r, slot, to)) {
+        r = Route::of(pool_for(to, kClusterSlots), true);  // this command only: the slot still belongs to the old owner
         return Next::follow;
     }
-    if (starts(error, "TRYAGAIN") || starts(error, "LOADING") || starts(error, "MASTERDOWN")) return Next::wait;
-    if (starts(error, "CLUSTERDOWN") || starts(error, "READONLY")) {
+    if (starts_with(error, "TRYAGAIN") || starts_with(error, "LOADING") || starts_with(error, "MASTERDOWN")) return Next::wait;
+    if (starts_with(error, "CLUSTERDOWN") || starts_with(error, "READONLY")) {
         suspect(r);
         return Next::wait;
     }
     return Next::answer;
 }
 
-bool ClusterRouter::unreachable(const Route &r) {
+bool ClusterRouter::unreachable(const Route &) {
     std::lock_guard<std::mutex> lk(mu_);
     stale_ = true;
     if (!(answered_ == Endpoint{})) distrusted_ = std::exchange(answered_, Endpoint{});
-    (void)r;
     return true;
 }
 
@@ -283,7 +271,7 @@ void ClusterRouter::ping(const Deadline &until) {
     }
     refresh(until, seen);
     std::vector<Node> nodes;
-    std::string problems;
+    Failures problems;
     {
         std::lock_guard<std::mutex> lk(mu_);
         nodes = nodes_;
@@ -291,17 +279,15 @@ void ClusterRouter::ping(const Deadline &until) {
             if (slots_[s] != kNoNode) continue;
             unsigned e = s;
             while (e + 1 < kClusterSlots && slots_[e + 1] == kNoNode) ++e;
-            problems += fmt::format("{}slots {}-{} are not served by any master", problems.empty() ? "" : "; ", s, e);
+            problems.add({}, fmt::format("slots {}-{} are not served by any master", s, e), Errc::connection);
             s = e;
         }
     }
-    bool all_auth = problems.empty();
     for (const Node &n : nodes) {
         try {
             ping_node(*n.pool, until);
         } catch (const Error &e) {
-            problems += fmt::format("{}{}: {}", problems.empty() ? "" : "; ", n.addr.describe(), e.what());
-            all_auth = all_auth && e.code() == Errc::auth;
+            problems.add(n.addr.describe(), e);
         }
     }
     // Seeds that are not masters (replicas, or a typo that another seed hides): each should answer too.
@@ -311,12 +297,10 @@ void ClusterRouter::ping(const Deadline &until) {
             Pool pool(cfg_.node(seed));
             ping_node(pool, until);
         } catch (const Error &e) {
-            problems += fmt::format("{}seed {}: {}", problems.empty() ? "" : "; ", seed.describe(), e.what());
-            all_auth = all_auth && e.code() == Errc::auth;
+            problems.add("seed " + seed.describe(), e);
         }
     }
-    if (!problems.empty())
-        throw Error(all_auth ? Errc::auth : Errc::connection, fmt::format("Redis Cluster: {}", problems));
+    if (!problems.empty()) throw Error(problems.code(), fmt::format("Redis Cluster: {}", problems.text));
 }
 
 }  // namespace redlock::core

@@ -47,12 +47,11 @@ private:
 
     const ClientConfig cfg_;
     std::mutex mu_;
-    OneAtATime refreshing_;  // one thread reads the map at a time; the others take its result
+    OneAtATime refreshing_{mu_};  // one thread reads the map at a time; the others take its result
     std::vector<Node> nodes_;
     std::vector<uint16_t> slots_;  // slot -> index in nodes_, or kNoNode
     bool stale_ = true;
     Endpoint answered_;  // the node whose map was read last
-    Clock::time_point refreshed_at_;
     Clock::time_point tried_at_;  // the last reading of the map, whatever came of it
     Endpoint distrusted_;         // its map named a master that could not be reached: asked last
     uint64_t generation_ = 0;  // maps installed so far

@@ -12,7 +12,7 @@ namespace {
 class SingleRouter final : public Router {
 public:
     explicit SingleRouter(const ClientConfig &cfg) : pool_(std::make_shared<Pool>(cfg)) {}
-    Route route(std::string_view, const Deadline &) override { return {pool_}; }
+    Route route(std::string_view, const Deadline &) override { return {pool_.get(), false, nullptr}; }
     Next redirected(const std::string &, Route &) override { return Next::answer; }
     bool unreachable(const Route &) override { return false; }
     void suspect(const Route &) override {}
@@ -27,16 +27,8 @@ private:
 }  // namespace
 
 void ping_node(Pool &pool, const Deadline &until) {
-    const Deadline d = Deadline::after(pool.config().command_timeout).earlier(until);
-    Reply r;
-    try {
-        Pool::Lease c = pool.lease(false, until);
-        r = c->call({"PING"}, d, expect::status);
-    } catch (const OutcomeUnknown &e) {
-        if (e.code() != Errc::connection) throw;
-        Pool::Lease c = pool.lease(true, until);  // a dropped idle connection is worth one retry
-        r = c->call({"PING"}, d, expect::status);
-    }
+    static constexpr std::string_view kPing[] = {"PING"};
+    const Reply r = read_on(pool, Argv(kPing, 1), expect::status, false, until);
     if (r.is_error()) throw server_error(r.str, "PING failed");
     if (!r.is_status("PONG")) throw Error(Errc::server, "PING: unexpected reply");
 }

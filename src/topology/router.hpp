@@ -14,17 +14,24 @@
 #include <string_view>
 
 #include "base/clock.hpp"
+#include "base/error.hpp"
 #include "base/fork_safety.hpp"
 #include "net/config.hpp"
 #include "net/pool.hpp"
 
 namespace redlock::core {
 
-// A node's pool, kept alive while a command uses it (a failover may replace it meanwhile). `asking`: the command
-// must be preceded by ASKING (a cluster slot being migrated to this node).
+// A node's pool for one command. `keep` holds it alive meanwhile where a failover may replace it (Sentinel,
+// Cluster); one server's pool lives as long as its router, so that path copies no reference count. `asking`: the
+// command must be preceded by ASKING (a cluster slot being migrated to this node).
 struct Route {
-    std::shared_ptr<Pool> pool;
+    Pool *pool = nullptr;
     bool asking = false;
+    std::shared_ptr<Pool> keep;
+    static Route of(std::shared_ptr<Pool> p, bool asking = false) {
+        Pool *raw = p.get();
+        return {raw, asking, std::move(p)};
+    }
 };
 
 class Router {
@@ -62,29 +69,57 @@ public:
 
 // One discovery at a time (asking the sentinels, reading a cluster's slot map): the others wait for its result, until
 // their own deadline. Not a mutex held across the I/O: fork() must not wait for a discovery, and a child must not
-// inherit one that nobody in it will finish. Used with the router's mutex held; guard that mutex and `cv` with a
-// ForkGuard.
+// inherit one that nobody in it will finish. `mu` is the router's mutex; guard it and `cv` with a ForkGuard.
 class OneAtATime {
 public:
+    explicit OneAtATime(std::mutex &mu) noexcept : mu_(mu) {}
+    // With `lk` (on mu) held: until no other thread of this process is at it, or `until`.
     void wait(std::unique_lock<std::mutex> &lk, const Deadline &until) {
         while (busy_ && pid_ == current_pid() && !until.passed()) {
             if (auto rem = until.remaining()) cv.wait_for(lk, *rem);
             else cv.wait(lk);
         }
     }
-    void begin() noexcept {
-        busy_ = true;
-        pid_ = current_pid();
-    }
-    void end() noexcept {
-        busy_ = false;
-        cv.notify_all();
-    }
+    // This thread's turn: made with mu held, it ends (taking mu) when it goes.
+    class Turn {
+    public:
+        explicit Turn(OneAtATime &o) noexcept : o_(o) {
+            o_.busy_ = true;
+            o_.pid_ = current_pid();
+        }
+        ~Turn() {
+            std::lock_guard<std::mutex> lk(o_.mu_);
+            o_.busy_ = false;
+            o_.cv.notify_all();
+        }
+        Turn(const Turn &) = delete;
+        Turn &operator=(const Turn &) = delete;
+
+    private:
+        OneAtATime &o_;
+    };
     std::condition_variable cv;
 
 private:
+    std::mutex &mu_;
     bool busy_ = false;
     pid_t pid_ = 0;
+};
+
+// Several servers' failures, for one message ("who: what; who: what"): Errc::auth when every one was a refused
+// credential, else Errc::connection.
+struct Failures {
+    std::string text;
+    bool all_auth = true;
+    void add(std::string_view who, std::string_view what, Errc code) {
+        if (!text.empty()) text += "; ";
+        if (!who.empty()) text.append(who).append(": ");
+        text.append(what);
+        all_auth = all_auth && code == Errc::auth;
+    }
+    void add(std::string_view who, const Error &e) { add(who, e.what(), e.code()); }
+    bool empty() const noexcept { return text.empty(); }
+    Errc code() const noexcept { return all_auth && !text.empty() ? Errc::auth : Errc::connection; }
 };
 
 // The share of `until` that one of `hosts_left` hosts (sentinels, seed nodes) may use, so that a silent one leaves

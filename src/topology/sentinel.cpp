@@ -30,23 +30,7 @@ ClientConfig sentinel_settings(const ClientConfig &cfg) {
     return s;
 }
 
-bool starts(const std::string &s, std::string_view p) { return s.compare(0, p.size(), p) == 0; }
-
-// Failures of several servers, for one message.
-struct Failures {
-    std::string text;
-    bool all_auth = true;
-    void add(const Endpoint &e, const Error &err) {
-        if (!text.empty()) text += "; ";
-        text += fmt::format("sentinel {}: {}", e.describe(), err.what());
-        if (err.code() != Errc::auth) all_auth = false;
-    }
-    void add(const Endpoint &e, std::string_view why) {
-        if (!text.empty()) text += "; ";
-        text += fmt::format("sentinel {}: {}", e.describe(), why);
-        all_auth = false;
-    }
-};
+std::string sentinel_name(const Endpoint &e) { return "sentinel " + e.describe(); }
 
 }  // namespace
 
@@ -58,7 +42,6 @@ SentinelRouter::~SentinelRouter() {
     {
         std::lock_guard<std::mutex> lk(mu_);
         stop_ = true;
-        stopping_.store(true, std::memory_order_relaxed);
         if (listener_pid_ == current_pid()) t = std::move(listener_);
         else if (listener_) (void)listener_.release();  // inherited through fork(): not a thread of this process
     }
@@ -73,7 +56,8 @@ SentinelRouter::~SentinelRouter() {
 void SentinelRouter::start_listener() {
     std::lock_guard<std::mutex> lk(mu_);
     const pid_t me = current_pid();
-    if (stop_ || (listener_ && listener_pid_ == me) || listener_failed_pid_ == me) return;
+    if (stop_.load(std::memory_order_relaxed) || (listener_ && listener_pid_ == me) || listener_failed_pid_ == me)
+        return;
     if (listener_) (void)listener_.release();  // the parent's, inherited through fork()
     if (wake_fd_ >= 0) ::close(wake_fd_);       // the parent's too: a stop meant for the parent's thread
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -101,7 +85,7 @@ void SentinelRouter::listen() {
         int wake;
         {
             std::lock_guard<std::mutex> lk(mu_);
-            if (stop_ || sentinels_.empty()) return;
+            if (stop_.load(std::memory_order_relaxed) || sentinels_.empty()) return;
             s = sentinels_[next++ % sentinels_.size()];
             wake = wake_fd_;
         }
@@ -116,7 +100,7 @@ void SentinelRouter::listen() {
                 if (fds[1].revents) return;  // stopping
                 Reply r;
                 while (c.take_pushed(r)) {
-                    if (stopping_.load(std::memory_order_relaxed)) return;  // a flood must not hold up the client's free
+                    if (stop_.load(std::memory_order_relaxed)) return;  // a flood must not hold up the client's free
                     if (r.type != Reply::Type::array || r.elements.size() != 3 || r.elements[0].str != "message" ||
                         r.elements[2].str.compare(0, prefix.size(), prefix) != 0)
                         continue;  // the subscription's confirmation, or another service's failover
@@ -145,7 +129,7 @@ Route SentinelRouter::route(std::string_view, const Deadline &until) {
             // A failover the client has not noticed (the old master still answers, as a master, until the sentinels
             // reconfigure it) is noticed within kRecheck: one thread asks the sentinels again, the others go on.
             // (a recheck under way in the parent, when this is a fork()ed child, is nobody's in here)
-            if ((checking_ && checking_pid_ == current_pid()) || Clock::now() < checked_ + kRecheck) return {master_};
+            if ((checking_ && checking_pid_ == current_pid()) || Clock::now() < checked_ + kRecheck) return Route::of(master_);
             checking_ = recheck = true;
             checking_pid_ = current_pid();
         }
@@ -153,19 +137,19 @@ Route SentinelRouter::route(std::string_view, const Deadline &until) {
     if (!recheck) {
         std::shared_ptr<Pool> master = discover(until, false);
         start_listener();
-        return {std::move(master)};
+        return Route::of(std::move(master));
     }
     try {
         // Bounded tighter than a discovery: it runs on some command's thread, and a sentinel that has gone silent
         // must not hold that command for a connect timeout every second.
         std::shared_ptr<Pool> master = discover(Deadline::after(kRecheckLimit).earlier(until), true);
         start_listener();
-        return {std::move(master)};
+        return Route::of(std::move(master));
     } catch (const Error &) {
         std::lock_guard<std::mutex> lk(mu_);  // no sentinel answered: the master we know still does
         checking_ = false;
         checked_ = Clock::now();
-        if (master_) return {master_};
+        if (master_) return Route::of(master_);
         throw;
     }
 }
@@ -187,21 +171,15 @@ Endpoint SentinelRouter::ask(const Endpoint &sentinel, const Deadline &until) co
 }
 
 std::shared_ptr<Pool> SentinelRouter::discover(const Deadline &until, bool recheck) {
+    std::optional<OneAtATime::Turn> turn;  // declared first: ends last, after any lock below
     std::vector<Endpoint> order;
     {
         std::unique_lock<std::mutex> lk(mu_);
         asking_.wait(lk, until);
         if (!recheck && master_ && !stale_) return master_;  // another thread asked while this one waited
-        asking_.begin();
+        turn.emplace(asking_);
         order = sentinels_;
     }
-    struct End {
-        SentinelRouter &r;
-        ~End() {
-            std::lock_guard<std::mutex> lk(r.mu_);
-            r.asking_.end();
-        }
-    } end{*this};
     Failures failures;
     for (size_t i = 0; i < order.size(); ++i) {
         const Endpoint &s = order[i];
@@ -209,7 +187,7 @@ std::shared_ptr<Pool> SentinelRouter::discover(const Deadline &until, bool reche
         try {
             addr = ask(s, host_slice(until, order.size() - i));
         } catch (const Error &e) {
-            failures.add(s, e);
+            failures.add(sentinel_name(s), e);
             continue;
         }
         // A new master's pool is made, and the old one's dropped with its connections, outside the mutex: pools
@@ -232,13 +210,13 @@ std::shared_ptr<Pool> SentinelRouter::discover(const Deadline &until, bool reche
         checked_ = Clock::now();
         return master_;
     }
-    throw Error(failures.all_auth && !order.empty() ? Errc::auth : Errc::connection,
+    throw Error(failures.code(),
                 fmt::format("no sentinel named the master of '{}' ({})", printable(cfg_.service, 128), failures.text));
 }
 
 void SentinelRouter::mark_stale(const Route &r) {
     std::lock_guard<std::mutex> lk(mu_);
-    if (r.pool != master_ || stale_) return;
+    if (r.pool != master_.get() || stale_) return;
     stale_ = true;
     // The sentinel that named this master goes last: cut off from the others, it may name a master that is no
     // longer one for as long as it stays cut off, while they name the new one.
@@ -248,11 +226,11 @@ void SentinelRouter::mark_stale(const Route &r) {
 
 Router::Next SentinelRouter::redirected(const std::string &error, Route &r) {
     // A demoted master refuses writes (inside a script too); the command did not run.
-    if (starts(error, "READONLY") || error.find("READONLY You can't write") != std::string::npos) {
+    if (starts_with(error, "READONLY") || error.find("READONLY You can't write") != std::string::npos) {
         mark_stale(r);
         return Next::reroute;
     }
-    if (starts(error, "LOADING") || starts(error, "MASTERDOWN")) return Next::wait;
+    if (starts_with(error, "LOADING") || starts_with(error, "MASTERDOWN")) return Next::wait;
     return Next::answer;
 }
 
@@ -277,13 +255,15 @@ void SentinelRouter::ping(const Deadline &until) {
         try {
             named.emplace_back(s, ask(s, until));
         } catch (const Error &e) {
-            failures.add(s, e);
+            failures.add(sentinel_name(s), e);
         }
     }
     for (const auto &[s, m] : named)
         if (!(m == named.front().second))
-            failures.add(s, fmt::format("names {} as the master, {} names {}", m.describe(),
-                                        named.front().first.describe(), named.front().second.describe()));
+            failures.add(sentinel_name(s),
+                         fmt::format("names {} as the master, {} names {}", m.describe(),
+                                     named.front().first.describe(), named.front().second.describe()),
+                         Errc::connection);
     if (!named.empty()) {  // else the sentinels' answers above say it all
         std::string where = named.front().second.describe();
         try {
@@ -291,14 +271,11 @@ void SentinelRouter::ping(const Deadline &until) {
             where = r.pool->config().describe();
             ping_node(*r.pool, until);
         } catch (const Error &e) {
-            if (!failures.text.empty()) failures.text += "; ";
-            failures.text += fmt::format("master {}: {}", where, e.what());
-            failures.all_auth = failures.all_auth && e.code() == Errc::auth;
+            failures.add("master " + where, e);
         }
     }
-    if (!failures.text.empty())
-        throw Error(failures.all_auth ? Errc::auth : Errc::connection,
-                    fmt::format("Sentinel service '{}': {}", printable(cfg_.service, 128), failures.text));
+    if (!failures.empty())
+        throw Error(failures.code(), fmt::format("Sentinel service '{}': {}", printable(cfg_.service, 128), failures.text));
 }
 
 }  // namespace redlock::core

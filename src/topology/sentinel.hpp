@@ -44,7 +44,7 @@ private:
     const ClientConfig cfg_;       // the data nodes' settings (host and port come from the sentinels)
     const ClientConfig sentinel_;  // the sentinels' (their own credentials, no database)
     std::mutex mu_;
-    OneAtATime asking_;  // one thread asks the sentinels at a time; the others take its answer
+    OneAtATime asking_{mu_};  // one thread asks the sentinels at a time; the others take its answer
     ForkGuard fork_guard_{mu_, &asking_.cv};
     std::vector<Endpoint> sentinels_;  // the last one that answered first
     std::shared_ptr<Pool> master_;
@@ -57,8 +57,7 @@ private:
     std::unique_ptr<std::thread> listener_;
     pid_t listener_pid_ = 0;  // the process whose thread and eventfd these are
     int wake_fd_ = -1;        // wakes the listener to stop
-    bool stop_ = false;
-    std::atomic<bool> stopping_{false};  // stop_, read by the listener between messages without the mutex
+    std::atomic<bool> stop_{false};  // set with mu_ held; the listener also reads it between messages, without it
     pid_t listener_failed_pid_ = 0;      // no thread could be made for it in this process
     Clock::time_point last_switch_;      // the listener's own: the last +switch-master acted on
 };

@@ -462,12 +462,24 @@ TEST_CASE("fan-out: one command to five servers at once, decided at the fastest 
         return std::count_if(r.begin(), r.end(), [](const std::optional<Reply> &x) { return x && x->is_status("OK"); });
     };
     const auto majority = [&](const std::vector<std::optional<Reply>> &r) { return oks(r) >= 3; };
-    // The first `k` servers asleep for a second (DEBUG SLEEP, each on a thread of its own), from 100 ms on.
-    auto asleep = [&](int k) {
+    // The first `k` servers asleep for a second (DEBUG SLEEP, each on a thread of its own), then `key` SET on all five
+    // until a majority has it or `deadline`: what came, on which connections, and how long it took.
+    struct Run {
+        std::vector<std::unique_ptr<Connection>> conns;
+        FanOut f;
+        Clock::duration took;
+    };
+    auto set_while_asleep = [&](int k, const std::string &key, Millis deadline) {
+        Run run{connect(), {}, {}};
         std::vector<std::thread> sleepers;
         for (int i = 0; i < k; ++i) sleepers.emplace_back([&, i] { (void)servers[i]->admin({"DEBUG", "SLEEP", "1"}); });
         std::this_thread::sleep_for(Millis(100));
-        return sleepers;
+        const auto t0 = Clock::now();
+        run.f = fan_out(pointers(run.conns), {"SET", key, "t", "NX", "PX", "10000"}, expect::ok_or_nil,
+                        Deadline::after(deadline), majority);
+        run.took = Clock::now() - t0;
+        for (auto &t : sleepers) t.join();
+        return run;
     };
 
     SECTION("all answer: a majority is enough, and every SET that ran is known or abandoned") {
@@ -481,31 +493,19 @@ TEST_CASE("fan-out: one command to five servers at once, decided at the fastest 
         CHECK(held >= 3);
     }
     SECTION("two servers asleep: the outcome comes at the speed of the three others") {
-        auto conns = connect();
-        std::vector<std::thread> sleepers = asleep(2);
-        const auto t0 = Clock::now();
-        FanOut f = fan_out(pointers(conns), {"SET", "fan:b", "t", "NX", "PX", "10000"}, expect::ok_or_nil,
-                           Deadline::after(Millis(5000)), majority);
-        const auto took = Clock::now() - t0;
-        for (auto &t : sleepers) t.join();
-        CHECK(oks(f.replies) == 3);
-        CHECK(took < Millis(500));
+        const Run run = set_while_asleep(2, "fan:b", Millis(5000));
+        CHECK(oks(run.f.replies) == 3);
+        CHECK(run.took < Millis(500));
         for (int i = 0; i < 2; ++i) {
-            CHECK_FALSE(f.replies[i].has_value());  // unknown: the SET may run when the server wakes
-            CHECK(conns[i]->broken());              // and the connection is never reused
+            CHECK_FALSE(run.f.replies[i].has_value());  // unknown: the SET may run when the server wakes
+            CHECK(run.conns[i]->broken());              // and the connection is never reused
         }
     }
     SECTION("no majority by the deadline: what came, and the rest unknown") {
-        auto conns = connect();
-        std::vector<std::thread> sleepers = asleep(3);
-        const auto t0 = Clock::now();
-        FanOut f = fan_out(pointers(conns), {"SET", "fan:c", "t", "NX", "PX", "10000"}, expect::ok_or_nil,
-                           Deadline::after(Millis(300)), majority);
-        const auto took = Clock::now() - t0;
-        for (auto &t : sleepers) t.join();
-        CHECK(oks(f.replies) == 2);
-        CHECK(took >= Millis(290));
-        CHECK(took < Millis(900));
+        const Run run = set_while_asleep(3, "fan:c", Millis(300));
+        CHECK(oks(run.f.replies) == 2);
+        CHECK(run.took >= Millis(290));
+        CHECK(run.took < Millis(900));
     }
     SECTION("a server without a connection is not sent to; a reply of the wrong type is unknown") {
         auto conns = connect();

@@ -100,4 +100,35 @@ inline int try_acquire(redlock_lock *l) {
 
 inline long long pttl(const RedisServer &s, const std::string &key) { return s.admin({"PTTL", key}).integer; }
 
+// The key's value on that server, as its admin connection reads it ("(nil)" when absent).
+inline std::string value_on(const RedisServer &s, const std::string &key) {
+    AdminReply r = s.admin({"GET", key});
+    return r.is_nil() ? std::string("(nil)") : r.str;
+}
+
+inline redlock_client_options client_options(int64_t connect_ms, int64_t command_ms) {
+    redlock_client_options o;
+    redlock_client_options_init(&o);
+    o.connect_timeout_ms = connect_ms;
+    o.command_timeout_ms = command_ms;
+    return o;
+}
+
+// A holder releases `name` 300 ms after a waiter (polling every 5 s) starts to wait: seconds until the waiter had
+// it, so a wake-up by the release shows as well under 5; negative if a lock call failed.
+inline double wake_seconds(redlock_client *c, const std::string &name) {
+    Lock holder = make_lock(c, name, lock_options(60000), REDLOCK_SHARED);
+    if (redlock_lock_acquire(holder.get()) != REDLOCK_OK) return -1;
+    Lock waiter = make_lock(c, name, lock_options(60000, 5000, 1, 20000));
+    std::thread releaser([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        redlock_lock_release(holder.get());
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    const int rc = redlock_lock_acquire(waiter.get());
+    releaser.join();
+    const double took = seconds_since(t0);
+    return rc == REDLOCK_OK && redlock_lock_release(waiter.get()) == REDLOCK_OK ? took : -1;
+}
+
 }  // namespace testing
