@@ -6,9 +6,12 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <vector>
+#include <algorithm>
 
 #include "net/client.hpp"
 #include "lock/lock.hpp"
+#include "quorum/quorum.hpp"
 #include "guard.hpp"
 
 using redlock::core::Errc;
@@ -30,6 +33,7 @@ namespace {
 static_assert(redlock::core::kMaxNameLen == REDLOCK_MAX_NAME_LEN);
 static_assert(redlock::core::kMaxTokenLen == REDLOCK_MAX_TOKEN_LEN);
 static_assert(redlock::core::kMaxDurationMs == REDLOCK_MAX_DURATION_MS);
+static_assert(redlock::core::kMaxMasters == REDLOCK_MAX_MASTERS);
 
 void require(bool ok, const char *what) {
     if (!ok) throw Error(Errc::invalid, what);
@@ -123,11 +127,12 @@ REDLOCK_API void rl_compat_client_options_init_v1(client_options_v1 *opts) noexc
 }
 __asm__(".symver rl_compat_client_options_init_v1, redlock_client_options_init@REDLOCK_0");
 
-REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const redlock_client_options *opts) noexcept {
-    if (out) *out = nullptr;
-    return guarded([&]() -> int {
-        require(out != nullptr, "redlock_client_new: out is NULL");
-        require(url != nullptr, "redlock_client_new: url is NULL");
+}  // extern "C"
+
+namespace {
+
+// A URL's settings with the fields set in `opts` over them.
+redlock::core::ClientConfig config_for(const char *url, const redlock_client_options *opts) {
         redlock::core::ClientConfig cfg = redlock::core::parse_url(url);
         if (opts) {
             if (opts->version != 1)
@@ -168,9 +173,59 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
             }
             redlock::core::check_topology(cfg);
         }
+        return cfg;
+}
+
+}  // namespace
+
+extern "C" {
+
+REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const redlock_client_options *opts) noexcept {
+    if (out) *out = nullptr;
+    return guarded([&]() -> int {
+        require(out != nullptr, "redlock_client_new: out is NULL");
+        require(url != nullptr, "redlock_client_new: url is NULL");
         auto c = std::make_unique<redlock_client>();
-        c->impl = std::make_shared<redlock::core::Client>(std::move(cfg));
+        c->impl = std::make_shared<redlock::core::Client>(config_for(url, opts));
         *out = c.release();
+        return REDLOCK_OK;
+    });
+}
+
+REDLOCK_API int redlock_client_new_quorum(redlock_client **out, const char *const *urls, size_t n_urls,
+                                          const redlock_client_options *opts) noexcept {
+    if (out) *out = nullptr;
+    return guarded([&]() -> int {
+        require(out != nullptr, "redlock_client_new_quorum: out is NULL");
+        require(urls != nullptr, "redlock_client_new_quorum: urls is NULL");
+        if (n_urls == 0 || n_urls > REDLOCK_MAX_MASTERS)
+            throw Error(Errc::invalid, fmt::format("redlock_client_new_quorum: n_urls is {}; a quorum has 1 to {} "
+                                                   "masters",
+                                                   n_urls, REDLOCK_MAX_MASTERS));
+        std::vector<redlock::core::ClientConfig> masters;
+        masters.reserve(n_urls);
+        for (size_t i = 0; i < n_urls; ++i) {
+            if (!urls[i]) throw Error(Errc::invalid, fmt::format("redlock_client_new_quorum: urls[{}] is NULL", i));
+            try {
+                masters.push_back(config_for(urls[i], opts));
+            } catch (const Error &e) {
+                throw Error(e.code(), fmt::format("urls[{}]: {}", i, e.what()));
+            }
+        }
+        auto c = std::make_unique<redlock_client>();
+        c->impl = std::make_shared<redlock::core::Client>(std::move(masters));
+        *out = c.release();
+        return REDLOCK_OK;
+    });
+}
+
+REDLOCK_API int redlock_quorum_outcomes(int *codes, size_t cap, size_t *n_masters) noexcept {
+    return guarded([&]() -> int {
+        require(n_masters != nullptr, "redlock_quorum_outcomes: n_masters is NULL");
+        require(codes != nullptr || cap == 0, "redlock_quorum_outcomes: codes is NULL with cap > 0");
+        const std::vector<int> &last = redlock::core::last_outcomes();
+        *n_masters = last.size();
+        std::copy_n(last.begin(), std::min(cap, last.size()), codes);
         return REDLOCK_OK;
     });
 }
@@ -335,6 +390,15 @@ REDLOCK_API int redlock_lock_fence(redlock_lock *lock, uint64_t *out) noexcept {
         require(lock != nullptr, "redlock_lock_fence: lock is NULL");
         require(out != nullptr, "redlock_lock_fence: out is NULL");
         *out = lock->impl->fence();
+        return REDLOCK_OK;
+    });
+}
+
+REDLOCK_API int redlock_lock_validity(redlock_lock *lock, int64_t *ms_left) noexcept {
+    return guarded([&]() -> int {
+        require(lock != nullptr, "redlock_lock_validity: lock is NULL");
+        require(ms_left != nullptr, "redlock_lock_validity: ms_left is NULL");
+        *ms_left = lock->impl->validity().count();
         return REDLOCK_OK;
     });
 }

@@ -214,3 +214,26 @@ TEST_CASE("C++: fair locks serve waiters in order, with fencing too", "[cpp][fai
     fenced.unlock();
     CHECK_THROWS_AS(redlock::Lock(client, "cpp:fair{", redlock::LockOptions{}.fair(true)), redlock::InvalidArgument);
 }
+
+TEST_CASE("C++: a quorum client over three masters, with validity and per-master outcomes", "[cpp][quorum]") {
+    testing::RedisServer a, b, c;
+    auto client = redlock::Client::quorum({a.url(), b.url(), c.url()},
+                                          redlock::ClientOptions{}.command_timeout(1s).connect_timeout(1s));
+    redlock::Lock lock(client, "cpp:quorum", redlock::LockOptions{}.timeout(5s));
+    CHECK_FALSE(lock.validity().has_value());
+    {
+        std::lock_guard<redlock::Lock> g(lock);
+        CHECK(lock.validity().value() > 4s);
+        CHECK(lock.validity().value() <= 5s - 52ms);
+        CHECK(redlock::Client::quorum_outcomes().size() == 3);
+    }
+    CHECK(redlock::Client::quorum_outcomes() == std::vector<int>(3, REDLOCK_OK));  // the release, on all three
+    c.kill();
+    b.kill();
+    CHECK_THROWS_AS(lock.try_lock(), redlock::ConnectionError);
+    CHECK_THROWS_AS(redlock::Client::quorum({a.url(), a.url()}), redlock::InvalidArgument);
+    redlock::Client single(a.url());
+    redlock::Lock forever(single, "cpp:forever");
+    std::lock_guard<redlock::Lock> g(forever);
+    CHECK(forever.validity() == redlock::Millis::max());
+}

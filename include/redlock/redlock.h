@@ -32,9 +32,9 @@
 
 /* Compile-time version. CMake reads these three lines; keep their form. */
 #define REDLOCK_VERSION_MAJOR 0
-#define REDLOCK_VERSION_MINOR 3
+#define REDLOCK_VERSION_MINOR 4
 #define REDLOCK_VERSION_PATCH 0
-#define REDLOCK_VERSION_STRING "0.3.0"
+#define REDLOCK_VERSION_STRING "0.4.0"
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define REDLOCK_VERSION_NUMBER (REDLOCK_VERSION_MAJOR * 10000 + REDLOCK_VERSION_MINOR * 100 + REDLOCK_VERSION_PATCH)
 /** True when the headers are at least version major.minor.patch. */
@@ -195,10 +195,53 @@ REDLOCK_API void redlock_client_options_init(redlock_client_options *opts) REDLO
 REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const redlock_client_options *opts)
     REDLOCK_NOEXCEPT;
 
+/** Most masters one quorum client may have (redlock_client_new_quorum). */
+#define REDLOCK_MAX_MASTERS 64
+
+/**
+ * Create a client over `n_urls` independent Redis masters (the Redlock algorithm; docs/redlock.md). Locks made from
+ * it work through the same redlock_lock_* calls, with these differences:
+ *  - acquire sends `SET name token NX PX ttl` to every master at once (one token for all) and succeeds when a
+ *    majority (n/2+1) took it before its validity ran out (validity = TTL − time spent − drift, drift = TTL/100 +
+ *    2 ms); it returns as soon as the outcome is decided, without waiting for slow masters. A failed attempt first
+ *    releases the key on every master that may have taken it. Retries wait a random part (half to all) of `sleep_ms`.
+ *    If failures alone (masters down, refusing, too slow) leave no majority, the attempt fails with their code
+ *    (REDLOCK_ECONN, ...), not REDLOCK_NOT_ACQUIRED.
+ *  - extend, reacquire and auto_renew renewals need a majority each time; release goes to every master and succeeds
+ *    when a majority released it (REDLOCK_ENOTOWNED when a majority did not hold it; another code, the token kept
+ *    for a retry, when too few answered to tell). locked / owned: a majority holds the key / our token.
+ *  - redlock_lock_validity() says how long the owner can rely on the lock; redlock_quorum_outcomes() what each master
+ *    answered.
+ *  - a lock needs a TTL (timeout_ms > 0); `fencing` and `fair` are REDLOCK_EINVAL (a counter or a queue lives on one
+ *    server); a waiting acquire polls (no wake-on-release).
+ * Each URL is a single server as for redlock_client_new() (redis://, rediss://, unix://, each with its own
+ * credentials and query keys; no Sentinel or Cluster URL); `opts`, when given, applies to every master.
+ *
+ * @return REDLOCK_OK; REDLOCK_EINVAL (NULL out or urls, a NULL or bad URL, n_urls not 1..REDLOCK_MAX_MASTERS, the same
+ *         server twice (as written: host:port or socket path), a Sentinel or Cluster URL); REDLOCK_ENOMEM.
+ */
+REDLOCK_API int redlock_client_new_quorum(redlock_client **out, const char *const *urls, size_t n_urls,
+                                          const redlock_client_options *opts) REDLOCK_NOEXCEPT;
+
+/**
+ * Per master, what this thread's last call on a quorum client answered, in the order of the URLs: REDLOCK_OK (it did
+ * what was asked: granted, released, extended, holds the key, answered PING), REDLOCK_NOT_ACQUIRED (another owner's
+ * key is there), REDLOCK_ENOTOWNED (our token was not there), or why it failed (REDLOCK_ECONN, REDLOCK_ETIMEDOUT:
+ * no reply in time, or none yet when the majority had decided; REDLOCK_EAUTH, REDLOCK_ESERVER). The error message of
+ * a failed call names each master that did not say yes and why.
+ *
+ * @param codes     receives up to `cap` codes (may be NULL when `cap` is 0).
+ * @param cap       room in `codes`.
+ * @param n_masters receives the number of masters of that call (0: no quorum call yet on this thread).
+ * @return REDLOCK_OK; REDLOCK_EINVAL (NULL n_masters, or NULL codes with cap > 0).
+ */
+REDLOCK_API int redlock_quorum_outcomes(int *codes, size_t cap, size_t *n_masters) REDLOCK_NOEXCEPT;
+
 /**
  * Check that the server answers: opens (or reuses) a connection, authenticates, selects the database and sends PING.
  * Useful at startup, since redlock_client_new() does not connect. Through Sentinel: every sentinel answers and they
- * agree on the master, which answers PING; in a cluster: every slot is served and every master answers PING.
+ * agree on the master, which answers PING; in a cluster: every slot is served and every master answers PING; on a
+ * quorum client: a majority of the masters answer PING (each one's answer in redlock_quorum_outcomes()).
  * The error message says what is wrong; the code is REDLOCK_EAUTH when every failure was a refused credential, else
  * REDLOCK_ECONN (one code for a topology that is not whole, whatever each part answered).
  * @return REDLOCK_OK, REDLOCK_EINVAL (NULL client), REDLOCK_ECONN, REDLOCK_ETIMEDOUT, REDLOCK_EAUTH, REDLOCK_ESERVER.
@@ -412,6 +455,18 @@ REDLOCK_API int redlock_lock_fence(redlock_lock *lock, uint64_t *out) REDLOCK_NO
  *         buflen > 0, or buflen smaller than *needed: nothing copied).
  */
 REDLOCK_API int redlock_lock_token(redlock_lock *lock, char *buf, size_t buflen, size_t *needed) REDLOCK_NOEXCEPT;
+
+/**
+ * How long this owner can still rely on the lock, in ms: the TTL minus the time since the acquire (or the last
+ * extend, reacquire or renewal that got through) was sent, minus the clock drift allowance (TTL/100 + 2 ms), never
+ * below 0; it decreases on the monotonic clock. The same rule on every client; on a quorum client it is Redlock's
+ * validity time. Work that must finish under the lock should check it (and a fencing token, where one exists).
+ *
+ * @param ms_left receives the time left (0: expired, lost, or kept after an acquire whose outcome is unknown).
+ * @return REDLOCK_OK; REDLOCK_ENOTHELD (this owner holds no token); REDLOCK_ENOTTL (a lock with no timeout);
+ *         REDLOCK_EINVAL (NULL arguments).
+ */
+REDLOCK_API int redlock_lock_validity(redlock_lock *lock, int64_t *ms_left) REDLOCK_NOEXCEPT;
 
 #ifdef __cplusplus
 }

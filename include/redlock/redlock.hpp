@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "redlock.h"
 
@@ -162,7 +163,8 @@ private:
         sentinel_pass_;
 };
 
-/** Connections to Redis (one server, a master through Sentinel, or a cluster: pools). Copies share the client. */
+/** Connections to Redis (one server, a master through Sentinel, a cluster, or a quorum of independent masters:
+ *  pools). Copies share the client. */
 class Client {
 public:
     explicit Client(const std::string &url, const ClientOptions &opts = ClientOptions()) {
@@ -170,11 +172,28 @@ public:
         detail::check(redlock_client_new(&c, url.c_str(), opts.get()));
         c_.reset(c, &redlock_client_free);
     }
+    /** Redlock over 1 to 64 independent masters (single-server URLs): see redlock_client_new_quorum(). */
+    static Client quorum(const std::vector<std::string> &urls, const ClientOptions &opts = ClientOptions()) {
+        std::vector<const char *> p;
+        p.reserve(urls.size());
+        for (const std::string &u : urls) p.push_back(u.c_str());
+        redlock_client *c = nullptr;
+        detail::check(redlock_client_new_quorum(&c, p.data(), p.size(), opts.get()));
+        return Client(c);
+    }
+    /** Per master, what this thread's last call on a quorum client answered (redlock_quorum_outcomes()). */
+    static std::vector<int> quorum_outcomes() {
+        int codes[REDLOCK_MAX_MASTERS];
+        size_t n = 0;
+        detail::check(redlock_quorum_outcomes(codes, REDLOCK_MAX_MASTERS, &n));
+        return std::vector<int>(codes, codes + n);
+    }
     /** Throws unless the server answers (connect, AUTH, SELECT, PING). */
     void ping() const { detail::check(redlock_client_ping(c_.get())); }
     redlock_client *native() const noexcept { return c_.get(); }
 
 private:
+    explicit Client(redlock_client *c) : c_(c, &redlock_client_free) {}
     std::shared_ptr<redlock_client> c_;
 };
 
@@ -297,6 +316,16 @@ public:
         if (rc == REDLOCK_ENOTHELD) return std::nullopt;
         detail::check(rc);
         return out;
+    }
+    /** How long this owner can still rely on the lock (redlock_lock_validity(); zero once expired or lost), or
+     *  std::nullopt when it holds none; Millis::max() for a lock without a timeout. */
+    std::optional<Millis> validity() const {
+        int64_t ms = 0;
+        int rc = redlock_lock_validity(l_.get(), &ms);
+        if (rc == REDLOCK_ENOTHELD) return std::nullopt;
+        if (rc == REDLOCK_ENOTTL) return Millis::max();
+        detail::check(rc);
+        return Millis(ms);
     }
     /** This owner's token, or std::nullopt when it holds none. */
     std::optional<std::string> token() const {

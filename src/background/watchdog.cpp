@@ -10,6 +10,7 @@
 #include "lock/scripts.hpp"
 #include "net/client.hpp"
 #include "net/connection.hpp"
+#include "quorum/quorum.hpp"
 
 namespace redlock::core {
 
@@ -121,6 +122,15 @@ void Watchdog::Ticket::releasing(bool on) noexcept {
     }
 }
 
+std::optional<Clock::time_point> Watchdog::Ticket::confirmed() const noexcept {
+    if (std::shared_ptr<State> s = state_.lock()) {
+        std::lock_guard<std::mutex> lk(s->mu);
+        auto it = s->entries.find(id_);
+        if (it != s->entries.end() && !it->second.lost) return it->second.confirmed;
+    }
+    return std::nullopt;
+}
+
 Watchdog::Ticket::~Ticket() {
     if (std::shared_ptr<State> s = state_.lock()) {
         std::unique_lock<std::mutex> lk(s->mu);
@@ -186,6 +196,18 @@ constexpr size_t kBatch = 256;  // renewals per pipelined round trip
 std::vector<std::pair<Watchdog::Outcome, int>> Watchdog::renew_batch(const std::vector<Job> &jobs,
                                                                      const Deadline &cap) {
     std::vector<std::pair<Outcome, int>> out(jobs.size(), {Outcome::failed, 0});
+    if (Quorum *q = client_.quorum()) {  // each renewal needs a majority of its own: one fan-out per lock
+        for (size_t i = 0; i < jobs.size(); ++i) {
+            try {
+                Clock::time_point sent;
+                q->ttl_script(kReacquireScript, jobs[i].name, jobs[i].token, {jobs[i].ttl_ms}, "renew", cap, sent);
+                out[i] = {Outcome::renewed, 0};
+            } catch (const Error &e) {
+                out[i] = {e.code() == Errc::not_owned ? Outcome::gone : Outcome::failed, static_cast<int>(e.code())};
+            }
+        }
+        return out;
+    }
     std::vector<bool> done(jobs.size(), false);
     if (jobs.size() > 1) {
         try {

@@ -48,6 +48,7 @@ public:
         Ticket &operator=(const Ticket &) = delete;
         void start() noexcept override;
         void releasing(bool on) noexcept override;
+        std::optional<Clock::time_point> confirmed() const noexcept override;
 
     private:
         std::weak_ptr<State> state_;

@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <random>
 #include <thread>
 
 #include "net/connection.hpp"
 #include "base/error.hpp"
 #include "base/text.hpp"
+#include "quorum/quorum.hpp"
 
 namespace redlock::core {
 
@@ -43,6 +45,16 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
     if (opts_.ttl) checked_duration(opts_.ttl->count(), "timeout_ms (the TTL; 0 = none)", 1);
     checked_duration(opts_.sleep.count(), "sleep_ms");
     if (opts_.auto_renew && !opts_.ttl) throw Error(Errc::invalid, "auto_renew needs a TTL (timeout_ms > 0)");
+    if (client_->quorum()) {
+        if (!opts_.ttl)
+            throw Error(Errc::invalid, "a lock on a quorum client needs a TTL (timeout_ms > 0): Redlock's safety rests "
+                                       "on keys that expire on every master");
+        if (opts_.fencing)
+            throw Error(Errc::invalid, "fencing is not available on a quorum client: each master would count its own "
+                                       "fences, and no single counter orders the owners (docs/redlock.md)");
+        if (opts_.fair)
+            throw Error(Errc::invalid, "fair is not available on a quorum client: its waiters' queue lives on one server");
+    }
     if (opts_.fair) {
         std::optional<std::string> queue = fair_key(name_, "queue"), alive = fair_key(name_, "alive");
         if (!queue || !alive)
@@ -94,7 +106,8 @@ KeyValue Lock::value_after(const OutcomeUnknown &lost, const char *verb, std::st
 }
 
 bool Lock::try_set(const std::string &token, bool may_have_landed, bool retry, bool queue_up,
-                   std::optional<uint64_t> &fence, std::optional<int64_t> &pttl) {
+                   std::optional<uint64_t> &fence, std::optional<int64_t> &pttl, Clock::time_point &valid_until) {
+    if (Quorum *q = client_->quorum()) return q->acquire(name_, token, *opts_.ttl, valid_until);
     const std::string px = ttl_ms();
     Reply r;
     try {
@@ -257,25 +270,26 @@ bool Lock::acquire(const AcquireArgs &args) {
         std::optional<int64_t> pttl;
         leave.armed = queue_up && !args.stay_queued;
         const auto sent = Clock::now();  // the TTL starts after this: its earliest end is counted from here
-        if (try_set(token, retry_kept, retry, queue_up, fence, pttl)) {
+        Clock::time_point valid_until = opts_.ttl ? sent + *opts_.ttl - drift_for(*opts_.ttl) : Clock::time_point::max();
+        if (try_set(token, retry_kept, retry, queue_up, fence, pttl, valid_until)) {
             leave.armed = false;
             std::shared_ptr<Renewal> renewal;
             if (opts_.auto_renew)
                 renewal = client_->watchdog().renew(id(), name_, token, *opts_.ttl, sent,
                                                     opts_.on_lost ? *opts_.on_lost : Watchdog::LostFn());
             put_back.armed = false;
-            tokens_->set(Held{std::move(token), false, fence, renewal, 0});
+            tokens_->set(Held{std::move(token), false, fence, renewal, 0, valid_until});
             if (renewal) renewal->start();  // now that the token is stored: a callback never comes before this
             return true;
         }
         if (!blocking) return false;
         retry = true;
         const auto now = Clock::now();
-        auto next = now + gap;  // (sleep is at most REDLOCK_MAX_DURATION_MS: no overflow)
+        auto next = now + next_gap(gap);  // (sleep is at most REDLOCK_MAX_DURATION_MS: no overflow)
         // +1: PTTL is rounded down. Only a PTTL under the gap matters, which also bounds what a server can make us add.
         if (pttl && *pttl >= 0 && *pttl < gap.count()) next = now + Millis(*pttl + 1);
         if (give_up_at <= now) return false;
-        if (gap.count() > 0 && (!watch || !watch->active())) {
+        if (gap.count() > 0 && !client_->quorum() && (!watch || !watch->active())) {  // (quorum: polls)
             // Subscribe, then retry at once: a release between the last attempt and the subscription would be
             // missed otherwise. Confirmation is awaited no longer than the wait it replaces.
             watch.reset();
@@ -337,6 +351,16 @@ void Lock::release() {
             if (still && still->serial == serial) r->releasing(false);  // kept, to retry: renewals count again
         }
     } releasing(held->renewal.get(), *tokens_, held->serial);
+    if (Quorum *q = client_->quorum()) {
+        try {
+            q->release(name_, held->token, release_channel(client_->config().db, name_));
+        } catch (const Error &e) {
+            if (e.code() == Errc::not_owned) tokens_->clear_if(held->serial);  // else kept: a majority may hold it
+            throw;
+        }
+        tokens_->clear_if(held->serial);
+        return;
+    }
     Reply r;
     try {
         r = client_->script(kReleasePublishScript, {name_}, {held->token, release_channel(client_->config().db, name_)});
@@ -358,10 +382,25 @@ void Lock::release() {
                                                      : "Cannot release a lock that's no longer owned");
 }
 
-void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms, std::string_view mode) {
-    std::optional<std::string> token = tokens_->get();
-    if (!token) throw Error(Errc::not_held, fmt::format("Cannot {} an unlocked lock (this owner holds no token)", verb));
+void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms, std::string_view mode,
+                          std::optional<Millis> ttl, Millis added) {
+    std::optional<Held> held = tokens_->held();
+    if (!held) throw Error(Errc::not_held, fmt::format("Cannot {} an unlocked lock (this owner holds no token)", verb));
     if (!opts_.ttl) throw Error(Errc::no_ttl, fmt::format("Cannot {} a lock with no timeout", verb));
+    const std::string *token = &held->token;
+    // The validity it gives: a new TTL counts from when it was sent; added time extends what there was.
+    auto new_validity = [&](Clock::time_point sent) {
+        tokens_->set_valid_until(held->serial, ttl ? sent + *ttl - drift_for(*ttl) : held->valid_until + added);
+    };
+    if (Quorum *q = client_->quorum()) {
+        Clock::time_point sent;
+        std::vector<std::string_view> args{ms};
+        if (!mode.empty()) args.push_back(mode);
+        q->ttl_script(s, name_, *token, args, verb, Deadline::never(), sent);
+        new_validity(sent);
+        return;
+    }
+    const auto sent = Clock::now();
     Reply r;
     try {
         r = mode.empty() ? client_->script(s, {name_}, {*token, ms}) : client_->script(s, {name_}, {*token, ms, mode});
@@ -375,22 +414,57 @@ void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms
     }
     check_script_reply(r, verb, name_);
     if (r.integer != 1) throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned", verb));
+    new_validity(sent);
 }
 
 void Lock::extend(Millis additional, bool replace_ttl) {
     if (replace_ttl && additional.count() == 0)
         throw Error(Errc::invalid, "a replaced TTL must be > 0 ms (0 would delete the key; use release)");
     checked_duration(additional.count(), "additional_ms");
-    run_ttl_script(kExtendScript, "extend", std::to_string(additional.count()), replace_ttl ? "1" : "0");
+    run_ttl_script(kExtendScript, "extend", std::to_string(additional.count()), replace_ttl ? "1" : "0",
+                   replace_ttl ? std::optional<Millis>(additional) : std::nullopt, additional);
 }
 
-void Lock::reacquire() { run_ttl_script(kReacquireScript, "reacquire", ttl_ms(), {}); }
+void Lock::reacquire() { run_ttl_script(kReacquireScript, "reacquire", ttl_ms(), {}, opts_.ttl, Millis(0)); }
 
-bool Lock::locked() { return client_->get(name_).exists(); }
+bool Lock::locked() {
+    if (Quorum *q = client_->quorum()) return q->majority_holds(name_, nullptr);
+    return client_->get(name_).exists();
+}
 
 bool Lock::owned() {
     std::optional<std::string> token = tokens_->get();
-    return token && client_->get(name_).holds(*token);
+    if (!token) return false;
+    if (Quorum *q = client_->quorum()) return q->majority_holds(name_, &*token);
+    return client_->get(name_).holds(*token);
+}
+
+Millis Lock::validity() const {
+    std::optional<Held> held = tokens_->held();
+    if (!held) throw Error(Errc::not_held, "this owner holds no token (so no validity)");
+    if (!opts_.ttl) throw Error(Errc::no_ttl, "a lock with no timeout has no validity: it is held until released");
+    if (held->uncertain) return Millis(0);  // kept after an unknown outcome: nothing to rely on
+    Clock::time_point until = held->valid_until;
+    if (held->renewal) {
+        std::optional<Clock::time_point> renewed = held->renewal->confirmed();
+        if (!renewed) return Millis(0);  // lost
+        until = std::max(until, *renewed + *opts_.ttl - drift_for(*opts_.ttl));
+    }
+    const auto now = Clock::now();
+    return until <= now ? Millis(0) : std::chrono::duration_cast<Millis>(until - now);
+}
+
+Millis Lock::next_gap(Millis gap) const {
+    if (!client_->quorum() || gap.count() < 2) return gap;
+    // Seeded per thread and again in a fork()ed child, which would otherwise draw its parent's numbers.
+    thread_local std::minstd_rand rng;
+    thread_local pid_t seeded_for = 0;
+    if (seeded_for != current_pid()) {
+        seeded_for = current_pid();
+        const std::string seed = random_token();
+        rng.seed(static_cast<uint32_t>(std::hash<std::string>{}(seed)));
+    }
+    return Millis(std::uniform_int_distribution<int64_t>(gap.count() / 2, gap.count())(rng));
 }
 
 }  // namespace redlock::core

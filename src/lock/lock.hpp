@@ -72,6 +72,9 @@ public:
     std::optional<std::string> current_token() const { return tokens_->get(); }
     // This owner's fencing token; Error(not_held) without a token, Error(invalid) on a lock without fencing.
     uint64_t fence() const;
+    // How long this owner can still rely on the lock: TTL − time since the acquire (or the last extend, reacquire or
+    // renewal) was sent − drift (quorum/), never below 0. Error(not_held) without a token, Error(no_ttl) without a TTL.
+    Millis validity() const;
 
     const std::string &name() const noexcept { return name_; }
 
@@ -81,7 +84,10 @@ private:
     // (-1: no TTL).
     // `queue_up` (fair mode): join the waiters' queue when busy.
     bool try_set(const std::string &token, bool may_have_landed, bool retry, bool queue_up,
-                 std::optional<uint64_t> &fence, std::optional<int64_t> &pttl);
+                 std::optional<uint64_t> &fence, std::optional<int64_t> &pttl, Clock::time_point &valid_until);
+    // Between attempts: `sleep`, but on a quorum client a random part of it (from half to all), so that clients
+    // that collided on a split vote do not collide again in lockstep.
+    Millis next_gap(Millis gap) const;
     void leave_queue(const std::string &token) noexcept;  // fair mode: a waiter that gives up
     uint64_t read_fence();  // the counter's value, while this owner holds the lock (so it is this owner's fence)
     // The key was found holding `token` after all: restart its TTL (read the fence); false if it expired meanwhile.
@@ -95,7 +101,9 @@ private:
     // with both reasons and `advice`, first storing `keep` (when given) as this owner's token.
     KeyValue value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
                          const std::string *keep = nullptr);
-    void run_ttl_script(const Script &s, const char *verb, std::string_view ms, std::string_view mode);
+    // Returns when the TTL restarted (sent); `ttl` is the TTL it restarted with (nullopt: added to the TTL).
+    void run_ttl_script(const Script &s, const char *verb, std::string_view ms, std::string_view mode,
+                        std::optional<Millis> ttl, Millis added);
 
     std::shared_ptr<Client> client_;
     const std::string name_;

@@ -77,6 +77,11 @@ void SharedTokenStore::clear_if(uint64_t serial) {
     }
 }
 
+void SharedTokenStore::set_valid_until(uint64_t serial, Clock::time_point until) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (held_ && held_->serial == serial) held_->valid_until = until;
+}
+
 namespace {
 
 std::atomic<uint64_t> g_next_store_id{1};
@@ -140,6 +145,12 @@ void ThreadLocalTokenStore::clear_if(uint64_t serial) {
         m.erase(it);
         g_live_slots.fetch_sub(1, std::memory_order_relaxed);
     }
+}
+
+void ThreadLocalTokenStore::set_valid_until(uint64_t serial, Clock::time_point until) {
+    auto &m = thread_slots().by_store;
+    auto it = m.find(id_);
+    if (it != m.end() && it->second.serial == serial) it->second.valid_until = until;
 }
 
 size_t ThreadLocalTokenStore::live_slots() noexcept { return g_live_slots.load(std::memory_order_relaxed); }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "base/clock.hpp"
 #include "base/fork_safety.hpp"
 
 namespace redlock::core {
@@ -24,6 +25,8 @@ public:
     virtual void start() noexcept = 0;
     // Around a release: a renewal that finds the key gone then is the release's doing, not a lost lock.
     virtual void releasing(bool on) noexcept = 0;
+    // When the last renewal that got through was sent (the TTL runs at least from there); nullopt once lost.
+    virtual std::optional<Clock::time_point> confirmed() const noexcept = 0;
 };
 
 // An owner's token, and whether it is settled (the SET surely took) or uncertain: kept after a SET whose outcome was
@@ -34,6 +37,8 @@ struct Held {
     std::optional<uint64_t> fence;  // the fencing token its acquire took (locks with `fencing`)
     std::shared_ptr<Renewal> renewal;  // lives exactly as long as the token is held (auto_renew)
     uint64_t serial = 0;            // set by the store, unique per storing: what clear_if names
+    // Until when the owner can rely on it without renewals: acquire (or extend) sent + TTL − drift; max: no TTL.
+    Clock::time_point valid_until = Clock::time_point::max();
 };
 
 // The token slot(s) of one lock handle.
@@ -57,6 +62,8 @@ public:
     virtual std::optional<std::string> take_uncertain() = 0;
     // Clears what was stored as `serial`, if it is still there: never a token stored since, even an equal one.
     virtual void clear_if(uint64_t serial) = 0;
+    // A new validity for what was stored as `serial` (after an extend), if it is still there.
+    virtual void set_valid_until(uint64_t serial, Clock::time_point until) = 0;
 
 protected:
     static uint64_t next_serial() noexcept;
@@ -70,6 +77,7 @@ public:
     void keep_uncertain(std::string token) override;
     std::optional<std::string> take_uncertain() override;
     void clear_if(uint64_t serial) override;
+    void set_valid_until(uint64_t serial, Clock::time_point until) override;
 
 private:
     mutable std::mutex mu_;
@@ -88,6 +96,7 @@ public:
     void keep_uncertain(std::string token) override;
     std::optional<std::string> take_uncertain() override;
     void clear_if(uint64_t serial) override;
+    void set_valid_until(uint64_t serial, Clock::time_point until) override;
 
     // Slots alive in all threads of the process (for tests and leak checks).
     static size_t live_slots() noexcept;

@@ -13,6 +13,7 @@
 #include "base/error.hpp"
 #include "base/text.hpp"
 #include "net/tls.hpp"
+#include "quorum/quorum.hpp"
 
 namespace redlock::core {
 
@@ -34,7 +35,14 @@ std::string_view key_of(const std::vector<std::string_view> &argv) {
 }  // namespace
 
 Client::Client(ClientConfig cfg) : cfg_(with_tls_context(std::move(cfg))), router_(make_router(cfg_)) {}
+Client::Client(std::vector<ClientConfig> masters)
+    : cfg_(masters.empty() ? ClientConfig() : masters.front()), quorum_(std::make_unique<Quorum>(std::move(masters))) {}
 Client::~Client() = default;
+
+Router &Client::topology() const {
+    if (!router_) throw Error(Errc::internal, "a single-server call on a quorum client");
+    return *router_;
+}
 
 Watchdog &Client::watchdog() {
     std::call_once(watchdog_once_, [this] { watchdog_ = std::make_unique<Watchdog>(*this); });
@@ -61,7 +69,7 @@ Reply Client::routed(std::string_view key, const Deadline &until, Op &&op) {
     auto find = [&] {
         for (;;) {
             try {
-                return router_->route(key, until);
+                return topology().route(key, until);
             } catch (const Error &e) {
                 if (!is_transport_failure(e.code()) || until.passed_after(pause)) throw;
             }
@@ -148,7 +156,7 @@ std::vector<Reply> Client::pipeline(const std::vector<std::vector<std::string_vi
             throw;
         }
     };
-    if (router_->one_node()) return run(router_->route(key_of(commands.front()), until), commands);
+    if (topology().one_node()) return run(router_->route(key_of(commands.front()), until), commands);
 
     // A cluster: one pipeline per node. Commands of a node that failed come back as errors, for the caller to retry
     // one by one (routed, and settled if their outcome is unknown).
@@ -181,7 +189,10 @@ std::vector<Reply> Client::pipeline(const std::vector<std::vector<std::string_vi
     return replies;
 }
 
-void Client::ping() { router_->ping(Deadline::never()); }  // each step has its own connect and command timeouts
+void Client::ping() {
+    if (quorum_) quorum_->ping();
+    else router_->ping(Deadline::never());  // each step has its own connect and command timeouts
+}  // each step has its own connect and command timeouts
 
 namespace {
 KeyValue key_value(Reply &&r) {

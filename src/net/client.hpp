@@ -26,11 +26,17 @@ struct KeyValue {
 
 class Watchdog;
 class Waiters;
+class Quorum;
 
 class Client {
 public:
     explicit Client(ClientConfig cfg);
+    // Redlock over independent masters (quorum/): locks on it take their keys on a majority. Only the quorum,
+    // config (the first master's settings) and watchdog of such a client are used; its single-server calls throw.
+    explicit Client(std::vector<ClientConfig> masters);
     ~Client();
+
+    Quorum *quorum() const noexcept { return quorum_.get(); }
 
     // A read that is safe to repeat: retried once on a new connection after a broken connection. `accept`: the
     // reply types it may answer with besides an error (expect::); any other breaks the connection.
@@ -62,7 +68,7 @@ public:
     const ClientConfig &config() const noexcept { return cfg_; }
 
     // Settings for a subscriber connection: the current master, or any cluster node.
-    ClientConfig subscriber_config(const Deadline &until) { return router_->subscriber_config(until); }
+    ClientConfig subscriber_config(const Deadline &until) { return topology().subscriber_config(until); }
 
     // The renewals of this client's auto-renewed locks (its thread starts with the first).
     Watchdog &watchdog();
@@ -71,6 +77,7 @@ public:
     bool has_waiters() const noexcept { return has_waiters_.load(std::memory_order_acquire); }
 
 private:
+    Router &topology() const;  // the router: Error(internal) on a quorum client
     Deadline command_deadline(const Deadline &cap = Deadline::never()) const {
         return Deadline::after(cfg_.command_timeout).earlier(cap);
     }
@@ -80,7 +87,8 @@ private:
     Reply routed(std::string_view key, const Deadline &until, Op &&op);
 
     const ClientConfig cfg_;
-    std::unique_ptr<Router> router_;
+    std::unique_ptr<Router> router_;  // null on a quorum client
+    std::unique_ptr<Quorum> quorum_;
     std::once_flag watchdog_once_;
     std::unique_ptr<Watchdog> watchdog_;  // after router_: stopped (and joined) before the pool goes
     std::once_flag waiters_once_;

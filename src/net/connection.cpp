@@ -206,9 +206,9 @@ auto Connection::exchange(const Deadline &, F &&io) -> decltype(io()) {
     }
 }
 
-void Connection::post(ArgList argv, const Deadline &deadline) {
+void Connection::post(Argv argv, const Deadline &deadline) {
     out_.clear();
-    encode_command(out_, Argv(argv.begin(), argv.size()));
+    encode_command(out_, argv);
     try {
         send(deadline);
     } catch (const Error &) {
@@ -221,13 +221,16 @@ bool Connection::take_pushed(Reply &out) {
     try {
         // Until a whole reply, or nothing more has arrived: what is already received must all be taken now, since a
         // poll() on the socket cannot see bytes that TLS has decrypted and holds.
-        while (!reader_.next(out)) {
-            char *p = reader_.space(4096);
-            const size_t n = transport_->read_now(p, reader_.space_size());
-            if (n == 0) return false;
-            reader_.commit(n);
+        for (;;) {
+            while (!reader_.next(out)) {
+                char *p = reader_.space(4096);
+                const size_t n = transport_->read_now(p, reader_.space_size());
+                if (n == 0) return false;
+                reader_.commit(n);
+            }
+            if (owed_ == 0) return true;
+            --owed_;  // a reply given up on: not this caller's
         }
-        return true;
     } catch (const ProtocolError &e) {
         broken_ = true;
         throw Error(e.code(), fmt::format("protocol error from {}: {}", where_, e.what()));
@@ -235,6 +238,24 @@ bool Connection::take_pushed(Reply &out) {
         broken_ = true;
         throw;
     }
+}
+
+void Connection::owe_reply() noexcept {
+    constexpr unsigned kMaxOwed = 8;  // a server that stopped answering: no point queueing behind it for ever
+    if (++owed_ > kMaxOwed) abandon();
+}
+
+bool Connection::looks_dead() noexcept {
+    if (owed_ > 0) {
+        try {
+            Reply unasked;
+            if (take_pushed(unasked)) return true;  // the owed replies, then one more
+        } catch (...) {
+            return true;
+        }
+        if (owed_ > 0) return false;  // a reply to skip is still coming: nothing else can have arrived
+    }
+    return transport_->looks_dead();
 }
 
 void Connection::send(const Deadline &deadline) {

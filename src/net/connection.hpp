@@ -45,13 +45,19 @@ public:
 
     // A subscriber's side (pub/sub): commands are sent without waiting, replies and messages are taken as they come.
     // Both throw Error and mark the connection broken on any failure.
-    void post(ArgList argv, const Deadline &deadline);
+    void post(Argv argv, const Deadline &deadline);
+    void post(ArgList argv, const Deadline &deadline) { post(Argv(argv.begin(), argv.size()), deadline); }
     bool take_pushed(Reply &out);  // the next whole reply already received (reads without waiting), or false
+    // Gives up waiting for the reply of the last command posted, without closing (fan-out: a slow server, once the
+    // majority has decided): the reply is skipped when it comes, and a command sent after it runs after it (a late
+    // SET is never overtaken by its own release). Beyond a few owed replies the connection is abandoned.
+    void owe_reply() noexcept;
     int poll_fd() const noexcept { return transport_->poll_fd(); }
     void set_reply_limits(const ReplyLimits &limits) noexcept { reader_.set_limits(limits); }
 
     bool broken() const noexcept { return broken_; }
-    bool looks_dead() noexcept { return transport_->looks_dead(); }
+    // Closed by the server, or bytes nobody asked for (owed replies are taken first).
+    bool looks_dead() noexcept;
     // Gives up on this connection (a reply still owed, say): never reused, closed with a reset.
     void abandon() noexcept {
         broken_ = true;
@@ -78,6 +84,7 @@ private:
     pid_t owner_pid_;
     bool tls_;  // for messages
     bool broken_ = false;
+    unsigned owed_ = 0;  // replies to skip (owe_reply)
 };
 
 // A transport failure after a command may have reached the server: whether it ran is unknown.

@@ -4,23 +4,27 @@
 
 #include <cerrno>
 
+#include "base/text.hpp"
+
 namespace redlock::core {
 
-FanOut fan_out(const std::vector<Connection *> &conns, ArgList argv, unsigned accept, const Deadline &deadline,
-               const std::function<bool(const std::vector<std::optional<Reply>> &)> &decided) {
+FanOut fan_out(const std::vector<Connection *> &conns, Argv argv, unsigned accept, const Deadline &deadline,
+               const Decided &decided, const Argv *noscript) {
     const size_t n = conns.size();
     FanOut out;
     out.replies.resize(n);
     out.not_sent.assign(n, true);
-    std::vector<bool> waiting(n, false);
+    out.broke.resize(n);
+    std::vector<bool> waiting(n, false), resent(n, false);
     for (size_t i = 0; i < n; ++i) {
         if (!conns[i]) continue;
         try {
             conns[i]->post(argv, deadline);
             out.not_sent[i] = false;
             waiting[i] = true;
-        } catch (const Error &) {
+        } catch (const Error &e) {
             out.not_sent[i] = false;  // part of it may have left: unknown, as for any failed send
+            out.broke[i] = e;
             conns[i]->abandon();
         }
     }
@@ -33,14 +37,22 @@ FanOut fan_out(const std::vector<Connection *> &conns, ArgList argv, unsigned ac
             try {
                 Reply r;
                 if (conns[i]->take_pushed(r)) {
+                    if (noscript && !resent[i] && r.is_error() && starts_with(r.str, "NOSCRIPT")) {
+                        resent[i] = true;  // once: EVAL never answers NOSCRIPT, but a hostile server might
+                        conns[i]->post(*noscript, deadline);
+                        any = true;  // still waiting, for the EVAL's answer
+                        continue;
+                    }
                     waiting[i] = false;
                     if (r.is_error() || (accept & type_bit(r.type)) != 0) out.replies[i] = std::move(r);
                     else conns[i]->abandon();  // out of step: unknown
-                    over = decided(out.replies);
+                    over = decided && decided(out.replies);
                     continue;
                 }
-            } catch (const Error &) {
+            } catch (const Error &e) {
                 waiting[i] = false;  // broken: unknown
+                out.broke[i] = e;
+                conns[i]->abandon();
                 continue;
             }
             any = true;
@@ -54,7 +66,7 @@ FanOut fan_out(const std::vector<Connection *> &conns, ArgList argv, unsigned ac
         if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) break;
     }
     for (size_t i = 0; i < n; ++i)
-        if (waiting[i]) conns[i]->abandon();  // a late reply must never answer another command
+        if (waiting[i]) conns[i]->owe_reply();  // skipped when it comes; the next command queues behind it
     return out;
 }
 

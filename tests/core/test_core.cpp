@@ -462,6 +462,11 @@ TEST_CASE("fan-out: one command to five servers at once, decided at the fastest 
         return std::count_if(r.begin(), r.end(), [](const std::optional<Reply> &x) { return x && x->is_status("OK"); });
     };
     const auto majority = [&](const std::vector<std::optional<Reply>> &r) { return oks(r) >= 3; };
+    // GET on one connection, every reply awaited: what the server has now, after everything sent before on it.
+    auto get_on = [](Connection *c, const std::string &key) {
+        FanOut f = fan_out({c}, {"GET", key}, expect::string_or_nil, Deadline::after(Millis(3000)), nullptr);
+        return f.replies[0] ? f.replies[0]->str : std::string("(no reply)");
+    };
     // The first `k` servers asleep for a second (DEBUG SLEEP, each on a thread of its own), then `key` SET on all five
     // until a majority has it or `deadline`: what came, on which connections, and how long it took.
     struct Run {
@@ -482,12 +487,15 @@ TEST_CASE("fan-out: one command to five servers at once, decided at the fastest 
         return run;
     };
 
-    SECTION("all answer: a majority is enough, and every SET that ran is known or abandoned") {
+    SECTION("all answer: a majority is enough, and a SET not waited for still runs before the next command") {
         auto conns = connect();
         FanOut f = fan_out(pointers(conns), {"SET", "fan:a", "t", "NX", "PX", "10000"}, expect::ok_or_nil,
                            Deadline::after(Millis(2000)), majority);
         CHECK(oks(f.replies) >= 3);
-        for (size_t i = 0; i < 5; ++i) CHECK((f.replies[i].has_value() || conns[i]->broken()));
+        for (size_t i = 0; i < 5; ++i) {
+            CHECK_FALSE(conns[i]->broken());
+            CHECK(get_on(conns[i].get(), "fan:a") == "t");  // its owed OK skipped, then the GET's own reply
+        }
         int held = 0;
         for (auto &s : servers) held += s->admin({"EXISTS", "fan:a"}).integer == 1;
         CHECK(held >= 3);
@@ -498,7 +506,9 @@ TEST_CASE("fan-out: one command to five servers at once, decided at the fastest 
         CHECK(run.took < Millis(500));
         for (int i = 0; i < 2; ++i) {
             CHECK_FALSE(run.f.replies[i].has_value());  // unknown: the SET may run when the server wakes
-            CHECK(run.conns[i]->broken());              // and the connection is never reused
+            CHECK_FALSE(run.conns[i]->broken());        // the connection owes its reply
+            // a command sent next runs after the SET (a release can never overtake the SET it undoes)
+            CHECK(get_on(run.conns[i].get(), "fan:b") == "t");
         }
     }
     SECTION("no majority by the deadline: what came, and the rest unknown") {
@@ -506,6 +516,18 @@ TEST_CASE("fan-out: one command to five servers at once, decided at the fastest 
         CHECK(oks(run.f.replies) == 2);
         CHECK(run.took >= Millis(290));
         CHECK(run.took < Millis(900));
+    }
+    SECTION("a connection that keeps owing replies is given up after a few") {
+        auto conns = connect();
+        std::thread sleeper([&] { (void)servers[0]->admin({"DEBUG", "SLEEP", "1"}); });
+        std::this_thread::sleep_for(Millis(100));
+        int rounds = 0;
+        while (!conns[0]->broken() && rounds < 20) {
+            (void)fan_out({conns[0].get()}, {"PING"}, expect::status, Deadline::after(Millis(20)), nullptr);
+            ++rounds;
+        }
+        sleeper.join();
+        CHECK(rounds == 9);  // eight owed replies are kept; the ninth abandons the connection
     }
     SECTION("a server without a connection is not sent to; a reply of the wrong type is unknown") {
         auto conns = connect();

@@ -52,9 +52,15 @@ export interface AcquireOptions {
   token?: string;
 }
 export class Client {
-  constructor(url: string, options?: ClientOptions);
+  /** One server (or a Sentinel / Cluster URL), or an array of 1..64 single-server URLs: a Redlock quorum. */
+  constructor(url: string | string[], options?: ClientOptions);
   static fromUrl(url: string, options?: ClientOptions): Client;
-  readonly url: string;
+  /** Redlock over independent masters (docs/redlock.md). */
+  static fromUrls(urls: string[], options?: ClientOptions): Client;
+  /** null on a quorum client. */
+  readonly url: string | null;
+  /** The masters' URLs of a quorum client, else null. */
+  readonly urls: string[] | null;
   ping(): Promise<true>;
   lock(name: string | Buffer, options?: LockOptions): Lock;
   close(): void;
@@ -73,6 +79,9 @@ export class Lock {
   readonly fair: boolean;
   /** The fencing token of the current hold (a lock with `fencing: true`), or null when none is held. */
   readonly fence: number | null;
+  /** Milliseconds this owner can still rely on the lock (0 once expired or lost); null without a token;
+   *  Infinity for a lock without a timeout. */
+  readonly validity: number | null;
   lastThreadId: number;
   acquire(options?: AcquireOptions): Promise<boolean>;
   release(): Promise<void>;

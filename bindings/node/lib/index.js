@@ -191,15 +191,19 @@ const lost = {
 
 class Client {
   /**
-   * @param {string} url redis://[[user]:password@]host[:port][/db], rediss://... (TLS), unix:///path,
-   *   redis+sentinel://host1:26379[,host2...]/service[/db] or redis+cluster://host1:6379[,host2...] (docs/)
+   * @param {string|string[]} url redis://[[user]:password@]host[:port][/db], rediss://... (TLS), unix:///path,
+   *   redis+sentinel://host1:26379[,host2...]/service[/db] or redis+cluster://host1:6379[,host2...] (docs/); or an
+   *   array of 1 to 64 single-server URLs: Redlock over independent masters (docs/redlock.md), the options applying
+   *   to each
    * @param {object} [options] connectTimeout, commandTimeout (ms; null, Infinity or > MAX_DURATION_MS = no limit),
    *   maxConnections, keepalive (s), username, password, db, and for rediss:// tlsCaFile, tlsCaDir, tlsCertFile,
    *   tlsKeyFile, tlsServerName, tlsVerify (false: unsafe), for redis+sentinel:// sentinelUsername and
    *   sentinelPassword (the sentinels' own); any other key is a TypeError
    */
   constructor(url, options) {
-    arg.text(url, 'url');
+    const quorum = Array.isArray(url);
+    if (quorum) url.forEach((u, i) => arg.text(u, `url[${i}]`));
+    else arg.text(url, 'url');
     const opts = arg.options(options, 'Client option', CLIENT_OPTIONS);
     const o = {};
     c.clientOptionsInit(o);
@@ -214,19 +218,31 @@ class Client {
     if (opts.password != null) o.password = arg.text(opts.password, 'password');
     for (const [js, c] of TEXT_FIELDS) if (opts[js] != null) o[c] = arg.text(opts[js], js);
     if (given('tlsVerify')) o.tls_verify = arg.boolean(opts.tlsVerify, 'tlsVerify') ? 1 : 0;
-    if ((opts.sentinelUsername != null || opts.sentinelPassword != null) && !/^rediss?\+sentinel:\/\//i.test(url)) {
+    if ((opts.sentinelUsername != null || opts.sentinelPassword != null) &&
+        (quorum || !/^rediss?\+sentinel:\/\//i.test(url))) {
       throw new InvalidArgumentError('sentinelUsername/sentinelPassword need a redis+sentinel:// URL', codes.EINVAL);
     }
     const out = [0n];
-    check(c.clientNew(out, url, o));
+    check(quorum ? c.clientNewQuorum(out, url, url.length, o) : c.clientNew(out, url, o));
     this._address = out[0];
     this._token = {};
     handles.register(this, { free: c.clientFree, address: this._address }, this._token);
-    this.url = url;
+    this.url = quorum ? null : url;
+    /** The masters' URLs of a quorum client, else null. */
+    this.urls = quorum ? [...url] : null;
   }
 
   static fromUrl(url, options) {
     return new Client(url, options);
+  }
+
+  /**
+   * Redlock over independent masters: each lock takes its key on a majority of them at once. Its locks need a
+   * `timeout`; `lock.validity` says how long the owner can rely on it; a failure's message names each master's answer.
+   */
+  static fromUrls(urls, options) {
+    if (!Array.isArray(urls)) throw new TypeError('urls must be an array of URLs');
+    return new Client(urls, options);
   }
 
   /** Connects, authenticates and PINGs; rejects if the server cannot be used. */
@@ -376,6 +392,20 @@ class Lock {
     const out = [0n];
     const rc = c.fence(this._live(), out);
     if (rc === codes.ENOTHELD) return null;
+    check(rc);
+    return Number(out[0]);
+  }
+
+  /**
+   * Milliseconds this owner can still rely on the lock (the TTL minus the time since the acquire, extend or renewal
+   * was sent, minus the clock drift allowance; 0 once expired or lost), null when it holds no token, Infinity for a
+   * lock without a timeout. Never does I/O.
+   */
+  get validity() {
+    const out = [0];
+    const rc = c.validity(this._live(), out);
+    if (rc === codes.ENOTHELD) return null;
+    if (rc === codes.ENOTTL) return Infinity;
     check(rc);
     return Number(out[0]);
   }

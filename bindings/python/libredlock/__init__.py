@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import builtins
+import math
 import ctypes
 import numbers
 import operator
@@ -22,15 +23,16 @@ import os
 import time
 import urllib.parse
 import weakref
-from typing import Any, Callable, Optional, Tuple, Type, TypeVar, Union, overload
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Type, TypeVar, Union, overload
 
 from . import _native
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "Client", "Lock", "RedlockError", "LockError", "LockNotOwnedError", "ConnectionError", "TimeoutError",
     "AuthenticationError", "ResponseError", "InvalidArgumentError", "library_path", "library_version",
+    "last_quorum_outcomes",
     "MAX_DURATION", "MAX_DURATION_MS",
 ]
 
@@ -43,6 +45,16 @@ _lib, library_path = _native.load()
 
 Name = Union[str, bytes]
 _Path = Union[str, bytes, "os.PathLike[str]"]
+
+
+def last_quorum_outcomes() -> List[int]:
+    """What each master answered in this thread's last call on a quorum client (:meth:`Client.from_urls`), in the
+    order of its URLs: 0 (did it), 1 (another owner's key), or a negative code (-3 our token was not there, -5
+    connection failed, -6 no reply in time, -7 server error, -8 auth); empty before any such call."""
+    n = ctypes.c_size_t(0)
+    codes = (ctypes.c_int * _native.MAX_MASTERS)()
+    _check(_lib.redlock_quorum_outcomes(codes, len(codes), ctypes.byref(n)))
+    return list(codes[: n.value])
 
 
 def library_version() -> str:
@@ -289,7 +301,7 @@ class Client:
                  ssl_ca_certs: Optional[_Path] = None, ssl_ca_path: Optional[_Path] = None,
                  ssl_certfile: Optional[_Path] = None, ssl_keyfile: Optional[_Path] = None,
                  ssl_cert_reqs: Any = _DEFAULT, sentinel_username: Optional[Name] = None,
-                 sentinel_password: Optional[Name] = None) -> None:
+                 sentinel_password: Optional[Name] = None, urls: Optional[Sequence[Name]] = None) -> None:
         """Timeouts are float seconds; None means no limit. ``socket_timeout`` is ``command_timeout`` and
         ``socket_connect_timeout`` is ``connect_timeout`` (redis-py's names). An argument left out keeps the URL's
         value (query parameter or path), else the library default (5 s timeouts, 64 connections, 60 s keepalive,
@@ -297,7 +309,14 @@ class Client:
         ``ssl=True`` with host/port (as redis-py), and the ``tls_*`` keywords or redis-py's ``ssl_ca_certs``,
         ``ssl_ca_path``, ``ssl_certfile``, ``ssl_keyfile``, ``ssl_cert_reqs`` (docs/tls.md). Sentinel and Cluster:
         ``redis+sentinel://`` and ``redis+cluster://`` URLs (docs/sentinel.md, docs/cluster.md); ``sentinel_username``
-        and ``sentinel_password`` are the sentinels' own credentials (the URL's are the data nodes')."""
+        and ``sentinel_password`` are the sentinels' own credentials (the URL's are the data nodes'). Redlock over
+        independent masters: ``urls=[...]`` (or :meth:`from_urls`), the other keywords applying to every master."""
+        if urls is not None:
+            if url is not None or host is not None or port is not None or unix_socket_path is not None:
+                raise TypeError("give urls (a quorum) or url / host / port / unix_socket_path, not both")
+            if isinstance(urls, (str, bytes)):
+                raise TypeError("urls must be a list of URLs, not one URL")
+            url_list = [_c_string(u, "urls[%d]" % i) for i, u in enumerate(urls)]
         # redis-py's TLS keywords are the tls_* ones under other names: one of each pair.
         tls_ca_file = _one_of(("ssl_ca_certs", ssl_ca_certs or _DEFAULT), ("tls_ca_file", tls_ca_file or _DEFAULT))[1]
         tls_ca_dir = _one_of(("ssl_ca_path", ssl_ca_path or _DEFAULT), ("tls_ca_dir", tls_ca_dir or _DEFAULT))[1]
@@ -312,7 +331,9 @@ class Client:
         if url is None and not ssl and any(v is not None for v in (tls_ca_file, tls_ca_dir, tls_cert_file,
                                                                     tls_key_file, tls_server_name, tls_verify)):
             raise _invalid("TLS options need ssl=True (or a rediss:// URL)")
-        if url is not None:
+        if urls is not None:
+            url_bytes = b""
+        elif url is not None:
             if host is not None or port is not None or unix_socket_path is not None:
                 raise TypeError("give a URL or host/port/unix_socket_path, not both")
             if ssl:
@@ -359,9 +380,22 @@ class Client:
                 raise TypeError("tls_verify must be True or False, not %s" % type(tls_verify).__name__)
             opts.tls_verify = 1 if tls_verify else 0
         handle = ctypes.c_void_p()
-        _check(_lib.redlock_client_new(ctypes.byref(handle), url_bytes, ctypes.byref(opts)))
+        if urls is not None:
+            array = (ctypes.c_char_p * max(len(url_list), 1))(*url_list)
+            _check(_lib.redlock_client_new_quorum(ctypes.byref(handle), array, len(url_list), ctypes.byref(opts)))
+        else:
+            _check(_lib.redlock_client_new(ctypes.byref(handle), url_bytes, ctypes.byref(opts)))
         self._handle: Optional[ctypes.c_void_p] = handle
         self.url = url
+        #: The masters' URLs of a quorum client (None for one server).
+        self.urls = None if urls is None else [u.decode(errors="replace") for u in url_list]
+
+    @classmethod
+    def from_urls(cls, urls: Sequence[Name], **kwargs: Any) -> "Client":
+        """Redlock over independent masters (1 to 64 single-server URLs, each with its own credentials): a lock made
+        from this client takes its key on a majority of them at once (docs/redlock.md). Its locks need a
+        ``timeout``; see :attr:`Lock.validity` and :func:`last_quorum_outcomes`."""
+        return cls(urls=urls, **kwargs)
 
     @classmethod
     def from_url(cls, url: Name, **kwargs: Any) -> "Client":
@@ -672,6 +706,20 @@ class Lock:
             return None
         _check(rc)
         return out.value
+
+    @property
+    def validity(self) -> Optional[float]:
+        """Seconds this owner can still rely on the lock: the TTL minus the time since the acquire (extend, renewal)
+        was sent, minus the clock drift allowance; 0.0 once expired or lost. None when it holds no token,
+        ``math.inf`` for a lock without a timeout."""
+        out = ctypes.c_int64(0)
+        rc = _lib.redlock_lock_validity(self._handle, ctypes.byref(out))
+        if rc == _native.ENOTHELD:
+            return None
+        if rc == _native.ENOTTL:
+            return math.inf
+        _check(rc)
+        return out.value / 1000.0
 
     @property
     def token(self) -> Optional[bytes]:

@@ -12,6 +12,7 @@ ABI_MAJOR = 0
 # REDLOCK_MAX_DURATION_MS: the longest duration the C library takes (about 31.7 years).
 MAX_TOKEN_LEN = 4096  # REDLOCK_MAX_TOKEN_LEN
 MAX_DURATION_MS = 10**12
+MAX_MASTERS = 64  # REDLOCK_MAX_MASTERS
 
 # C result codes (include/redlock/redlock.h); fixed forever.
 OK = 0
@@ -124,6 +125,11 @@ _PROTOTYPES = {
     "redlock_lock_owned": (ctypes.c_int, [_p]),
     "redlock_lock_token": (ctypes.c_int, [_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
     "redlock_lock_fence": (ctypes.c_int, [_p, ctypes.POINTER(ctypes.c_uint64)]),
+    "redlock_lock_validity": (ctypes.c_int, [_p, ctypes.POINTER(ctypes.c_int64)]),
+    "redlock_client_new_quorum": (ctypes.c_int, [ctypes.POINTER(_p), ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t,
+                                                 ctypes.POINTER(ClientOptions)]),
+    "redlock_quorum_outcomes": (ctypes.c_int, [ctypes.POINTER(ctypes.c_int), ctypes.c_size_t,
+                                               ctypes.POINTER(ctypes.c_size_t)]),
 }
 
 

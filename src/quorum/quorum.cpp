@@ -1,0 +1,300 @@
+#include "quorum/quorum.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <optional>
+
+#include "base/text.hpp"
+#include "net/connection.hpp"
+#include "net/tls.hpp"
+#include "quorum/fanout.hpp"
+#include "redlock/redlock.h"
+
+namespace redlock::core {
+
+namespace {
+
+thread_local std::vector<int> t_outcomes;
+
+std::string shown(std::string_view name) { return printable(name, 64); }
+
+// What identifies a server, whatever the database or credentials: two URLs for one server are one master, counted
+// twice (a majority of two "masters" would then be one server).
+std::string server_of(const ClientConfig &c) {
+    return c.kind == ClientConfig::Kind::unix_socket ? "unix:" + c.path : c.describe();
+}
+
+}  // namespace
+
+const std::vector<int> &last_outcomes() noexcept { return t_outcomes; }
+
+struct Quorum::Round {
+    std::vector<Vote> votes;
+    std::vector<int> codes;         // for last_outcomes(): 0 for yes; filled by summary() for no
+    std::vector<std::string> why;   // failed and unknown: the reason
+    size_t yes = 0, no = 0, failed = 0;  // failed includes unknown
+    size_t not_waited = 0;               // unknown only because the outcome was decided without them
+};
+
+Quorum::Quorum(std::vector<ClientConfig> masters) {
+    if (masters.empty() || masters.size() > kMaxMasters)
+        throw Error(Errc::invalid, fmt::format("a quorum needs 1 to {} masters, not {}", kMaxMasters, masters.size()));
+    std::map<std::string, size_t> seen;
+    for (size_t i = 0; i < masters.size(); ++i) {
+        ClientConfig &c = masters[i];
+        if (c.topology != ClientConfig::Topology::single)
+            throw Error(Errc::invalid,
+                        fmt::format("quorum master {} is a {} URL: each master must be one server (redis://, rediss:// "
+                                    "or unix://), independent of the others; Redlock's safety comes from that",
+                                    i + 1, c.topology == ClientConfig::Topology::sentinel ? "Sentinel" : "Cluster"));
+        auto [it, fresh] = seen.emplace(server_of(c), i);
+        if (!fresh)
+            throw Error(Errc::invalid, fmt::format("quorum masters {} and {} are the same server ({}): a majority "
+                                                   "must be of distinct servers",
+                                                   it->second + 1, i + 1, it->first));
+    }
+    for (ClientConfig &c : masters) {
+        if (c.tls && !c.tls_context) c.tls_context = std::make_shared<const TlsContext>(c.tls_options);
+        auto pool = std::make_unique<Pool>(c);
+        masters_.push_back(Master{std::move(c), std::move(pool)});
+    }
+    timeout_ = Millis(0);
+    for (const Master &m : masters_) {  // none if any has none
+        if (!m.cfg.command_timeout) {
+            timeout_.reset();
+            break;
+        }
+        timeout_ = std::max(timeout_.value_or(Millis(0)), *m.cfg.command_timeout);
+    }
+}
+
+Quorum::~Quorum() = default;
+
+Quorum::Round Quorum::run(Argv argv, const Argv *noscript, unsigned accept, const Deadline &until, Wait wait,
+                          const std::function<Vote(const Reply &)> &vote, const std::vector<bool> &only,
+                          const std::vector<bool> &awaited) {
+    const size_t n = size(), need = majority();
+    Round r;
+    r.votes.assign(n, Vote::failed);
+    r.codes.assign(n, 0);
+    r.why.assign(n, std::string());
+    std::vector<std::optional<Pool::Lease>> leases(n);
+    std::vector<Connection *> conns(n, nullptr);
+    std::vector<bool> dead(n, false);  // known before anything is sent: counted against the quorum from the start
+    for (size_t i = 0; i < n; ++i) {
+        if (!only.empty() && !only[i]) continue;
+        try {
+            leases[i].emplace(masters_[i].pool->lease(false, until));
+            conns[i] = &**leases[i];
+        } catch (const Error &e) {
+            dead[i] = true;
+            r.codes[i] = static_cast<int>(e.code());
+            r.why[i] = e.what();
+        }
+    }
+    const size_t dead_count = static_cast<size_t>(std::count(dead.begin(), dead.end(), true));
+    Decided decided;
+    if (wait == Wait::awaited)
+        decided = [&](const std::vector<std::optional<Reply>> &replies) {
+            for (size_t i = 0; i < n; ++i)
+                if (awaited[i] && conns[i] && !replies[i]) return false;
+            return true;
+        };
+    else if (wait == Wait::majority)
+        decided = [&](const std::vector<std::optional<Reply>> &replies) {
+            size_t yes = 0, other = dead_count;
+            for (const std::optional<Reply> &reply : replies) {
+                if (!reply) continue;
+                if (vote(*reply) == Vote::yes) ++yes;
+                else ++other;
+            }
+            return yes >= need || other > n - need;
+        };
+    FanOut f = fan_out(conns, argv, accept, until, decided, noscript);
+    for (size_t i = 0; i < n; ++i) {
+        if (!only.empty() && !only[i]) continue;
+        if (dead[i]) {
+            ++r.failed;
+            continue;
+        }
+        if (f.replies[i]) {
+            const Reply &reply = *f.replies[i];
+            r.votes[i] = vote(reply);
+            if (r.votes[i] == Vote::yes) ++r.yes;
+            else if (r.votes[i] == Vote::no) ++r.no;
+            else {
+                ++r.failed;
+                const Errc c = reply.is_error() ? error_code(reply.str) : Errc::server;
+                r.codes[i] = static_cast<int>(c);
+                r.why[i] = reply.is_error() ? printable(reply.str, 200) : "an unexpected reply";
+            }
+            continue;
+        }
+        ++r.failed;
+        r.votes[i] = Vote::unknown;
+        if (f.broke[i]) {
+            r.codes[i] = static_cast<int>(f.broke[i]->code());
+            r.why[i] = f.broke[i]->what();
+        } else {
+            r.codes[i] = static_cast<int>(Errc::timed_out);
+            if (!until.passed()) ++r.not_waited;
+            r.why[i] = until.passed() ? "no reply within the command timeout"
+                                      : "no reply yet when the majority had decided (not waited for)";
+        }
+    }
+    return r;
+}
+
+Quorum::Round Quorum::run_script(const Script &s, std::string_view name, const std::vector<std::string_view> &args,
+                                 const Deadline &until, Wait wait, const std::function<Vote(const Reply &)> &vote) {
+    std::array<std::string_view, 8> argv{"EVALSHA", s.sha1, "1", name};
+    size_t n = 4;
+    for (std::string_view a : args) {
+        if (n == argv.size()) throw Error(Errc::internal, "too many script arguments");
+        argv[n++] = a;
+    }
+    std::array<std::string_view, 8> eval = argv;
+    eval[0] = "EVAL";
+    eval[1] = s.source;
+    const Argv fallback(eval.data(), n);
+    return run(Argv(argv.data(), n), &fallback, expect::integer, until, wait, vote);
+}
+
+std::string Quorum::summary(const Round &r, const char *did, const char *no_means, int no_code) const {
+    std::vector<int> codes = r.codes;
+    std::string list;
+    for (size_t i = 0; i < size(); ++i) {
+        if (r.votes[i] == Vote::yes) continue;
+        std::string_view why = r.votes[i] == Vote::no ? std::string_view(no_means) : std::string_view(r.why[i]);
+        if (r.votes[i] == Vote::no) codes[i] = no_code;
+        if (!list.empty()) list += "; ";
+        list += fmt::format("{}: {}", server_of(master(i)), why);
+    }
+    t_outcomes = std::move(codes);
+    return fmt::format("{} of {} masters {}, {} needed{}{}", r.yes, size(), did, majority(), list.empty() ? "" : ": ",
+                       list);
+}
+
+namespace {
+
+// The code that explains most of the failures (ties: the first master's).
+Errc main_failure(const std::vector<int> &codes) {
+    std::map<int, size_t> counts;
+    int best = 0;
+    size_t best_count = 0;
+    for (int c : codes) {
+        if (c >= 0) continue;
+        if (++counts[c] > best_count) {
+            best = c;
+            best_count = counts[c];
+        }
+    }
+    return best == 0 ? Errc::connection : static_cast<Errc>(best);
+}
+
+}  // namespace
+
+bool Quorum::acquire(std::string_view name, const std::string &token, Millis ttl, Clock::time_point &valid_until) {
+    const std::string px = std::to_string(ttl.count());
+    const std::string_view argv[] = {"SET", name, token, "NX", "PX", px};
+    const auto sent = Clock::now();
+    valid_until = sent + ttl - drift_for(ttl);
+    // Not past the validity: a majority that comes later is worth nothing.
+    const Deadline until = command_deadline().earlier(Deadline::at(valid_until));
+    Round r = run(Argv(argv, std::size(argv)), nullptr, expect::ok_or_nil, until, Wait::majority, [](const Reply &x) {
+        return x.is_status("OK") ? Vote::yes : x.type == Reply::Type::nil ? Vote::no : Vote::failed;
+    });
+    if (r.yes >= majority() && Clock::now() < valid_until) {
+        (void)summary(r, "granted", "held by another owner", REDLOCK_NOT_ACQUIRED);
+        return true;
+    }
+    // No lock: every master that may have taken it (granted, or the reply is unknown) is sent the release, so that
+    // it does not block others for a TTL. Those that answered are waited for; the rest, which did not answer the SET
+    // in time either, are not (if a late SET lands after all, its key expires with the TTL).
+    std::vector<bool> maybe(size()), responsive(size());
+    bool any = false;
+    for (size_t i = 0; i < size(); ++i) {
+        maybe[i] = r.votes[i] == Vote::yes || r.votes[i] == Vote::unknown;
+        responsive[i] = r.votes[i] == Vote::yes;
+        any = any || maybe[i];
+    }
+    const std::string message = summary(r, "granted", "held by another owner", REDLOCK_NOT_ACQUIRED);
+    const std::vector<int> outcomes = last_outcomes();
+    if (any) {
+        const std::string_view rel[] = {"EVALSHA", kReleaseScript.sha1, "1", name, token};
+        const std::string_view rel_eval[] = {"EVAL", kReleaseScript.source, "1", name, token};
+        const Argv fallback(rel_eval, std::size(rel_eval));
+        // The clean-up's own outcome changes nothing for the caller; what it reports is the acquire's.
+        (void)run(Argv(rel, std::size(rel)), &fallback, expect::integer, command_deadline(), Wait::awaited,
+                  [](const Reply &) { return Vote::yes; }, maybe, responsive);
+        t_outcomes = outcomes;
+    }
+    if (r.failed - r.not_waited > size() - majority()) {
+        throw Error(main_failure(outcomes), fmt::format("acquire of '{}' over a quorum: {}", shown(name), message));
+    }
+    return false;
+}
+
+namespace {
+Quorum::Vote vote_integer(const Reply &x) {
+    if (x.is_error()) return Quorum::Vote::failed;
+    return x.integer == 1 ? Quorum::Vote::yes : Quorum::Vote::no;
+}
+}  // namespace
+
+void Quorum::release(std::string_view name, const std::string &token, std::string_view channel) {
+    // Every answer is awaited: a master left holding our token blocks others until its TTL.
+    Round r = run_script(kReleasePublishScript, name, {token, channel}, command_deadline(), Wait::every, vote_integer);
+    const std::string message = summary(r, "released it", "did not hold it (expired, or never granted)",
+                                        REDLOCK_ENOTOWNED);
+    if (r.yes >= majority()) return;
+    if (r.no >= majority())
+        throw Error(Errc::not_owned, fmt::format("Cannot release a lock that's no longer owned: {}", message));
+    throw Error(main_failure(last_outcomes()),
+                fmt::format("release of '{}' over a quorum: {}; a majority may still hold the token: it is kept, retry "
+                            "the release",
+                            shown(name), message));
+}
+
+bool Quorum::ttl_script(const Script &s, std::string_view name, const std::string &token,
+                        const std::vector<std::string_view> &args, const char *verb, const Deadline &cap,
+                        Clock::time_point &sent) {
+    std::vector<std::string_view> all{token};
+    all.insert(all.end(), args.begin(), args.end());
+    sent = Clock::now();
+    Round r = run_script(s, name, all, command_deadline().earlier(cap), Wait::majority, vote_integer);
+    const std::string message = summary(r, "had it", "did not hold it", REDLOCK_ENOTOWNED);
+    if (r.yes >= majority()) return true;
+    if (r.no > size() - majority())
+        throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned: {}", verb, message));
+    throw Error(main_failure(last_outcomes()), fmt::format("{} of '{}' over a quorum: {}", verb, shown(name), message));
+}
+
+bool Quorum::majority_holds(std::string_view name, const std::string *token) {
+    const std::string_view argv[] = {"GET", name};
+    Round r = run(Argv(argv, 2), nullptr, expect::string_or_nil | expect::skip_big_strings, command_deadline(),
+                  Wait::majority, [token](const Reply &x) {
+                      if (x.is_error()) return Vote::failed;
+                      const bool exists = x.oversize || x.type == Reply::Type::string;
+                      return exists && (!token || (!x.oversize && x.str == *token)) ? Vote::yes : Vote::no;
+                  });
+    const std::string message = summary(r, token ? "hold our token" : "hold the key", token ? "not our token" : "no key",
+                                        REDLOCK_ENOTOWNED);
+    if (r.yes >= majority()) return true;
+    if (r.no > size() - majority()) return false;
+    throw Error(main_failure(last_outcomes()), fmt::format("GET of '{}' over a quorum: {}", shown(name), message));
+}
+
+void Quorum::ping() {
+    const std::string_view argv[] = {"PING"};
+    Round r = run(Argv(argv, 1), nullptr, expect::status, command_deadline(), Wait::every,
+                  [](const Reply &x) { return x.is_status("PONG") ? Vote::yes : Vote::failed; });
+    const std::string message = summary(r, "answer", "", 0);
+    if (r.yes < majority())
+        throw Error(main_failure(last_outcomes()), fmt::format("ping over a quorum: {}", message));
+}
+
+}  // namespace redlock::core

@@ -1,0 +1,433 @@
+// Redlock over independent masters (redlock_client_new_quorum) against five real redis-servers started by the
+// harness, with kills, stopped and slowed masters, fault proxies and a restart without persistence.
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/fault_proxy.hpp"
+#include "support/handles.hpp"
+
+using namespace testing;
+using Catch::Matchers::Contains;
+using std::chrono::milliseconds;
+using Steady = std::chrono::steady_clock;
+
+namespace {
+
+// N private masters, booted side by side.
+struct Masters {
+    std::vector<std::unique_ptr<RedisServer>> servers;
+    explicit Masters(size_t n) {
+        RedisServer::Options o;
+        o.wait_up = false;
+        for (size_t i = 0; i < n; ++i) servers.push_back(std::make_unique<RedisServer>(o));
+        for (auto &s : servers) s->wait_up();
+    }
+    std::vector<std::string> urls() const {
+        std::vector<std::string> out;
+        for (auto &s : servers) out.push_back(s->url());
+        return out;
+    }
+    RedisServer &operator[](size_t i) { return *servers[i]; }
+    size_t holding(const std::string &key, const std::string &value) const {
+        size_t n = 0;
+        for (auto &s : servers)
+            if (s->alive() && value_on(*s, key) == value) ++n;
+        return n;
+    }
+    size_t with_key(const std::string &key) const {
+        size_t n = 0;
+        for (auto &s : servers)
+            if (s->alive() && value_on(*s, key) != "(nil)") ++n;
+        return n;
+    }
+};
+
+int new_quorum(redlock_client **out, const std::vector<std::string> &urls, const redlock_client_options *o) {
+    std::vector<const char *> p;
+    for (const std::string &u : urls) p.push_back(u.c_str());
+    return redlock_client_new_quorum(out, p.data(), p.size(), o);
+}
+
+Client quorum_client(const std::vector<std::string> &urls, int64_t command_ms = 1000) {
+    auto o = client_options(500, command_ms);
+    redlock_client *c = nullptr;
+    const int rc = new_quorum(&c, urls, &o);
+    INFO(redlock_last_error());
+    REQUIRE(rc == REDLOCK_OK);
+    return Client(c);
+}
+
+std::vector<int> outcomes() {
+    size_t n = 0;
+    REQUIRE(redlock_quorum_outcomes(nullptr, 0, &n) == REDLOCK_OK);
+    std::vector<int> codes(n);
+    REQUIRE(redlock_quorum_outcomes(codes.data(), codes.size(), &n) == REDLOCK_OK);
+    return codes;
+}
+
+size_t count(const std::vector<int> &v, int code) { return static_cast<size_t>(std::count(v.begin(), v.end(), code)); }
+
+int64_t validity_of(redlock_lock *l) {
+    int64_t ms = -1;
+    const int rc = redlock_lock_validity(l, &ms);
+    return rc == REDLOCK_OK ? ms : rc;
+}
+
+}  // namespace
+
+TEST_CASE("quorum: one token on every master, a validity, and a release that frees them all", "[quorum]") {
+    Masters m(5);
+    Client c = quorum_client(m.urls());
+    REQUIRE(redlock_client_ping(c.get()) == REDLOCK_OK);
+    CHECK(outcomes() == std::vector<int>(5, REDLOCK_OK));
+
+    Lock a = make_lock(c.get(), "q:basic", lock_options(10000));
+    const auto t0 = Steady::now();
+    REQUIRE(redlock_lock_acquire(a.get()) == REDLOCK_OK);
+    const std::string token = token_of(a.get());
+    CHECK(m.holding("q:basic", token) >= 3);  // the slowest may not have answered yet
+    CHECK(eventually([&] { return m.holding("q:basic", token) == 5; }, milliseconds(2000)));
+    for (size_t i = 0; i < 5; ++i) CHECK(pttl(m[i], "q:basic") > 9000);
+    // TTL − elapsed − drift (100 + 2 ms), at most
+    const int64_t v = validity_of(a.get());
+    CHECK(v <= 10000 - 102);
+    CHECK(v >= 10000 - 102 - 1000 - static_cast<int64_t>(seconds_since(t0) * 1000));
+    CHECK(redlock_lock_owned(a.get()) == 1);
+    CHECK(redlock_lock_locked(a.get()) == 1);
+
+    // another owner is told it is busy by every master
+    Lock b = make_lock(c.get(), "q:basic", lock_options(10000, 100, 0));
+    CHECK(redlock_lock_acquire(b.get()) == REDLOCK_NOT_ACQUIRED);
+    std::vector<int> o = outcomes();
+    CHECK(count(o, REDLOCK_NOT_ACQUIRED) >= 3);
+    CHECK(count(o, REDLOCK_OK) == 0);
+    CHECK(redlock_lock_owned(b.get()) == 0);
+    CHECK(validity_of(b.get()) == REDLOCK_ENOTHELD);
+    CHECK(m.holding("q:basic", token) == 5);  // its failed attempt removed nothing of ours
+
+    REQUIRE(redlock_lock_release(a.get()) == REDLOCK_OK);
+    CHECK(outcomes() == std::vector<int>(5, REDLOCK_OK));
+    CHECK(m.with_key("q:basic") == 0);
+    CHECK(redlock_lock_locked(a.get()) == 0);
+    CHECK(redlock_lock_release(a.get()) == REDLOCK_ENOTHELD);
+    CHECK(redlock_lock_acquire(b.get()) == REDLOCK_OK);
+    CHECK(redlock_lock_release(b.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("quorum: extend and reacquire need a majority and move the validity", "[quorum]") {
+    Masters m(5);
+    Client c = quorum_client(m.urls());
+    Lock l = make_lock(c.get(), "q:extend", lock_options(2000), REDLOCK_SHARED);
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    const std::string token = token_of(l.get());
+    CHECK(validity_of(l.get()) <= 2000 - 22);
+    REQUIRE(redlock_lock_extend(l.get(), 5000, 0) == REDLOCK_OK);  // added: ~7 s left
+    CHECK(validity_of(l.get()) > 6000);
+    REQUIRE(redlock_lock_extend(l.get(), 3000, 1) == REDLOCK_OK);  // replaced: 3 s − 32 ms
+    CHECK(validity_of(l.get()) <= 3000 - 32);
+    CHECK(validity_of(l.get()) > 2000);
+    REQUIRE(redlock_lock_reacquire(l.get()) == REDLOCK_OK);  // back to the lock's 2 s
+    CHECK(validity_of(l.get()) <= 2000 - 22);
+
+    // two of five lost the key: a majority still holds it
+    m[0].admin({"DEL", "q:extend"});
+    m[1].admin({"DEL", "q:extend"});
+    CHECK(redlock_lock_extend(l.get(), 1000, 0) == REDLOCK_OK);
+    std::vector<int> o = outcomes();
+    CHECK(o[0] == REDLOCK_ENOTOWNED);
+    CHECK(o[1] == REDLOCK_ENOTOWNED);
+    CHECK(redlock_lock_owned(l.get()) == 1);
+
+    // a third: no majority holds it any more
+    m[2].admin({"DEL", "q:extend"});
+    CHECK(redlock_lock_owned(l.get()) == 0);
+    CHECK(redlock_lock_extend(l.get(), 1000, 0) == REDLOCK_ENOTOWNED);
+    CHECK(redlock_lock_reacquire(l.get()) == REDLOCK_ENOTOWNED);
+    CHECK_THAT(redlock_last_error(), Contains("127.0.0.1:" + std::to_string(m[0].port())));
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTOWNED);  // the two that had it released it all the same
+    CHECK(m.with_key("q:extend") == 0);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTHELD);
+}
+
+TEST_CASE("quorum: two of five masters down, locks work, and three down, a clear error and no key left", "[quorum]") {
+    Masters m(5);
+    Client c = quorum_client(m.urls(), 500);
+    m[3].kill();
+    m[4].kill();
+    Lock l = make_lock(c.get(), "q:down", lock_options(10000, 50, 1, 1000));
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    std::vector<int> o = outcomes();
+    CHECK(count(o, REDLOCK_OK) == 3);
+    CHECK(o[3] == REDLOCK_ECONN);
+    CHECK(o[4] == REDLOCK_ECONN);
+    CHECK(validity_of(l.get()) > 8000);
+    CHECK(redlock_client_ping(c.get()) == REDLOCK_OK);  // a majority answers
+    REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
+
+    m[2].kill();
+    const auto t0 = Steady::now();
+    const int rc = redlock_lock_acquire(l.get());
+    CHECK((rc == REDLOCK_ECONN || rc == REDLOCK_NOT_ACQUIRED));
+    CHECK(rc == REDLOCK_ECONN);  // refused connections: the servers are down, not the lock taken
+    CHECK_THAT(redlock_last_error(), Contains("of 5 masters granted, 3 needed"));
+    CHECK_THAT(redlock_last_error(), Contains("Connection refused"));
+    CHECK(seconds_since(t0) < 1.0 + 1.0);  // within the blocking timeout (it fails at once), with slack
+    CHECK(validity_of(l.get()) == REDLOCK_ENOTHELD);
+    CHECK(m.with_key("q:down") == 0);  // the two that granted were cleaned up
+    CHECK(redlock_client_ping(c.get()) == REDLOCK_ECONN);
+
+    m[2].restart();  // back to a majority
+    m[2].wait_up();
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("quorum: a slow master does not slow the acquire", "[quorum]") {
+    Masters m(5);
+    Client c = quorum_client(m.urls(), 5000);
+    Lock warm = make_lock(c.get(), "q:warm", lock_options(10000));
+    REQUIRE(redlock_lock_acquire(warm.get()) == REDLOCK_OK);  // pooled connections to all five
+    REQUIRE(redlock_lock_release(warm.get()) == REDLOCK_OK);
+
+    std::thread sleeper([&] { m[1].admin({"DEBUG", "SLEEP", "3"}); });
+    std::this_thread::sleep_for(milliseconds(200));
+    Lock l = make_lock(c.get(), "q:slow", lock_options(10000));
+    const auto t0 = Steady::now();
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    const double took = seconds_since(t0);
+    CHECK(took < 1.0);  // the fastest majority, not the 3 s master
+    std::vector<int> o = outcomes();
+    CHECK(count(o, REDLOCK_OK) >= 3);
+    CHECK(o[1] == REDLOCK_ETIMEDOUT);  // not waited for
+    sleeper.join();
+    // its SET ran once it woke (our token: the release covers it)
+    REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
+    CHECK(m.with_key("q:slow") == 0);
+}
+
+TEST_CASE("quorum: a client that reaches only a minority never believes it holds the lock", "[quorum]") {
+    Masters m(5);
+    // masters 0 and 1 direct; 2, 3 and 4 behind proxies that black-hole every command
+    std::vector<std::unique_ptr<FaultProxy>> holes;
+    std::vector<std::string> urls{m[0].url(), m[1].url()};
+    for (size_t i = 2; i < 5; ++i) {
+        holes.push_back(std::make_unique<FaultProxy>(m[i].port()));
+        holes.back()->add({"", FaultProxy::Fault::drop_request, 0, 1 << 30});
+        urls.push_back(holes.back()->url());
+    }
+    Client c = quorum_client(urls, 300);
+    Lock l = make_lock(c.get(), "q:minority", lock_options(10000, 50, 1, 1000));
+    for (int i = 0; i < 3; ++i) {
+        const int rc = redlock_lock_acquire(l.get());
+        CHECK(rc == REDLOCK_ETIMEDOUT);
+        CHECK(validity_of(l.get()) == REDLOCK_ENOTHELD);
+        CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTHELD);
+    }
+    CHECK(m.with_key("q:minority") == 0);  // what the reachable two granted was released
+    // the majority side is free for a client that reaches it
+    Client other = quorum_client({m[0].url(), m[1].url(), m[2].url(), m[3].url(), m[4].url()});
+    Lock l2 = make_lock(other.get(), "q:minority", lock_options(10000, 50, 0));
+    CHECK(redlock_lock_acquire(l2.get()) == REDLOCK_OK);
+    CHECK(redlock_lock_release(l2.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("quorum: two clients racing for 1000 rounds with random delays never overlap", "[quorum]") {
+    Masters m(5);
+    struct Interval {
+        Steady::time_point from, to;
+    };
+    std::mutex mu;
+    std::vector<Interval> held[2];
+    std::vector<std::unique_ptr<FaultProxy>> proxies;
+    std::vector<std::string> urls[2];
+    std::mt19937 rng(12345);
+    for (int who = 0; who < 2; ++who)
+        for (size_t i = 0; i < 5; ++i) {
+            proxies.push_back(std::make_unique<FaultProxy>(m[i].port()));
+            for (int k = 0; k < 1200; ++k) {  // each SET (and release) of this client on this master: 0..3 ms late
+                const int ms = static_cast<int>(rng() % 4);
+                const auto fault = rng() % 2 ? FaultProxy::Fault::delay_request : FaultProxy::Fault::delay_reply;
+                proxies.back()->add({"SET", fault, ms, 1});
+            }
+            urls[who].push_back(proxies.back()->url());
+        }
+    std::atomic<int> round{0}, ready{0}, errors{0};
+    const int rounds = 1000;
+    auto racer = [&](int who) {
+        redlock_client *raw = nullptr;
+        auto o = client_options(1000, 2000);
+        std::vector<const char *> p;
+        for (auto &u : urls[who]) p.push_back(u.c_str());
+        if (redlock_client_new_quorum(&raw, p.data(), p.size(), &o) != REDLOCK_OK) {
+            ++errors;
+            return;
+        }
+        Client c(raw);
+        Lock l = new_lock_or_null(c.get(), "q:race", lock_options(5000, 0, 0));
+        for (int r = 0; r < rounds; ++r) {
+            ready.fetch_add(1);
+            while (ready.load() < 2 * (r + 1)) std::this_thread::yield();  // both start each round together
+            const int rc = redlock_lock_acquire(l.get());
+            if (rc == REDLOCK_OK) {
+                const auto from = Steady::now();
+                int64_t v = 0;
+                redlock_lock_validity(l.get(), &v);
+                std::this_thread::sleep_for(std::chrono::microseconds(500));
+                const auto to = std::min(Steady::now(), from + milliseconds(v));
+                {
+                    std::lock_guard<std::mutex> lk(mu);
+                    held[who].push_back({from, to});
+                }
+                if (redlock_lock_release(l.get()) != REDLOCK_OK) ++errors;
+            } else if (rc != REDLOCK_NOT_ACQUIRED) {
+                ++errors;
+                fprintf(stderr, "%d %s\n", rc, redlock_last_error());
+            }
+            round.fetch_add(1);
+        }
+    };
+    std::thread a(racer, 0), b(racer, 1);
+    a.join();
+    b.join();
+    CHECK(errors.load() == 0);
+    size_t overlaps = 0;
+    for (const Interval &x : held[0])
+        for (const Interval &y : held[1])
+            if (x.from < y.to && y.from < x.to) ++overlaps;
+    CHECK(overlaps == 0);
+    INFO("won: " << held[0].size() << " and " << held[1].size() << " of " << rounds);
+    CHECK(held[0].size() + held[1].size() > rounds / 2);  // split votes were cleaned up: most rounds had a winner
+    CHECK(held[0].size() > 50);
+    CHECK(held[1].size() > 50);
+    CHECK(m.with_key("q:race") == 0);
+}
+
+TEST_CASE("quorum: a master restarted without persistence must stay down for a TTL (delayed restart)", "[quorum]") {
+    Masters m(3);
+    Client c = quorum_client(m.urls(), 500);
+    // A holds the lock on masters 0 and 1 (master 2 was down when it took it)
+    m[2].kill();
+    Lock a = make_lock(c.get(), "q:restart", lock_options(3000, 50, 0));
+    REQUIRE(redlock_lock_acquire(a.get()) == REDLOCK_OK);
+    m[2].restart();
+    m[2].wait_up();
+
+    SECTION("restarted at once: its lost key lets a second owner in (the unsafe case)") {
+        m[0].kill();
+        m[0].restart();  // no persistence: A's key on it is gone
+        m[0].wait_up();
+        Lock b = make_lock(c.get(), "q:restart", lock_options(3000, 50, 0));
+        const int rc = redlock_lock_acquire(b.get());
+        INFO(redlock_last_error());
+        CHECK(rc == REDLOCK_OK);  // masters 0 and 2
+        CHECK(validity_of(a.get()) > 0);                      // and A still believes it holds the lock
+        CHECK(validity_of(b.get()) > 0);
+    }
+    SECTION("restarted after the longest TTL: the old owner's validity is over before anyone else can get in") {
+        m[0].kill();
+        const auto killed = Steady::now();
+        Lock b = make_lock(c.get(), "q:restart", lock_options(3000, 50, 0));
+        const int rc = redlock_lock_acquire(b.get());
+        INFO(redlock_last_error());
+        CHECK(rc == REDLOCK_NOT_ACQUIRED);  // master 1 still holds A's key
+        std::this_thread::sleep_until(killed + milliseconds(3000));   // the delayed restart
+        m[0].restart();
+        m[0].wait_up();
+        CHECK(validity_of(a.get()) == 0);
+        CHECK(redlock_lock_acquire(b.get()) == REDLOCK_OK);
+        CHECK(redlock_lock_release(b.get()) == REDLOCK_OK);
+    }
+}
+
+TEST_CASE("quorum: auto_renew keeps a quorum lock past its TTL and reports it lost without a majority", "[quorum]") {
+    Masters m(3);
+    Client c = quorum_client(m.urls(), 300);
+    std::atomic<int> lost{0};
+    auto o = lock_options(600);
+    o.auto_renew = 1;
+    o.on_lost = [](redlock_lock *, int reason, void *arg) { static_cast<std::atomic<int> *>(arg)->store(reason); };
+    o.on_lost_arg = &lost;
+    Lock l = make_lock(c.get(), "q:renew", o, REDLOCK_SHARED);
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    std::this_thread::sleep_for(milliseconds(1500));
+    CHECK(validity_of(l.get()) > 0);
+    CHECK(m.holding("q:renew", token_of(l.get())) == 3);
+    CHECK(lost.load() == 0);
+    m[1].signal(SIGSTOP);
+    m[2].signal(SIGSTOP);
+    CHECK(eventually([&] { return lost.load() != 0; }, milliseconds(3000)));
+    CHECK(validity_of(l.get()) == 0);
+    m[1].signal(SIGCONT);
+    m[2].signal(SIGCONT);
+}
+
+TEST_CASE("quorum: bad arguments are refused with a reason", "[quorum]") {
+    Masters m(2);
+    redlock_client *c = reinterpret_cast<redlock_client *>(1);
+    const std::string u0 = m[0].url(), u1 = m[1].url();
+    const char *two[] = {u0.c_str(), u1.c_str()};
+    CHECK(redlock_client_new_quorum(nullptr, two, 2, nullptr) == REDLOCK_EINVAL);
+    CHECK(redlock_client_new_quorum(&c, nullptr, 2, nullptr) == REDLOCK_EINVAL);
+    CHECK(c == nullptr);
+    CHECK(redlock_client_new_quorum(&c, two, 0, nullptr) == REDLOCK_EINVAL);
+    std::vector<std::string> many;
+    for (int i = 0; i < 65; ++i) many.push_back("redis://127.0.0.1:" + std::to_string(10000 + i));
+    CHECK(new_quorum(&c, many, nullptr) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("1 to 64"));
+    many.resize(64);
+    REQUIRE(new_quorum(&c, many, nullptr) == REDLOCK_OK);
+    redlock_client_free(c);
+    CHECK(new_quorum(&c, {u0, u1, m[0].url(1)}, nullptr) == REDLOCK_EINVAL);  // another db, the same server
+    CHECK_THAT(redlock_last_error(), Contains("masters 1 and 3 are the same server"));
+    CHECK(new_quorum(&c, {u0, "redis://nohost:99999"}, nullptr) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("urls[1]"));
+    CHECK(new_quorum(&c, {u0, "redis+sentinel://127.0.0.1/mymaster"}, nullptr) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("one server"));
+    const char *with_null[] = {u0.c_str(), nullptr};
+    CHECK(redlock_client_new_quorum(&c, with_null, 2, nullptr) == REDLOCK_EINVAL);
+    CHECK(c == nullptr);
+
+    Client q = quorum_client({u0, u1});
+    redlock_lock *l = nullptr;
+    auto no_ttl = lock_options(0);
+    CHECK(redlock_lock_new(&l, q.get(), "q:bad", &no_ttl, 0) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("TTL"));
+    auto fenced = lock_options(1000);
+    fenced.fencing = 1;
+    CHECK(redlock_lock_new(&l, q.get(), "q:bad", &fenced, 0) == REDLOCK_EINVAL);
+    CHECK_THAT(redlock_last_error(), Contains("fencing"));
+    auto fair = lock_options(1000);
+    fair.fair = 1;
+    CHECK(redlock_lock_new(&l, q.get(), "q:bad", &fair, 0) == REDLOCK_EINVAL);
+    CHECK(l == nullptr);
+
+    size_t n = 0;
+    CHECK(redlock_quorum_outcomes(nullptr, 0, nullptr) == REDLOCK_EINVAL);
+    CHECK(redlock_quorum_outcomes(nullptr, 3, &n) == REDLOCK_EINVAL);
+    int64_t ms = 0;
+    CHECK(redlock_lock_validity(nullptr, &ms) == REDLOCK_EINVAL);
+    Lock ok = make_lock(q.get(), "q:bad", lock_options(1000));
+    CHECK(redlock_lock_validity(ok.get(), nullptr) == REDLOCK_EINVAL);
+    CHECK(redlock_lock_validity(ok.get(), &ms) == REDLOCK_ENOTHELD);
+
+    // a single-server lock has the same validity rule; without a TTL it has none
+    Client single = make_client(u0);
+    Lock forever = make_lock(single.get(), "q:forever", lock_options(0));
+    REQUIRE(redlock_lock_acquire(forever.get()) == REDLOCK_OK);
+    CHECK(redlock_lock_validity(forever.get(), &ms) == REDLOCK_ENOTTL);
+    REQUIRE(redlock_lock_release(forever.get()) == REDLOCK_OK);
+    Lock timed = make_lock(single.get(), "q:timed", lock_options(1000));
+    REQUIRE(redlock_lock_acquire(timed.get()) == REDLOCK_OK);
+    CHECK(validity_of(timed.get()) <= 1000 - 12);
+    CHECK(validity_of(timed.get()) > 500);
+    REQUIRE(redlock_lock_release(timed.get()) == REDLOCK_OK);
+}
