@@ -1,8 +1,10 @@
 /* N uncontended acquire+release pairs through the C API, for ../shared/bench/anchors.sh.
- * Usage: redlock_pairs PORT N   -> prints "libredlock wall_us=<per pair> cpu_us=<per pair>" */
+ * Usage: redlock_pairs PORT N   -> prints "libredlock wall_us=<per pair> cpu_us=<per pair>"
+ * REDLOCK_BENCH_URL replaces the port's URL; REDLOCK_BENCH_URLS (space-separated) makes it a quorum client. */
 #include <redlock/redlock.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -36,7 +38,22 @@ int main(int argc, char **argv) {
     else snprintf(url, sizeof url, "redis://127.0.0.1:%d", atoi(argv[1]));
     redlock_lock_options_init(&o);
     o.timeout_ms = 10000;
-    if (redlock_client_new(&c, url, NULL) != REDLOCK_OK || redlock_lock_new(&l, c, "anchor:libredlock", &o, 0) != 0 ||
+    if (getenv("REDLOCK_BENCH_URLS")) { /* Redlock over these masters (scripts/bench-redlock.sh) */
+        static char list[8192];
+        const char *urls[REDLOCK_MAX_MASTERS];
+        size_t k = 0;
+        char *p;
+        snprintf(list, sizeof list, "%s", getenv("REDLOCK_BENCH_URLS"));
+        for (p = strtok(list, " "); p && k < REDLOCK_MAX_MASTERS; p = strtok(NULL, " ")) urls[k++] = p;
+        if (redlock_client_new_quorum(&c, urls, k, NULL) != REDLOCK_OK) {
+            fprintf(stderr, "quorum client: %s\n", redlock_last_error());
+            return 1;
+        }
+    } else if (redlock_client_new(&c, url, NULL) != REDLOCK_OK) {
+        fprintf(stderr, "client: %s\n", redlock_last_error());
+        return 1;
+    }
+    if (redlock_lock_new(&l, c, "anchor:libredlock", &o, 0) != 0 ||
         redlock_lock_acquire(l) != REDLOCK_OK || redlock_lock_release(l) != REDLOCK_OK) { /* warm */
         fprintf(stderr, "setup failed: %s\n", redlock_last_error());
         return 1;

@@ -28,42 +28,44 @@ FanOut fan_out(const std::vector<Connection *> &conns, Argv argv, unsigned accep
             conns[i]->abandon();
         }
     }
+    // Replies are read only from connections that poll() says are readable: a connection's bytes are all taken
+    // each time (take_pushed), so none can be left decrypted inside TLS, out of poll()'s sight.
     std::vector<pollfd> fds;
-    for (bool over = false; !over;) {
-        bool any = false;
-        for (size_t i = 0; i < n && !over; ++i) {
-            if (!waiting[i]) continue;
-            // Everything already received first: TLS may hold decrypted bytes that poll() cannot see.
+    std::vector<size_t> index;  // fds[k] is connection index[k]
+    for (bool over = false; !over && !deadline.passed();) {
+        fds.clear();
+        index.clear();
+        for (size_t i = 0; i < n; ++i)
+            if (waiting[i]) {
+                fds.push_back({conns[i]->poll_fd(), POLLIN, 0});
+                index.push_back(i);
+            }
+        if (fds.empty()) break;
+        const std::optional<Millis> left = deadline.remaining();
+        const int timeout = !left ? -1 : static_cast<int>(std::min<int64_t>(left->count(), 1 << 30));
+        const int ready = ::poll(fds.data(), fds.size(), timeout);
+        if (ready < 0 && errno != EINTR) break;
+        for (size_t k = 0; k < fds.size() && ready > 0 && !over; ++k) {
+            if (fds[k].revents == 0) continue;
+            const size_t i = index[k];
             try {
                 Reply r;
-                if (conns[i]->take_pushed(r)) {
-                    if (noscript && !resent[i] && r.is_error() && starts_with(r.str, "NOSCRIPT")) {
-                        resent[i] = true;  // once: EVAL never answers NOSCRIPT, but a hostile server might
-                        conns[i]->post(*noscript, deadline);
-                        any = true;  // still waiting, for the EVAL's answer
-                        continue;
-                    }
-                    waiting[i] = false;
-                    if (r.is_error() || (accept & type_bit(r.type)) != 0) out.replies[i] = std::move(r);
-                    else conns[i]->abandon();  // out of step: unknown
-                    over = decided && decided(out.replies);
+                if (!conns[i]->take_pushed(r)) continue;  // part of a reply, or an owed one skipped
+                if (noscript && !resent[i] && r.is_error() && starts_with(r.str, "NOSCRIPT")) {
+                    resent[i] = true;  // once: EVAL never answers NOSCRIPT, but a hostile server might
+                    conns[i]->post(*noscript, deadline);
                     continue;
                 }
+                waiting[i] = false;
+                if (r.is_error() || (accept & type_bit(r.type)) != 0) out.replies[i] = std::move(r);
+                else conns[i]->abandon();  // out of step: unknown
+                over = decided && decided(out.replies);
             } catch (const Error &e) {
                 waiting[i] = false;  // broken: unknown
                 out.broke[i] = e;
                 conns[i]->abandon();
-                continue;
             }
-            any = true;
         }
-        if (over || !any || deadline.passed()) break;
-        fds.clear();
-        for (size_t i = 0; i < n; ++i)
-            if (waiting[i]) fds.push_back({conns[i]->poll_fd(), POLLIN, 0});
-        const std::optional<Millis> left = deadline.remaining();
-        const int timeout = !left ? -1 : static_cast<int>(std::min<int64_t>(left->count(), 1 << 30));
-        if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) break;
     }
     for (size_t i = 0; i < n; ++i)
         if (waiting[i]) conns[i]->owe_reply();  // skipped when it comes; the next command queues behind it

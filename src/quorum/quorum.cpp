@@ -33,7 +33,7 @@ const std::vector<int> &last_outcomes() noexcept { return t_outcomes; }
 
 struct Quorum::Round {
     std::vector<Vote> votes;
-    std::vector<int> codes;         // for last_outcomes(): 0 for yes; filled by summary() for no
+    std::vector<int> codes;         // for last_outcomes(): 0 for yes and no (record() fills in no's code)
     std::vector<std::string> why;   // failed and unknown: the reason
     size_t yes = 0, no = 0, failed = 0;  // failed includes unknown
     size_t not_waited = 0;               // unknown only because the outcome was decided without them
@@ -163,17 +163,20 @@ Quorum::Round Quorum::run_script(const Script &s, std::string_view name, const s
     return run(Argv(argv.data(), n), &fallback, expect::integer, until, wait, vote);
 }
 
-std::string Quorum::summary(const Round &r, const char *did, const char *no_means, int no_code) const {
-    std::vector<int> codes = r.codes;
+void Quorum::record(const Round &r, int no_code) const {
+    t_outcomes.assign(r.codes.begin(), r.codes.end());
+    for (size_t i = 0; i < size(); ++i)
+        if (r.votes[i] == Vote::no) t_outcomes[i] = no_code;
+}
+
+std::string Quorum::summary(const Round &r, const char *did, const char *no_means) const {
     std::string list;
     for (size_t i = 0; i < size(); ++i) {
         if (r.votes[i] == Vote::yes) continue;
         std::string_view why = r.votes[i] == Vote::no ? std::string_view(no_means) : std::string_view(r.why[i]);
-        if (r.votes[i] == Vote::no) codes[i] = no_code;
         if (!list.empty()) list += "; ";
         list += fmt::format("{}: {}", server_of(master(i)), why);
     }
-    t_outcomes = std::move(codes);
     return fmt::format("{} of {} masters {}, {} needed{}{}", r.yes, size(), did, majority(), list.empty() ? "" : ": ",
                        list);
 }
@@ -207,10 +210,8 @@ bool Quorum::acquire(std::string_view name, const std::string &token, Millis ttl
     Round r = run(Argv(argv, std::size(argv)), nullptr, expect::ok_or_nil, until, Wait::majority, [](const Reply &x) {
         return x.is_status("OK") ? Vote::yes : x.type == Reply::Type::nil ? Vote::no : Vote::failed;
     });
-    if (r.yes >= majority() && Clock::now() < valid_until) {
-        (void)summary(r, "granted", "held by another owner", REDLOCK_NOT_ACQUIRED);
-        return true;
-    }
+    record(r, REDLOCK_NOT_ACQUIRED);
+    if (r.yes >= majority() && Clock::now() < valid_until) return true;
     // No lock: every master that may have taken it (granted, or the reply is unknown) is sent the release, so that
     // it does not block others for a TTL. Those that answered are waited for; the rest, which did not answer the SET
     // in time either, are not (if a late SET lands after all, its key expires with the TTL).
@@ -221,7 +222,6 @@ bool Quorum::acquire(std::string_view name, const std::string &token, Millis ttl
         responsive[i] = r.votes[i] == Vote::yes;
         any = any || maybe[i];
     }
-    const std::string message = summary(r, "granted", "held by another owner", REDLOCK_NOT_ACQUIRED);
     const std::vector<int> outcomes = last_outcomes();
     if (any) {
         const std::string_view rel[] = {"EVALSHA", kReleaseScript.sha1, "1", name, token};
@@ -232,9 +232,9 @@ bool Quorum::acquire(std::string_view name, const std::string &token, Millis ttl
                   [](const Reply &) { return Vote::yes; }, maybe, responsive);
         t_outcomes = outcomes;
     }
-    if (r.failed - r.not_waited > size() - majority()) {
-        throw Error(main_failure(outcomes), fmt::format("acquire of '{}' over a quorum: {}", shown(name), message));
-    }
+    if (r.failed - r.not_waited > size() - majority())
+        throw Error(main_failure(outcomes), fmt::format("acquire of '{}' over a quorum: {}", shown(name),
+                                                        summary(r, "granted", "held by another owner")));
     return false;
 }
 
@@ -248,9 +248,9 @@ Quorum::Vote vote_integer(const Reply &x) {
 void Quorum::release(std::string_view name, const std::string &token, std::string_view channel) {
     // Every answer is awaited: a master left holding our token blocks others until its TTL.
     Round r = run_script(kReleasePublishScript, name, {token, channel}, command_deadline(), Wait::every, vote_integer);
-    const std::string message = summary(r, "released it", "did not hold it (expired, or never granted)",
-                                        REDLOCK_ENOTOWNED);
+    record(r, REDLOCK_ENOTOWNED);
     if (r.yes >= majority()) return;
+    const std::string message = summary(r, "released it", "did not hold it (expired, or never granted)");
     if (r.no >= majority())
         throw Error(Errc::not_owned, fmt::format("Cannot release a lock that's no longer owned: {}", message));
     throw Error(main_failure(last_outcomes()),
@@ -266,8 +266,9 @@ bool Quorum::ttl_script(const Script &s, std::string_view name, const std::strin
     all.insert(all.end(), args.begin(), args.end());
     sent = Clock::now();
     Round r = run_script(s, name, all, command_deadline().earlier(cap), Wait::majority, vote_integer);
-    const std::string message = summary(r, "had it", "did not hold it", REDLOCK_ENOTOWNED);
+    record(r, REDLOCK_ENOTOWNED);
     if (r.yes >= majority()) return true;
+    const std::string message = summary(r, "had it", "did not hold it");
     if (r.no > size() - majority())
         throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned: {}", verb, message));
     throw Error(main_failure(last_outcomes()), fmt::format("{} of '{}' over a quorum: {}", verb, shown(name), message));
@@ -281,20 +282,21 @@ bool Quorum::majority_holds(std::string_view name, const std::string *token) {
                       const bool exists = x.oversize || x.type == Reply::Type::string;
                       return exists && (!token || (!x.oversize && x.str == *token)) ? Vote::yes : Vote::no;
                   });
-    const std::string message = summary(r, token ? "hold our token" : "hold the key", token ? "not our token" : "no key",
-                                        REDLOCK_ENOTOWNED);
+    record(r, REDLOCK_ENOTOWNED);
     if (r.yes >= majority()) return true;
     if (r.no > size() - majority()) return false;
-    throw Error(main_failure(last_outcomes()), fmt::format("GET of '{}' over a quorum: {}", shown(name), message));
+    throw Error(main_failure(last_outcomes()),
+                fmt::format("GET of '{}' over a quorum: {}", shown(name),
+                            summary(r, token ? "hold our token" : "hold the key", token ? "not our token" : "no key")));
 }
 
 void Quorum::ping() {
     const std::string_view argv[] = {"PING"};
     Round r = run(Argv(argv, 1), nullptr, expect::status, command_deadline(), Wait::every,
                   [](const Reply &x) { return x.is_status("PONG") ? Vote::yes : Vote::failed; });
-    const std::string message = summary(r, "answer", "", 0);
+    record(r, 0);
     if (r.yes < majority())
-        throw Error(main_failure(last_outcomes()), fmt::format("ping over a quorum: {}", message));
+        throw Error(main_failure(last_outcomes()), fmt::format("ping over a quorum: {}", summary(r, "answer", "")));
 }
 
 }  // namespace redlock::core

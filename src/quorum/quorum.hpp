@@ -77,8 +77,10 @@ private:
               const std::vector<bool> &awaited = {});
     Round run_script(const Script &s, std::string_view name, const std::vector<std::string_view> &args,
                      const Deadline &until, Wait wait, const std::function<Vote(const Reply &)> &vote);
-    // "2 of 5 masters <did>, 3 needed: a:1 <no>; b:2 <why>..." (outcomes recorded for last_outcomes() as well).
-    std::string summary(const Round &r, const char *did, const char *no_means, int no_code) const;
+    // Each master's outcome, for last_outcomes(); a "no" is `no_code`.
+    void record(const Round &r, int no_code) const;
+    // For messages: "2 of 5 masters <did>, 3 needed: a:1 <no_means>; b:2 <why>...".
+    std::string summary(const Round &r, const char *did, const char *no_means) const;
     Deadline command_deadline() const { return Deadline::after(timeout_); }
 
     struct Master {
