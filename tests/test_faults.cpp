@@ -17,6 +17,7 @@
 
 #include "support/fault_proxy.hpp"
 #include "support/handles.hpp"
+#include "support/loopback.hpp"
 
 using namespace testing;
 using Catch::Matchers::Contains;
@@ -45,24 +46,9 @@ TEST_CASE("server unreachable: ECONN, promptly", "[faults]") {
 }
 
 TEST_CASE("server that never accepts: ECONN within the connect timeout", "[faults][timing]") {
-    // A listener with a full backlog that never accepts: further SYNs are dropped, connect() hangs.
-    int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    REQUIRE(::bind(lfd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) == 0);
-    REQUIRE(::listen(lfd, 0) == 0);
-    ::getsockname(lfd, reinterpret_cast<sockaddr *>(&sa), &len);
-    std::vector<int> fillers;
-    for (int i = 0; i < 8; ++i) {  // fill the backlog
-        int f = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        ::connect(f, reinterpret_cast<sockaddr *>(&sa), sizeof sa);
-        fillers.push_back(f);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    BlackHole hole;
     auto co = client_options(300, 1000);
-    auto c = make_client("redis://127.0.0.1:" + std::to_string(ntohs(sa.sin_port)), &co);
+    auto c = make_client("redis://127.0.0.1:" + std::to_string(hole.port()), &co);
     auto l = make_lock(c.get(), "fault:blackhole", lock_options(1000));
     auto t0 = std::chrono::steady_clock::now();
     int rc = redlock_lock_acquire(l.get());
@@ -71,8 +57,6 @@ TEST_CASE("server that never accepts: ECONN within the connect timeout", "[fault
     INFO(redlock_last_error());
     CHECK(took >= 0.25);
     CHECK(took < 3.0);
-    for (int f : fillers) ::close(f);
-    ::close(lfd);
 }
 
 TEST_CASE("server killed and restarted: errors, then recovery with no leaked state", "[faults]") {

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -12,8 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include <hiredis/hiredis.h>
+
 #include "support/fault_proxy.hpp"
 #include "support/handles.hpp"
+#include "support/loopback.hpp"
 
 using namespace testing;
 using Catch::Matchers::Contains;
@@ -75,6 +79,19 @@ std::vector<int> outcomes() {
 }
 
 size_t count(const std::vector<int> &v, int code) { return static_cast<size_t>(std::count(v.begin(), v.end(), code)); }
+
+// Until every master answers the client's PING: one found down is reconnected in the background, every 100 ms.
+bool all_answer(redlock_client *c) {
+    return eventually(
+        [&] {
+            if (redlock_client_ping(c) != REDLOCK_OK) return false;
+            size_t n = 0;
+            int codes[REDLOCK_MAX_MASTERS];
+            redlock_quorum_outcomes(codes, REDLOCK_MAX_MASTERS, &n);
+            return std::count(codes, codes + n, REDLOCK_OK) == static_cast<long>(n);
+        },
+        milliseconds(3000));
+}
 
 int64_t validity_of(redlock_lock *l) {
     int64_t ms = -1;
@@ -187,8 +204,33 @@ TEST_CASE("quorum: two of five masters down, locks work, and three down, a clear
 
     m[2].restart();  // back to a majority
     m[2].wait_up();
+    REQUIRE(all_answer(c.get()) == false);  // 3 and 4 are still down
+    CHECK(eventually([&] { return redlock_client_ping(c.get()) == REDLOCK_OK; }, milliseconds(3000)));
     CHECK(redlock_lock_acquire(l.get()) == REDLOCK_OK);
     CHECK(redlock_lock_release(l.get()) == REDLOCK_OK);
+}
+
+TEST_CASE("quorum: a master whose host is gone (connect hangs) costs one connect timeout, then nothing", "[quorum]") {
+    Masters m(4);
+    BlackHole hole;
+    std::vector<std::string> urls = m.urls();
+    urls.push_back("redis://127.0.0.1:" + std::to_string(hole.port()));
+    Client c = quorum_client(urls, 1000);  // connect timeout 500 ms
+    Lock l = make_lock(c.get(), "q:hole", lock_options(10000));
+    const auto t0 = Steady::now();
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);  // the first call finds out, within the connect timeout
+    CHECK(seconds_since(t0) < 0.5 + 1.0);
+    CHECK(outcomes()[4] == REDLOCK_ECONN);
+    REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
+    const auto t1 = Steady::now();
+    for (int i = 0; i < 20; ++i) {
+        REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+        REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
+    }
+    CHECK(seconds_since(t1) < 1.0);  // not 20 connect timeouts: it is known to be down
+    std::vector<int> o = outcomes();
+    CHECK(o[4] == REDLOCK_ECONN);
+    CHECK(count(o, REDLOCK_OK) == 4);
 }
 
 TEST_CASE("quorum: a slow master does not slow the acquire", "[quorum]") {
@@ -212,6 +254,54 @@ TEST_CASE("quorum: a slow master does not slow the acquire", "[quorum]") {
     // its SET ran once it woke (our token: the release covers it)
     REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
     CHECK(m.with_key("q:slow") == 0);
+}
+
+TEST_CASE("quorum: retries wait a random part (half to all) of sleep", "[quorum]") {
+    Masters m(3);
+    Client c = quorum_client(m.urls());
+    Lock holder = make_lock(c.get(), "q:jitter", lock_options(10000));
+    REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
+    // The waiter's SETs as master 0 sees them (MONITOR: server timestamps, µs)
+    redisContext *mon = redisConnect("127.0.0.1", m[0].port());
+    REQUIRE((mon && !mon->err));
+    redisReply *ok = static_cast<redisReply *>(redisCommand(mon, "MONITOR"));
+    REQUIRE(ok);
+    freeReplyObject(ok);
+    timeval tv{0, 200000};
+    redisSetTimeout(mon, tv);
+    std::atomic<bool> done{false};
+    std::vector<double> at;
+    std::thread reader([&] {
+        while (!done.load()) {
+            void *r = nullptr;
+            if (redisGetReply(mon, &r) != REDIS_OK) {
+                if (mon->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                    mon->err = 0;  // the read timeout: look at `done`, then read on
+                    continue;
+                }
+                return;
+            }
+            auto *reply = static_cast<redisReply *>(r);
+            const std::string line(reply->str ? reply->str : "", reply->str ? reply->len : 0);
+            if (line.find("\"SET\" \"q:jitter\"") != std::string::npos) at.push_back(std::stod(line));
+            freeReplyObject(reply);
+        }
+    });
+    Lock waiter = make_lock(c.get(), "q:jitter", lock_options(10000, 200, 1, 2500));
+    CHECK(redlock_lock_acquire(waiter.get()) == REDLOCK_NOT_ACQUIRED);
+    std::this_thread::sleep_for(milliseconds(300));
+    done = true;
+    reader.join();
+    redisFree(mon);
+    REQUIRE(at.size() >= 10);  // 2.5 s at 100 to 200 ms
+    std::vector<double> gaps;
+    for (size_t i = 1; i < at.size(); ++i) gaps.push_back(at[i] - at[i - 1]);
+    const auto [lo, hi] = std::minmax_element(gaps.begin(), gaps.end());
+    INFO("gaps from " << *lo << " to " << *hi << " s over " << gaps.size());
+    CHECK(*lo >= 0.095);         // never under half of sleep
+    CHECK(*lo < 0.18);           // and not always all of it
+    CHECK(*hi - *lo > 0.02);     // not in lockstep
+    CHECK(redlock_lock_release(holder.get()) == REDLOCK_OK);
 }
 
 TEST_CASE("quorum: a client that reaches only a minority never believes it holds the lock", "[quorum]") {
@@ -320,11 +410,13 @@ TEST_CASE("quorum: a master restarted without persistence must stay down for a T
     REQUIRE(redlock_lock_acquire(a.get()) == REDLOCK_OK);
     m[2].restart();
     m[2].wait_up();
+    REQUIRE(all_answer(c.get()));
 
     SECTION("restarted at once: its lost key lets a second owner in (the unsafe case)") {
         m[0].kill();
         m[0].restart();  // no persistence: A's key on it is gone
         m[0].wait_up();
+        REQUIRE(all_answer(c.get()));
         Lock b = make_lock(c.get(), "q:restart", lock_options(3000, 50, 0));
         const int rc = redlock_lock_acquire(b.get());
         INFO(redlock_last_error());
@@ -342,6 +434,7 @@ TEST_CASE("quorum: a master restarted without persistence must stay down for a T
         std::this_thread::sleep_until(killed + milliseconds(3000));   // the delayed restart
         m[0].restart();
         m[0].wait_up();
+        REQUIRE(all_answer(c.get()));
         CHECK(validity_of(a.get()) == 0);
         CHECK(redlock_lock_acquire(b.get()) == REDLOCK_OK);
         CHECK(redlock_lock_release(b.get()) == REDLOCK_OK);

@@ -6,6 +6,10 @@
 #include <array>
 #include <map>
 #include <optional>
+#include <system_error>
+#include <thread>
+
+#include <pthread.h>
 
 #include "base/text.hpp"
 #include "net/connection.hpp"
@@ -39,6 +43,83 @@ struct Quorum::Round {
     size_t not_waited = 0;               // unknown only because the outcome was decided without them
 };
 
+// A master's pool, and whether it is known to be unreachable. After a failed connect the master is not asked (its
+// last error is its answer) while a thread of its own tries to connect again every 100 ms: the caller's thread never
+// waits on a connect to a master known to be down (a black-holed host would otherwise cost every call its connect
+// timeout).
+struct Quorum::Master {
+    explicit Master(ClientConfig c) : cfg(std::move(c)), pool(cfg) {}
+    const ClientConfig cfg;
+    Pool pool;
+    std::mutex mu;
+    std::optional<Error> down;  // the last failure to connect, while unreachable
+    pid_t prober = 0;           // the process whose thread is reconnecting (0: none)
+    bool closing = false;       // the quorum is gone: the thread stops
+    ForkGuard fork_guard{mu};   // after mu
+
+    // With mu held: a reconnecting thread in this process, unless there is one.
+    void reconnect_locked(const std::shared_ptr<Master> &self) {
+        if (prober == current_pid()) return;
+        try {
+            std::thread([self] { self->reconnect(); }).detach();
+            prober = current_pid();
+        } catch (const std::system_error &) {
+            down.reset();  // no thread: the callers' threads connect themselves, as before it went down
+        }
+    }
+
+    void reconnect() {
+        ::pthread_setname_np(::pthread_self(), "redlock-reconn");
+        const pid_t me = current_pid();
+        for (;;) {
+            std::this_thread::sleep_for(Millis(100));
+            {
+                std::lock_guard<std::mutex> lk(mu);
+                if (closing || prober != me) return;
+            }
+            std::optional<Error> failed;
+            try {
+                // Leased and given back at once: the new connection waits in the pool for the next call.
+                (void)pool.lease(false, Deadline::after(cfg.connect_timeout.value_or(Millis(30000))));
+            } catch (const Error &e) {
+                failed = e;
+            }
+            std::lock_guard<std::mutex> lk(mu);
+            down = failed;
+            if (!failed || closing) {
+                prober = 0;
+                return;
+            }
+        }
+    }
+};
+
+const ClientConfig &Quorum::master(size_t i) const noexcept { return masters_[i]->cfg; }
+
+Pool::Lease Quorum::lease(size_t i, const Deadline &until) {
+    const std::shared_ptr<Master> &m = masters_[i];
+    {
+        std::lock_guard<std::mutex> lk(m->mu);
+        if (m->down) {
+            m->reconnect_locked(m);  // (a fork()ed child starts its own)
+            if (m->down)
+                throw Error(m->down->code(), fmt::format("{} (not asked: unreachable at the last attempt; "
+                                                         "reconnecting in the background)",
+                                                         m->down->what()));
+        }
+    }
+    try {
+        return m->pool.lease(false, until);
+    } catch (const Error &e) {
+        if (is_transport_failure(e.code())) {
+            std::lock_guard<std::mutex> lk(m->mu);
+            m->down = e;
+            m->reconnect_locked(m);
+        }
+        throw;
+    }
+}
+
 Quorum::Quorum(std::vector<ClientConfig> masters) {
     if (masters.empty() || masters.size() > kMaxMasters)
         throw Error(Errc::invalid, fmt::format("a quorum needs 1 to {} masters, not {}", kMaxMasters, masters.size()));
@@ -58,20 +139,24 @@ Quorum::Quorum(std::vector<ClientConfig> masters) {
     }
     for (ClientConfig &c : masters) {
         if (c.tls && !c.tls_context) c.tls_context = std::make_shared<const TlsContext>(c.tls_options);
-        auto pool = std::make_unique<Pool>(c);
-        masters_.push_back(Master{std::move(c), std::move(pool)});
+        masters_.push_back(std::make_shared<Master>(std::move(c)));
     }
     timeout_ = Millis(0);
-    for (const Master &m : masters_) {  // none if any has none
-        if (!m.cfg.command_timeout) {
+    for (const auto &m : masters_) {  // none if any has none
+        if (!m->cfg.command_timeout) {
             timeout_.reset();
             break;
         }
-        timeout_ = std::max(timeout_.value_or(Millis(0)), *m.cfg.command_timeout);
+        timeout_ = std::max(timeout_.value_or(Millis(0)), *m->cfg.command_timeout);
     }
 }
 
-Quorum::~Quorum() = default;
+Quorum::~Quorum() {
+    for (const auto &m : masters_) {
+        std::lock_guard<std::mutex> lk(m->mu);
+        m->closing = true;  // a reconnecting thread ends at its next wake-up, and frees the master
+    }
+}
 
 Quorum::Round Quorum::run(Argv argv, const Argv *noscript, unsigned accept, const Deadline &until, Wait wait,
                           const std::function<Vote(const Reply &)> &vote, const std::vector<bool> &only,
@@ -87,7 +172,7 @@ Quorum::Round Quorum::run(Argv argv, const Argv *noscript, unsigned accept, cons
     for (size_t i = 0; i < n; ++i) {
         if (!only.empty() && !only[i]) continue;
         try {
-            leases[i].emplace(masters_[i].pool->lease(false, until));
+            leases[i].emplace(lease(i, until));
             conns[i] = &**leases[i];
         } catch (const Error &e) {
             dead[i] = true;

@@ -38,7 +38,7 @@ public:
 
     size_t size() const noexcept { return masters_.size(); }
     size_t majority() const noexcept { return size() / 2 + 1; }
-    const ClientConfig &master(size_t i) const noexcept { return masters_[i].cfg; }
+    const ClientConfig &master(size_t i) const noexcept;
 
     // One attempt: SET NX PX on every master. true: a majority took it with time left, which ends at `valid_until`
     // (sent + TTL − drift). false: another owner holds it on too many masters, or the majority came too late; every
@@ -83,11 +83,10 @@ private:
     std::string summary(const Round &r, const char *did, const char *no_means) const;
     Deadline command_deadline() const { return Deadline::after(timeout_); }
 
-    struct Master {
-        ClientConfig cfg;
-        std::unique_ptr<Pool> pool;
-    };
-    std::vector<Master> masters_;
+    struct Master;
+    // A connection to master i for this round: Error when it cannot be had, at once for a master known to be down.
+    Pool::Lease lease(size_t i, const Deadline &until);
+    std::vector<std::shared_ptr<Master>> masters_;  // shared with their reconnecting threads
     std::optional<Millis> timeout_;  // one wait for all: the longest of the masters' command timeouts
 };
 
