@@ -197,11 +197,11 @@ REDLOCK_API int redlock_client_new_quorum(redlock_client **out, const char *cons
     if (out) *out = nullptr;
     return guarded([&]() -> int {
         require(out != nullptr, "redlock_client_new_quorum: out is NULL");
-        require(urls != nullptr, "redlock_client_new_quorum: urls is NULL");
         if (n_urls == 0 || n_urls > REDLOCK_MAX_MASTERS)
             throw Error(Errc::invalid, fmt::format("redlock_client_new_quorum: n_urls is {}; a quorum has 1 to {} "
                                                    "masters",
                                                    n_urls, REDLOCK_MAX_MASTERS));
+        require(urls != nullptr, "redlock_client_new_quorum: urls is NULL");
         std::vector<redlock::core::ClientConfig> masters;
         masters.reserve(n_urls);
         for (size_t i = 0; i < n_urls; ++i) {

@@ -388,9 +388,12 @@ void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms
     if (!held) throw Error(Errc::not_held, fmt::format("Cannot {} an unlocked lock (this owner holds no token)", verb));
     if (!opts_.ttl) throw Error(Errc::no_ttl, fmt::format("Cannot {} a lock with no timeout", verb));
     const std::string *token = &held->token;
-    // The validity it gives: a new TTL counts from when it was sent; added time extends what there was.
+    // The validity it gives: a new TTL counts from when it was sent; added time extends what there was (saturating:
+    // extends can add up past the clock's range).
     auto new_validity = [&](Clock::time_point sent) {
-        tokens_->set_valid_until(held->serial, ttl ? sent + *ttl - drift_for(*ttl) : held->valid_until + added);
+        const Clock::time_point was = held->valid_until;
+        const Clock::time_point more = was > Clock::time_point::max() - added ? Clock::time_point::max() : was + added;
+        tokens_->set_valid_until(held->serial, ttl ? sent + *ttl - drift_for(*ttl) : more);
     };
     if (Quorum *q = client_->quorum()) {
         Clock::time_point sent;

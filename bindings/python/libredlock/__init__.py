@@ -316,6 +316,8 @@ class Client:
                 raise TypeError("give urls (a quorum) or url / host / port / unix_socket_path, not both")
             if isinstance(urls, (str, bytes)):
                 raise TypeError("urls must be a list of URLs, not one URL")
+            if ssl:
+                raise TypeError("ssl=True goes with host/port: with urls, write rediss:// in each")
             url_list = [_c_string(u, "urls[%d]" % i) for i, u in enumerate(urls)]
         # redis-py's TLS keywords are the tls_* ones under other names: one of each pair.
         tls_ca_file = _one_of(("ssl_ca_certs", ssl_ca_certs or _DEFAULT), ("tls_ca_file", tls_ca_file or _DEFAULT))[1]
@@ -328,7 +330,7 @@ class Client:
             if tls_verify is not None:
                 raise TypeError("ssl_cert_reqs and tls_verify are the same setting: give one")
             tls_verify = _cert_reqs(ssl_cert_reqs)
-        if url is None and not ssl and any(v is not None for v in (tls_ca_file, tls_ca_dir, tls_cert_file,
+        if url is None and urls is None and not ssl and any(v is not None for v in (tls_ca_file, tls_ca_dir, tls_cert_file,
                                                                     tls_key_file, tls_server_name, tls_verify)):
             raise _invalid("TLS options need ssl=True (or a rediss:// URL)")
         if urls is not None:

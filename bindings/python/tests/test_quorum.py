@@ -83,6 +83,11 @@ def test_quorum_arguments_are_checked(masters):
     with pytest.raises(libredlock.InvalidArgumentError) as e:
         libredlock.Client.from_urls([masters[0].url, masters[0].url])
     assert "same server" in str(e.value)
+    with pytest.raises(TypeError):
+        libredlock.Client.from_urls([m.url for m in masters], ssl=True)  # rediss:// in each URL instead
+    with pytest.raises(libredlock.InvalidArgumentError) as e:
+        libredlock.Client.from_urls([m.url for m in masters], tls_ca_file="/nonexistent")
+    assert "rediss://" in str(e.value)  # the library's own check, per URL
     c = libredlock.Client.from_urls([m.url for m in masters])
     with pytest.raises(libredlock.InvalidArgumentError):
         c.lock("pyq:nottl")  # a quorum lock needs a TTL
