@@ -92,11 +92,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 0: {  // a client: mostly the real server, sometimes a dead port or a random query
             if (clients.size() >= 4) break;
             std::string url;
-            switch (in.u8() % 4) {
+            std::vector<std::string> quorum;  // a quorum client instead: the server alone, or with a dead or random one
+            switch (in.u8() % 5) {
             case 0: url = base; break;
             case 1: url = base + "?command_timeout=300&" + in.str(24); break;
             case 2: url = "redis://127.0.0.1:1"; break;
-            default: url = base.substr(0, base.size() - 2) + in.str(16); break;
+            case 3: url = base.substr(0, base.size() - 2) + in.str(16); break;
+            default:
+                quorum.push_back(base + "?command_timeout=300");
+                for (uint8_t k = in.u8() % 3; k > 0; --k)
+                    quorum.push_back(in.u8() & 1 ? "redis://127.0.0.1:1" : "redis://" + in.str(12));
+                break;
             }
             redlock_client_options o;
             redlock_client_options_init(&o);
@@ -108,7 +114,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             o.db = in.u8() & 1 ? -1 : static_cast<int32_t>(in.u8() % 20) - 2;
             redlock_client *c = nullptr;
             const bool with_opts = in.u8() & 1;
-            if (checked(redlock_client_new(&c, url.c_str(), with_opts ? &o : nullptr)) == REDLOCK_OK) {
+            std::vector<const char *> urls;
+            for (const std::string &u : quorum) urls.push_back(u.c_str());
+            const int rc = quorum.empty() ? redlock_client_new(&c, url.c_str(), with_opts ? &o : nullptr)
+                                          : redlock_client_new_quorum(&c, urls.data(), urls.size(), with_opts ? &o : nullptr);
+            if (checked(rc) == REDLOCK_OK) {
                 if (!c) fail("OK without a client", 0);
                 clients.push_back(c);
             } else if (c) {
@@ -222,6 +232,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 uint64_t f = 0;
                 const int rc = checked(redlock_lock_fence(locks[in.u8() % locks.size()].handle, &f));
                 if (rc == REDLOCK_OK && f == 0) fail("a fence of 0", rc);
+                int64_t left = -1;
+                const int v = checked(redlock_lock_validity(locks[in.u8() % locks.size()].handle, &left));
+                if (v == REDLOCK_OK && left < 0) fail("a negative validity", v);
+                int codes[REDLOCK_MAX_MASTERS];
+                size_t n = 0;
+                checked(redlock_quorum_outcomes(codes, in.u8() % (REDLOCK_MAX_MASTERS + 1), &n));
+                if (n > REDLOCK_MAX_MASTERS) fail("more outcomes than masters", 0);
             }
             break;
         case 14:  // NULLs
