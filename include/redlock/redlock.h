@@ -212,8 +212,10 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
  *    for a retry, when too few answered to tell). locked / owned: a majority holds the key / our token.
  *  - redlock_lock_validity() says how long the owner can rely on the lock; redlock_quorum_outcomes() what each master
  *    answered.
- *  - a lock needs a TTL (timeout_ms > 0); `fencing` and `fair` are REDLOCK_EINVAL (a counter or a queue lives on one
- *    server); a waiting acquire polls (no wake-on-release).
+ *  - a lock needs a TTL longer than the drift allowance (timeout_ms >= 3); `fencing` and `fair` are REDLOCK_EINVAL
+ *    (a counter or a queue lives on one server); a waiting acquire polls (no wake-on-release).
+ *  - connections are opened by one thread per master (`redlock-connect`), all at once: a master whose host is gone
+ *    never holds up a call; one that cannot be reached is not asked while its thread reconnects (every 100 ms).
  * Each URL is a single server as for redlock_client_new() (redis://, rediss://, unix://, each with its own
  * credentials and query keys; no Sentinel or Cluster URL); `opts`, when given, applies to every master.
  *
@@ -227,8 +229,9 @@ REDLOCK_API int redlock_client_new_quorum(redlock_client **out, const char *cons
  * Per master, what this thread's last call on a quorum client answered, in the order of the URLs: REDLOCK_OK (it did
  * what was asked: granted, released, extended, holds the key, answered PING), REDLOCK_NOT_ACQUIRED (another owner's
  * key is there), REDLOCK_ENOTOWNED (our token was not there), or why it failed (REDLOCK_ECONN, REDLOCK_ETIMEDOUT:
- * no reply in time, or none yet when the majority had decided; REDLOCK_EAUTH, REDLOCK_ESERVER). The error message of
- * a failed call names each master that did not say yes and why.
+ * no reply in time, or none yet when the majority had decided, which is no failure; REDLOCK_EAUTH, REDLOCK_ESERVER).
+ * The error message of a failed call names each master that did not say yes and why. A call that asks no master
+ * (a release without a token) leaves none (n_masters 0).
  *
  * @param codes     receives up to `cap` codes (may be NULL when `cap` is 0).
  * @param cap       room in `codes`.

@@ -49,6 +49,10 @@ Lock::Lock(std::shared_ptr<Client> client, std::string name, LockOptions opts, T
         if (!opts_.ttl)
             throw Error(Errc::invalid, "a lock on a quorum client needs a TTL (timeout_ms > 0): Redlock's safety rests "
                                        "on keys that expire on every master");
+        if (*opts_.ttl <= drift_for(*opts_.ttl))
+            throw Error(Errc::invalid, fmt::format("timeout_ms {} is within the clock drift allowance (TTL/100 + 2 ms): "
+                                                   "no time would be left to hold the lock",
+                                                   opts_.ttl->count()));
         if (opts_.fencing)
             throw Error(Errc::invalid, "fencing is not available on a quorum client: each master would count its own "
                                        "fences, and no single counter orders the owners (docs/redlock.md)");
@@ -212,6 +216,7 @@ std::optional<std::string> fair_key(std::string_view name, std::string_view suff
 }
 
 bool Lock::acquire(const AcquireArgs &args) {
+    if (client_->quorum()) forget_outcomes();
     const bool blocking = args.blocking.value_or(opts_.blocking);
     const Millis sleep = args.sleep.value_or(opts_.sleep);
     std::optional<Millis> blocking_timeout = args.blocking_timeout.value_or(opts_.blocking_timeout);
@@ -329,6 +334,7 @@ void Lock::leave_queue(const std::string &token) noexcept {
 }
 
 void Lock::release() {
+    if (client_->quorum()) forget_outcomes();
     const std::optional<Held> held = tokens_->held();
     if (!held)
         throw Error(Errc::not_held, scope_ == TokenScope::per_thread
@@ -384,6 +390,7 @@ void Lock::release() {
 
 void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms, std::string_view mode,
                           std::optional<Millis> ttl, Millis added) {
+    if (client_->quorum()) forget_outcomes();
     std::optional<Held> held = tokens_->held();
     if (!held) throw Error(Errc::not_held, fmt::format("Cannot {} an unlocked lock (this owner holds no token)", verb));
     if (!opts_.ttl) throw Error(Errc::no_ttl, fmt::format("Cannot {} a lock with no timeout", verb));
@@ -436,6 +443,7 @@ bool Lock::locked() {
 }
 
 bool Lock::owned() {
+    if (client_->quorum()) forget_outcomes();
     std::optional<std::string> token = tokens_->get();
     if (!token) return false;
     if (Quorum *q = client_->quorum()) return q->majority_holds(name_, &*token);

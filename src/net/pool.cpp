@@ -21,25 +21,37 @@ void Pool::forget_after_fork() {
     pid_ = current_pid();
 }
 
+std::unique_ptr<Connection> Pool::take_idle(std::unique_lock<std::mutex> &lk) {
+    // Every reuse is probed (one non-blocking peek, outside the mutex): a closed socket (server restart) is noticed
+    // before a lock command is sent on it, and bytes nobody asked for (a late second reply) can never be read as the
+    // answer to the next command.
+    while (!idle_.empty()) {
+        std::unique_ptr<Connection> c = std::move(idle_.back());
+        idle_.pop_back();
+        lk.unlock();
+        const bool dead = c->looks_dead();
+        if (!dead) return c;
+        c.reset();
+        lk.lock();
+        --open_;
+    }
+    return nullptr;
+}
+
+std::optional<Pool::Lease> Pool::lease_idle() {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (pid_ != current_pid()) forget_after_fork();
+    if (std::unique_ptr<Connection> c = take_idle(lk)) return Lease(this, std::move(c));
+    return std::nullopt;
+}
+
 Pool::Lease Pool::lease(bool fresh, const Deadline &cap) {
     std::unique_lock<std::mutex> lk(mu_);
     if (pid_ != current_pid()) forget_after_fork();  // no system call: the pid is kept by an atfork handler
     std::optional<Deadline> wait;                 // set when we first have to wait for a connection
     for (;;) {
         if (!fresh) {
-            // Every reuse is probed (one non-blocking peek, outside the mutex): a closed socket (server restart) is
-            // noticed before a lock command is sent on it, and bytes nobody asked for (a late second reply) can
-            // never be read as the answer to the next command.
-            while (!idle_.empty()) {
-                std::unique_ptr<Connection> c = std::move(idle_.back());
-                idle_.pop_back();
-                lk.unlock();
-                const bool dead = c->looks_dead();
-                if (!dead) return Lease(this, std::move(c));
-                c.reset();
-                lk.lock();
-                --open_;
-            }
+            if (std::unique_ptr<Connection> c = take_idle(lk)) return Lease(this, std::move(c));
         } else if (open_ >= cfg_.max_connections && !idle_.empty()) {
             idle_.pop_back();  // make room for the fresh one
             --open_;

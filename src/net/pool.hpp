@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "net/config.hpp"
@@ -40,11 +41,15 @@ public:
     // anything with the connection that failed.
     // `cap`: nothing (waiting for a connection, connecting) goes past it.
     Lease lease(bool fresh = false, const Deadline &cap = Deadline::never());
+    // An idle connection that is alive, or nothing: never connects, never waits.
+    std::optional<Lease> lease_idle();
 
     const ClientConfig &config() const noexcept { return cfg_; }
 
 private:
     void give_back(std::unique_ptr<Connection> conn) noexcept;
+    // An idle connection that passes the probe (`lk` holds mu_; released while probing, held again on nullptr).
+    std::unique_ptr<Connection> take_idle(std::unique_lock<std::mutex> &lk);
     void forget_after_fork();  // with mu_ held
 
     const ClientConfig cfg_;

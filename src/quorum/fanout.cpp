@@ -29,10 +29,12 @@ FanOut fan_out(const std::vector<Connection *> &conns, Argv argv, unsigned accep
         }
     }
     // Replies are read only from connections that poll() says are readable: a connection's bytes are all taken
-    // each time (take_pushed), so none can be left decrypted inside TLS, out of poll()'s sight.
+    // each time (take_pushed), so none can be left decrypted inside TLS, out of poll()'s sight. Once decided, one
+    // more look without waiting takes the replies that have come meanwhile (what each server did is then known).
     std::vector<pollfd> fds;
     std::vector<size_t> index;  // fds[k] is connection index[k]
-    for (bool over = false; !over && !deadline.passed();) {
+    for (bool over = false, last = false; !last && (over || !deadline.passed());) {
+        last = over;
         fds.clear();
         index.clear();
         for (size_t i = 0; i < n; ++i)
@@ -42,10 +44,10 @@ FanOut fan_out(const std::vector<Connection *> &conns, Argv argv, unsigned accep
             }
         if (fds.empty()) break;
         const std::optional<Millis> left = deadline.remaining();
-        const int timeout = !left ? -1 : static_cast<int>(std::min<int64_t>(left->count(), 1 << 30));
+        const int timeout = last ? 0 : !left ? -1 : static_cast<int>(std::min<int64_t>(left->count(), 1 << 30));
         const int ready = ::poll(fds.data(), fds.size(), timeout);
         if (ready < 0 && errno != EINTR) break;
-        for (size_t k = 0; k < fds.size() && ready > 0 && !over; ++k) {
+        for (size_t k = 0; k < fds.size() && ready > 0 && (last || !over); ++k) {
             if (fds[k].revents == 0) continue;
             const size_t i = index[k];
             try {
@@ -59,7 +61,7 @@ FanOut fan_out(const std::vector<Connection *> &conns, Argv argv, unsigned accep
                 waiting[i] = false;
                 if (r.is_error() || (accept & type_bit(r.type)) != 0) out.replies[i] = std::move(r);
                 else conns[i]->abandon();  // out of step: unknown
-                over = decided && decided(out.replies);
+                if (!last) over = decided && decided(out.replies);
             } catch (const Error &e) {
                 waiting[i] = false;  // broken: unknown
                 out.broke[i] = e;

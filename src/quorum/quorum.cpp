@@ -6,6 +6,7 @@
 #include <array>
 #include <map>
 #include <optional>
+#include <condition_variable>
 #include <system_error>
 #include <thread>
 
@@ -35,6 +36,8 @@ std::string server_of(const ClientConfig &c) {
 
 const std::vector<int> &last_outcomes() noexcept { return t_outcomes; }
 
+void forget_outcomes() noexcept { t_outcomes.clear(); }
+
 struct Quorum::Round {
     std::vector<Vote> votes;
     std::vector<int> codes;         // for last_outcomes(): 0 for yes and no (record() fills in no's code)
@@ -43,51 +46,70 @@ struct Quorum::Round {
     size_t not_waited = 0;               // unknown only because the outcome was decided without them
 };
 
-// A master's pool, and whether it is known to be unreachable. After a failed connect the master is not asked (its
-// last error is its answer) while a thread of its own tries to connect again every 100 ms: the caller's thread never
-// waits on a connect to a master known to be down (a black-holed host would otherwise cost every call its connect
-// timeout).
+// What the masters' connecting threads share with the calls that wait for them.
+struct Quorum::Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    ForkGuard fork_guard{mu, &cv};  // after mu and cv
+};
+
+// A master's pool, and its connecting thread. Connections are not opened on the caller's thread, one master after
+// another (a master whose host is gone would hold up the others for its connect timeout): a call that finds no idle
+// connection to a master asks that master's thread (`redlock-connect`) for one, for all masters at once, and goes on
+// once a majority are connected, with a grace period for the rest. A master the thread cannot connect to is down:
+// not asked (its last error is its answer) while the thread tries again every 100 ms.
 struct Quorum::Master {
-    explicit Master(ClientConfig c) : cfg(std::move(c)), pool(cfg) {}
+    Master(ClientConfig c, std::shared_ptr<Shared> s) : cfg(std::move(c)), pool(cfg), shared(std::move(s)) {}
     const ClientConfig cfg;
     Pool pool;
-    std::mutex mu;
-    std::optional<Error> down;  // the last failure to connect, while unreachable
-    pid_t prober = 0;           // the process whose thread is reconnecting (0: none)
-    bool closing = false;       // the quorum is gone: the thread stops
-    ForkGuard fork_guard{mu};   // after mu
+    const std::shared_ptr<Shared> shared;
 
-    // With mu held: a reconnecting thread in this process, unless there is one.
-    void reconnect_locked(const std::shared_ptr<Master> &self) {
-        if (prober == current_pid()) return;
+    // Under shared->mu:
+    // The last failure to connect, while unreachable: code and text, copied (an Error's text is a reference-counted
+    // string shared by its copies, which threads must not share).
+    struct Failure {
+        Errc code;
+        std::string what;
+    };
+    std::optional<Failure> down;
+    uint64_t connected = 0;  // connections the thread has put in the pool: waiters look for a change
+    pid_t connector = 0;     // the process whose thread is connecting (0: none)
+    bool closing = false;    // the quorum is gone: the thread stops
+
+    // With shared->mu held: a connecting thread in this process, unless one is running.
+    void connect_locked(const std::shared_ptr<Master> &self) {
+        if (connector == current_pid()) return;
         try {
-            std::thread([self] { self->reconnect(); }).detach();
-            prober = current_pid();
+            std::thread([self] { self->connect_loop(); }).detach();
+            connector = current_pid();
         } catch (const std::system_error &) {
-            down.reset();  // no thread: the callers' threads connect themselves, as before it went down
+            down = Failure{Errc::internal, "cannot start a thread to connect"};
         }
     }
 
-    void reconnect() {
-        ::pthread_setname_np(::pthread_self(), "redlock-reconn");
+    void connect_loop() {
+        ::pthread_setname_np(::pthread_self(), "redlock-connect");
         const pid_t me = current_pid();
-        for (;;) {
-            std::this_thread::sleep_for(Millis(100));
+        for (bool first = true;; first = false) {
+            if (!first) std::this_thread::sleep_for(Millis(100));
             {
-                std::lock_guard<std::mutex> lk(mu);
-                if (closing || prober != me) return;
+                std::lock_guard<std::mutex> lk(shared->mu);
+                if (closing || connector != me) return;
             }
-            std::optional<Error> failed;
+            std::optional<Failure> failed;
             try {
-                // Leased and given back at once: the new connection waits in the pool for the next call.
+                // Its own connect timeout, whatever the waiting call's deadline: a master is down only when it
+                // cannot be reached, never because a call gave up. The connection goes to the pool at once.
                 (void)pool.lease(false, Deadline::after(cfg.connect_timeout.value_or(Millis(30000))));
             } catch (const Error &e) {
-                failed = e;
+                failed = Failure{e.code(), e.what()};
             }
-            std::lock_guard<std::mutex> lk(mu);
+            std::lock_guard<std::mutex> lk(shared->mu);
             down = failed;
+            if (!failed) ++connected;
+            shared->cv.notify_all();
             if (!failed || closing) {
-                prober = 0;
+                connector = 0;
                 return;
             }
         }
@@ -96,27 +118,73 @@ struct Quorum::Master {
 
 const ClientConfig &Quorum::master(size_t i) const noexcept { return masters_[i]->cfg; }
 
-Pool::Lease Quorum::lease(size_t i, const Deadline &until) {
-    const std::shared_ptr<Master> &m = masters_[i];
-    {
-        std::lock_guard<std::mutex> lk(m->mu);
-        if (m->down) {
-            m->reconnect_locked(m);  // (a fork()ed child starts its own)
-            if (m->down)
-                throw Error(m->down->code(), fmt::format("{} (not asked: unreachable at the last attempt; "
-                                                         "reconnecting in the background)",
-                                                         m->down->what()));
+void Quorum::connect(const std::vector<bool> &asked, const Deadline &until, std::vector<std::optional<Pool::Lease>> &leases,
+                     Round &r) {
+    const size_t n = size();
+    size_t ready = 0;
+    std::vector<size_t> pending;
+    for (size_t i = 0; i < n; ++i) {
+        if (!asked[i]) continue;
+        if (std::optional<Pool::Lease> l = masters_[i]->pool.lease_idle()) {
+            leases[i].emplace(std::move(*l));
+            ++ready;
+        } else {
+            pending.push_back(i);
         }
     }
-    try {
-        return m->pool.lease(false, until);
-    } catch (const Error &e) {
-        if (is_transport_failure(e.code())) {
-            std::lock_guard<std::mutex> lk(m->mu);
-            m->down = e;
-            m->reconnect_locked(m);
+    if (pending.empty()) return;
+    std::vector<uint64_t> seen(n);
+    std::vector<bool> fresh(n, false);  // the thread has connected since we asked: take it from the pool
+    const auto t0 = Clock::now();
+    std::optional<Clock::time_point> grace_end;  // once a majority is connected: a little longer for the rest
+    std::unique_lock<std::mutex> lk(shared_->mu);
+    for (size_t i : pending) {
+        seen[i] = masters_[i]->connected;
+        masters_[i]->connect_locked(masters_[i]);
+    }
+    for (;;) {
+        for (auto it = pending.begin(); it != pending.end();) {
+            Master &m = *masters_[*it];
+            if (m.connected != seen[*it]) {
+                fresh[*it] = true;
+                seen[*it] = m.connected;
+                ++it;
+            } else if (m.down) {
+                r.codes[*it] = static_cast<int>(m.down->code);
+                r.why[*it] = m.down->what + " (not asked: unreachable; reconnecting in the background)";
+                it = pending.erase(it);
+            } else {
+                ++it;
+            }
         }
-        throw;
+        lk.unlock();  // pools are not used under shared_->mu (their own mutexes come first)
+        for (auto it = pending.begin(); it != pending.end();) {
+            if (!fresh[*it]) {
+                ++it;
+                continue;
+            }
+            fresh[*it] = false;
+            if (std::optional<Pool::Lease> l = masters_[*it]->pool.lease_idle()) {
+                leases[*it].emplace(std::move(*l));
+                ++ready;
+                it = pending.erase(it);
+            } else {
+                ++it;  // another thread took it first: one more
+            }
+        }
+        lk.lock();
+        for (size_t i : pending) masters_[i]->connect_locked(masters_[i]);  // (ended after a connection)
+        const auto now = Clock::now();
+        if (pending.empty()) break;
+        if (ready >= majority() && !grace_end) grace_end = now + std::max<Clock::duration>(Millis(5), now - t0);
+        if (until.passed(now) || (grace_end && now >= *grace_end)) break;
+        Deadline wake = grace_end ? until.earlier(Deadline::at(*grace_end)) : until;
+        if (std::optional<Millis> left = wake.remaining(now)) shared_->cv.wait_for(lk, *left);
+        else shared_->cv.wait(lk);
+    }
+    for (size_t i : pending) {
+        r.codes[i] = static_cast<int>(Errc::timed_out);
+        r.why[i] = "not connected yet (the others had answered, or time was up; still connecting in the background)";
     }
 }
 
@@ -128,18 +196,19 @@ Quorum::Quorum(std::vector<ClientConfig> masters) {
         ClientConfig &c = masters[i];
         if (c.topology != ClientConfig::Topology::single)
             throw Error(Errc::invalid,
-                        fmt::format("quorum master {} is a {} URL: each master must be one server (redis://, rediss:// "
-                                    "or unix://), independent of the others; Redlock's safety comes from that",
-                                    i + 1, c.topology == ClientConfig::Topology::sentinel ? "Sentinel" : "Cluster"));
+                        fmt::format("urls[{}] is a {} URL: each quorum master must be one server (redis://, "
+                                    "rediss:// or unix://), independent of the others; Redlock's safety comes from that",
+                                    i, c.topology == ClientConfig::Topology::sentinel ? "Sentinel" : "Cluster"));
         auto [it, fresh] = seen.emplace(server_of(c), i);
         if (!fresh)
-            throw Error(Errc::invalid, fmt::format("quorum masters {} and {} are the same server ({}): a majority "
+            throw Error(Errc::invalid, fmt::format("urls[{}] and urls[{}] are the same server ({}): a majority "
                                                    "must be of distinct servers",
-                                                   it->second + 1, i + 1, it->first));
+                                                   it->second, i, it->first));
     }
+    shared_ = std::make_shared<Shared>();
     for (ClientConfig &c : masters) {
         if (c.tls && !c.tls_context) c.tls_context = std::make_shared<const TlsContext>(c.tls_options);
-        masters_.push_back(std::make_shared<Master>(std::move(c)));
+        masters_.push_back(std::make_shared<Master>(std::move(c), shared_));
     }
     timeout_ = Millis(0);
     for (const auto &m : masters_) {  // none if any has none
@@ -152,10 +221,8 @@ Quorum::Quorum(std::vector<ClientConfig> masters) {
 }
 
 Quorum::~Quorum() {
-    for (const auto &m : masters_) {
-        std::lock_guard<std::mutex> lk(m->mu);
-        m->closing = true;  // a reconnecting thread ends at its next wake-up, and frees the master
-    }
+    std::lock_guard<std::mutex> lk(shared_->mu);
+    for (const auto &m : masters_) m->closing = true;  // a connecting thread ends at its next wake-up
 }
 
 Quorum::Round Quorum::run(Argv argv, const Argv *noscript, unsigned accept, const Deadline &until, Wait wait,
@@ -169,16 +236,13 @@ Quorum::Round Quorum::run(Argv argv, const Argv *noscript, unsigned accept, cons
     std::vector<std::optional<Pool::Lease>> leases(n);
     std::vector<Connection *> conns(n, nullptr);
     std::vector<bool> dead(n, false);  // known before anything is sent: counted against the quorum from the start
+    std::vector<bool> asked(n, true);
+    if (!only.empty()) asked = only;
+    connect(asked, until, leases, r);
     for (size_t i = 0; i < n; ++i) {
-        if (!only.empty() && !only[i]) continue;
-        try {
-            leases[i].emplace(lease(i, until));
-            conns[i] = &**leases[i];
-        } catch (const Error &e) {
-            dead[i] = true;
-            r.codes[i] = static_cast<int>(e.code());
-            r.why[i] = e.what();
-        }
+        if (!asked[i]) continue;
+        if (leases[i]) conns[i] = &**leases[i];
+        else dead[i] = true;
     }
     const size_t dead_count = static_cast<size_t>(std::count(dead.begin(), dead.end(), true));
     Decided decided;
@@ -339,8 +403,9 @@ void Quorum::release(std::string_view name, const std::string &token, std::strin
     if (r.no >= majority())
         throw Error(Errc::not_owned, fmt::format("Cannot release a lock that's no longer owned: {}", message));
     throw Error(main_failure(last_outcomes()),
-                fmt::format("release of '{}' over a quorum: {}; a majority may still hold the token: it is kept, retry "
-                            "the release",
+                fmt::format("release of '{}' over a quorum: {}; too few answered to tell whether a majority still "
+                            "holds the token: it is kept, retry the release (REDLOCK_ENOTOWNED then means no majority "
+                            "holds it any more, this attempt's included)",
                             shown(name), message));
 }
 
@@ -380,8 +445,11 @@ void Quorum::ping() {
     Round r = run(Argv(argv, 1), nullptr, expect::status, command_deadline(), Wait::every,
                   [](const Reply &x) { return x.is_status("PONG") ? Vote::yes : Vote::failed; });
     record(r, 0);
-    if (r.yes < majority())
-        throw Error(main_failure(last_outcomes()), fmt::format("ping over a quorum: {}", summary(r, "answer", "")));
+    if (r.yes >= majority()) return;
+    // As for the other topologies: EAUTH when every failure was a refused credential, else ECONN.
+    bool all_auth = true;
+    for (int c : last_outcomes()) all_auth = all_auth && (c == 0 || c == static_cast<int>(Errc::auth));
+    throw Error(all_auth ? Errc::auth : Errc::connection, fmt::format("ping over a quorum: {}", summary(r, "answer", "")));
 }
 
 }  // namespace redlock::core

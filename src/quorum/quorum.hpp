@@ -29,6 +29,8 @@ inline Clock::duration drift_for(Millis ttl) { return ttl / 100 + Millis(2); }
 // the key is another owner's; REDLOCK_ENOTOWNED: our token was not there; else why it failed), in the order the
 // masters were given. Empty before any quorum call on this thread.
 const std::vector<int> &last_outcomes() noexcept;
+// At the start of each lock call on a quorum client: a call that fails before asking (no token held) leaves none.
+void forget_outcomes() noexcept;
 
 class Quorum {
 public:
@@ -84,9 +86,14 @@ private:
     Deadline command_deadline() const { return Deadline::after(timeout_); }
 
     struct Master;
-    // A connection to master i for this round: Error when it cannot be had, at once for a master known to be down.
-    Pool::Lease lease(size_t i, const Deadline &until);
-    std::vector<std::shared_ptr<Master>> masters_;  // shared with their reconnecting threads
+    struct Shared;
+    // A connection to each master in `asked`, into `leases`: idle ones at once, the others from the masters'
+    // connecting threads, in parallel, waiting until all are connected, or a majority and a grace period, or
+    // `until`. Masters without one get their reason in `r`.
+    void connect(const std::vector<bool> &asked, const Deadline &until,
+                 std::vector<std::optional<Pool::Lease>> &leases, Round &r);
+    std::shared_ptr<Shared> shared_;
+    std::vector<std::shared_ptr<Master>> masters_;  // shared with their connecting threads
     std::optional<Millis> timeout_;  // one wait for all: the longest of the masters' command timeouts
 };
 

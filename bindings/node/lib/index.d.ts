@@ -26,7 +26,8 @@ export interface ClientOptions {
   tlsVerify?: boolean;
 }
 export interface LockOptions {
-  /** The lock's TTL, 1..MAX_DURATION_MS ms; null or 0 = the key never expires (the default). */
+  /** The lock's TTL, 1..MAX_DURATION_MS ms; null or 0 = the key never expires (the default; not allowed on a
+   *  quorum client, whose locks need a TTL of at least 3 ms). */
   timeout?: number | null;
   /** Pause between attempts, 0..MAX_DURATION_MS ms; default 100. */
   sleep?: number;
@@ -61,6 +62,8 @@ export class Client {
   readonly url: string | null;
   /** The masters' URLs of a quorum client, else null. */
   readonly urls: string[] | null;
+  /** On a quorum client: each master's answer to the last ping(), else null. */
+  outcomes: number[] | null;
   ping(): Promise<true>;
   lock(name: string | Buffer, options?: LockOptions): Lock;
   close(): void;
@@ -77,12 +80,17 @@ export class Lock {
   readonly fencing: boolean;
   readonly autoRenew: boolean;
   readonly fair: boolean;
-  /** The fencing token of the current hold (a lock with `fencing: true`), or null when none is held. */
+  /** The fencing token of the current hold (a lock with `fencing: true`), or null when none is held; throws
+   *  InvalidArgumentError on a lock without fencing. */
   readonly fence: number | null;
   /** Milliseconds this owner can still rely on the lock (0 once expired or lost); null without a token;
    *  Infinity for a lock without a timeout. */
   readonly validity: number | null;
   lastThreadId: number;
+  /** On a quorum client: each master's answer to this lock's last call, in URL order (0 did it, 1 another owner's
+   *  key, -3 our token / the key was not there, -5 connection failed, -6 no reply in time or none yet when the
+   *  majority had decided, -7 server error, -8 auth); else null. */
+  outcomes: number[] | null;
   acquire(options?: AcquireOptions): Promise<boolean>;
   release(): Promise<void>;
   /** additionalMs: 0..MAX_DURATION_MS (> 0 with replaceTtl). */
@@ -93,7 +101,11 @@ export class Lock {
   using<T>(fn: (lock: Lock) => Promise<T> | T): Promise<T>;
   free(): void;
 }
-export class RedlockError extends Error { code: number; }
+export class RedlockError extends Error {
+  code: number;
+  /** On a quorum client: each master's answer (as Lock.outcomes). */
+  outcomes?: number[];
+}
 export class LockError extends RedlockError {}
 export class LockNotOwnedError extends LockError {}
 export class ConnectionError extends RedlockError {}

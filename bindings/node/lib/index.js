@@ -59,8 +59,13 @@ class WorkerPool {
   }
 
   run(op, ...args) {
+    return this.runFor(false, op, ...args);
+  }
+
+  // `quorum`: the handle is (of) a quorum client, whose per-master outcomes come back too.
+  runFor(quorum, op, ...args) {
     return new Promise((resolve, reject) => {
-      this.queue.push({ op, args, resolve, reject });
+      this.queue.push({ op, args, quorum, resolve, reject });
       this.dispatch();
     });
   }
@@ -75,19 +80,19 @@ class WorkerPool {
       this.pending.set(id, job);
       w.busy = id;
       w.ref();  // keep the process alive while a call is under way
-      w.postMessage({ id, op: job.op, args: job.args });
+      w.postMessage({ id, op: job.op, args: job.args, quorum: job.quorum });
     }
   }
 
   spawn() {
     const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: { libraryPath } });
-    w.on('message', ({ id, rc, msg, threadId }) => {
+    w.on('message', ({ id, rc, msg, threadId, outcomes }) => {
       const job = this.pending.get(id);
       this.pending.delete(id);
       w.busy = 0;
       w.unref();  // an idle pool does not keep the process alive
       this.idle.push(w);
-      job.resolve({ rc, msg, threadId });
+      job.resolve({ rc, msg, threadId, outcomes });
       this.dispatch();
       if (this.idle.length > 0 && this.idleWaiters.length > 0) {
         const waiters = this.idleWaiters;
@@ -117,10 +122,14 @@ const waitPool = new WorkerPool(Number(process.env.LIBREDLOCK_WAIT_THREADS) || 8
 const WAIT_SLICE_MS = 1000;  // one wait's longest stay in C: a freed lock or a closing program is never held longer
 
 // Runs one C call on a worker; resolves with its result code, rejects with the mapped error.
-async function io(op, ...args) {
-  const { rc, msg, threadId } = await pool.run(op, ...args);
-  if (rc < 0) throw errorFor(rc, msg);
-  return { rc, threadId };
+async function io(op, quorum, ...args) {
+  const { rc, msg, threadId, outcomes } = await pool.runFor(quorum, op, ...args);
+  if (rc < 0) {
+    const e = errorFor(rc, msg);
+    if (outcomes) e.outcomes = outcomes;
+    throw e;
+  }
+  return { rc, threadId, outcomes };
 }
 
 // setTimeout fires after 1 ms (with a warning) when asked for more than 2^31 - 1 ms: longer waits are chained.
@@ -230,6 +239,8 @@ class Client {
     this.url = quorum ? null : url;
     /** The masters' URLs of a quorum client, else null. */
     this.urls = quorum ? [...url] : null;
+    /** On a quorum client: each master's answer to the last ping(), else null. */
+    this.outcomes = null;
   }
 
   static fromUrl(url, options) {
@@ -247,7 +258,7 @@ class Client {
 
   /** Connects, authenticates and PINGs; rejects if the server cannot be used. */
   async ping() {
-    await io('ping', this._live());
+    ({ outcomes: this.outcomes } = await io('ping', this.urls !== null, this._live()));
     return true;
   }
 
@@ -283,6 +294,7 @@ class Lock {
     const opts = arg.options(options, 'lock option', LOCK_OPTIONS);
     const ttl = arg.ttl(opts.timeout);
     this.name = name;
+    this._quorum = client.urls !== null;  // its calls also bring back each master's outcome
     this.timeout = ttl === 0 ? null : ttl;
     this.sleep = opts.sleep === undefined ? 100 : arg.duration(opts.sleep, 'sleep');
     this.blocking = opts.blocking === undefined ? true : arg.boolean(opts.blocking, 'blocking');
@@ -317,6 +329,8 @@ class Lock {
     handles.register(this, { free: c.lockFree, address: this._address, id: this._id }, this._token);
     /** Worker thread ids of the latest calls (for tests and diagnostics). */
     this.lastThreadId = 0;
+    /** On a quorum client: each master's answer to this lock's last call (codes, in URL order), else null. */
+    this.outcomes = null;
     this._busy = 0;
     this._freeLater = false;
   }
@@ -463,9 +477,15 @@ class Lock {
     const handle = this._live();
     this._busy += 1;  // free() waits for calls under way: a worker may be using the handle
     try {
-      const { rc, msg, threadId } = await (op === 'wait' ? waitPool : pool).run(op, handle, ...args);
+      const { rc, msg, threadId, outcomes } =
+        await (op === 'wait' ? waitPool : pool).runFor(this._quorum, op, handle, ...args);
       this.lastThreadId = threadId;
-      if (rc < 0) throw errorFor(rc, msg);
+      this.outcomes = outcomes;
+      if (rc < 0) {
+        const e = errorFor(rc, msg);
+        if (outcomes) e.outcomes = outcomes;
+        throw e;
+      }
       return rc;
     } finally {
       this._busy -= 1;

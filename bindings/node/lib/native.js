@@ -116,6 +116,7 @@ function bind(file) {
     token: f('int redlock_lock_token(uintptr_t lock, _Out_ uint8_t *buf, size_t buflen, _Out_ size_t *needed)'),
     fence: f('int redlock_lock_fence(uintptr_t lock, _Out_ uint64_t *out)'),
     validity: f('int redlock_lock_validity(uintptr_t lock, _Out_ int64_t *ms_left)'),
+    quorumOutcomes: f('int redlock_quorum_outcomes(_Out_ int *codes, size_t cap, _Out_ size_t *n_masters)'),
     clientNewQuorum: f('int redlock_client_new_quorum(_Out_ uintptr_t *out, const char **urls, size_t n_urls, ' +
                        'const redlock_client_options *opts)'),
   };

@@ -58,15 +58,24 @@ const ops = {
   owned: (h) => c.owned(h),
 };
 
-parentPort.on('message', ({ id, op, args }) => {
+const MAX_MASTERS = 64;  // REDLOCK_MAX_MASTERS
+const codesBuf = new Int32Array(MAX_MASTERS);
+
+parentPort.on('message', ({ id, op, args, quorum }) => {
   let rc;
   let msg = '';
+  let outcomes = null;
   try {
     rc = ops[op](...args);
     if (rc !== 0) msg = c.lastError();
+    // Per master, on a quorum client (also per thread in the C API: read here, right after the call).
+    const n = [0];
+    if (quorum && c.quorumOutcomes(codesBuf, MAX_MASTERS, n) === 0 && Number(n[0]) > 0) {
+      outcomes = Array.from(codesBuf.subarray(0, Number(n[0])));
+    }
   } catch (e) {
     rc = -10;
     msg = `binding error: ${e.message}`;
   }
-  parentPort.postMessage({ id, rc, msg, threadId });
+  parentPort.postMessage({ id, rc, msg, threadId, outcomes });
 });

@@ -4,7 +4,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const Redis = require('ioredis');
 const Redlock = require('redlock').default;
-const { Client, LockNotOwnedError, ConnectionError, InvalidArgumentError } = require('../lib');
+const { Client, LockNotOwnedError, ConnectionError, InvalidArgumentError, codes } = require('../lib');
 const { startRedis } = require('./redis-server');
 
 let masters = [];
@@ -34,8 +34,12 @@ test('a quorum lock: one token on every master, a validity, a release that frees
   assert.ok(lock.validity > 13000);
   for (const m of masters.slice(0, 3)) m.cli('DEL', 'nodeq:basic');
   await assert.rejects(lock.extend(1000), (e) => e instanceof LockNotOwnedError && /3 needed/.test(e.message));
-  await assert.rejects(lock.release(), LockNotOwnedError);
-  assert.equal(holding('nodeq:basic', ''), 5);  // the two that had it released it all the same
+  await assert.rejects(lock.release(), (e) => e instanceof LockNotOwnedError && e.outcomes.length === 5);
+  assert.deepEqual(lock.outcomes.slice(0, 3), [codes.ENOTOWNED, codes.ENOTOWNED, codes.ENOTOWNED]);
+  assert.deepEqual(lock.outcomes.slice(3), [codes.OK, codes.OK]);  // the two that had it released it all the same
+  assert.equal(holding('nodeq:basic', ''), 5);
+  await client.ping();
+  assert.deepEqual(client.outcomes, [0, 0, 0, 0, 0]);
   lock.free();
   other.free();
 });

@@ -49,8 +49,10 @@ _Path = Union[str, bytes, "os.PathLike[str]"]
 
 def last_quorum_outcomes() -> List[int]:
     """What each master answered in this thread's last call on a quorum client (:meth:`Client.from_urls`), in the
-    order of its URLs: 0 (did it), 1 (another owner's key), or a negative code (-3 our token was not there, -5
-    connection failed, -6 no reply in time, -7 server error, -8 auth); empty before any such call."""
+    order of its URLs: 0 (did it), 1 (another owner's key), or a negative code: -3 our token (for ``locked()``: any
+    key) was not there, -5 connection failed, -6 no reply in time, or none yet when the majority had already decided
+    (not a failure: the call did not wait for it), -7 server error, -8 auth. Empty before any such call, and after a
+    call that asked no master (e.g. a release without a token)."""
     n = ctypes.c_size_t(0)
     codes = (ctypes.c_int * _native.MAX_MASTERS)()
     _check(_lib.redlock_quorum_outcomes(codes, len(codes), ctypes.byref(n)))
