@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -15,6 +16,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "support/fake_server.hpp"
 #include "support/fault_proxy.hpp"
 #include "support/handles.hpp"
 #include "support/loopback.hpp"
@@ -132,8 +134,8 @@ TEST_CASE("quorum: one token on every master, a validity, and a release that fre
     CHECK(m.holding("q:basic", token) == 5);  // its failed attempt removed nothing of ours
 
     REQUIRE(redlock_lock_release(a.get()) == REDLOCK_OK);
-    CHECK(outcomes() == std::vector<int>(5, REDLOCK_OK));
-    CHECK(m.with_key("q:basic") == 0);
+    CHECK(count(outcomes(), REDLOCK_OK) >= 3);  // decided by a majority; the others get it all the same
+    CHECK(eventually([&] { return m.with_key("q:basic") == 0; }, milliseconds(2000)));
     CHECK(redlock_lock_locked(a.get()) == 0);
     CHECK(redlock_lock_release(a.get()) == REDLOCK_ENOTHELD);
     CHECK(redlock_lock_acquire(b.get()) == REDLOCK_OK);
@@ -160,8 +162,9 @@ TEST_CASE("quorum: extend and reacquire need a majority and move the validity", 
     m[1].admin({"DEL", "q:extend"});
     CHECK(redlock_lock_extend(l.get(), 1000, 0) == REDLOCK_OK);
     std::vector<int> o = outcomes();
-    CHECK(o[0] == REDLOCK_ENOTOWNED);
-    CHECK(o[1] == REDLOCK_ENOTOWNED);
+    CHECK(count(o, REDLOCK_OK) >= 3);
+    CHECK(o[0] != REDLOCK_OK);  // ENOTOWNED, or not waited for (ETIMEDOUT) once the other three had it
+    CHECK(o[1] != REDLOCK_OK);
     CHECK(redlock_lock_owned(l.get()) == 1);
 
     // a third: no majority holds it any more
@@ -171,7 +174,7 @@ TEST_CASE("quorum: extend and reacquire need a majority and move the validity", 
     CHECK(redlock_lock_reacquire(l.get()) == REDLOCK_ENOTOWNED);
     CHECK_THAT(redlock_last_error(), Contains("127.0.0.1:" + std::to_string(m[0].port())));
     CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTOWNED);  // the two that had it released it all the same
-    CHECK(m.with_key("q:extend") == 0);
+    CHECK(eventually([&] { return m.with_key("q:extend") == 0; }, milliseconds(2000)));
     CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTHELD);
     CHECK(outcomes().empty());  // nothing asked: no outcomes left from the call before
 }
@@ -200,7 +203,8 @@ TEST_CASE("quorum: two of five masters down, locks work, and three down, a clear
     CHECK_THAT(redlock_last_error(), Contains("Connection refused"));
     CHECK(seconds_since(t0) < 1.0 + 1.0);  // within the blocking timeout (it fails at once), with slack
     CHECK(validity_of(l.get()) == REDLOCK_ENOTHELD);
-    CHECK(m.with_key("q:down") == 0);  // the two that granted were cleaned up
+    // the two alive were sent the SET (not waited for: three refusals decided it) and the release behind it
+    CHECK(eventually([&] { return m.with_key("q:down") == 0; }, milliseconds(2000)));
     CHECK(redlock_client_ping(c.get()) == REDLOCK_ECONN);
 
     m[2].restart();  // back to a majority
@@ -281,7 +285,7 @@ TEST_CASE("quorum: a slow master does not slow the acquire", "[quorum]") {
     sleeper.join();
     // its SET ran once it woke (our token: the release covers it)
     REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
-    CHECK(m.with_key("q:slow") == 0);
+    CHECK(eventually([&] { return m.with_key("q:slow") == 0; }, milliseconds(4000)));
 }
 
 TEST_CASE("quorum: retries wait a random part (half to all) of sleep", "[quorum]") {
@@ -350,7 +354,7 @@ TEST_CASE("quorum: a client that reaches only a minority never believes it holds
         CHECK(validity_of(l.get()) == REDLOCK_ENOTHELD);
         CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTHELD);
     }
-    CHECK(m.with_key("q:minority") == 0);  // what the reachable two granted was released
+    CHECK(eventually([&] { return m.with_key("q:minority") == 0; }, milliseconds(2000)));  // the reachable two were sent the release
     // the majority side is free for a client that reaches it
     Client other = quorum_client({m[0].url(), m[1].url(), m[2].url(), m[3].url(), m[4].url()});
     Lock l2 = make_lock(other.get(), "q:minority", lock_options(10000, 50, 0));
@@ -426,7 +430,7 @@ TEST_CASE("quorum: two clients racing for 1000 rounds with random delays never o
     CHECK(held[0].size() + held[1].size() > rounds / 2);  // split votes were cleaned up: most rounds had a winner
     CHECK(held[0].size() > 50);
     CHECK(held[1].size() > 50);
-    CHECK(m.with_key("q:race") == 0);
+    CHECK(eventually([&] { return m.with_key("q:race") == 0; }, milliseconds(2000)));
 }
 
 TEST_CASE("quorum: a master restarted without persistence must stay down for a TTL (delayed restart)", "[quorum]") {
@@ -568,4 +572,164 @@ TEST_CASE("quorum: ping says EAUTH only when every failure is a refused credenti
     CHECK(redlock_lock_acquire(l.get()) == REDLOCK_EAUTH);
     CHECK_THAT(redlock_last_error(), !Contains("wrong-secret"));
     CHECK(open_server.admin({"EXISTS", "q:auth"}).integer == 0);  // the one that granted was cleaned up
+}
+
+TEST_CASE("quorum: each attempt of a blocking acquire has a token of its own", "[quorum]") {
+    // A failed attempt's clean-up can be delayed in the network past the next attempt: with one token for all
+    // attempts, it would delete the key the next one took (found by an outside attack through a delaying proxy).
+    Masters m(3);
+    Client c = quorum_client(m.urls());
+    Lock holder = make_lock(c.get(), "q:tokens", lock_options(10000));
+    REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
+    redisContext *mon = redisConnect("127.0.0.1", m[1].port());
+    REQUIRE((mon && !mon->err));
+    freeReplyObject(redisCommand(mon, "MONITOR"));
+    Lock waiter = make_lock(c.get(), "q:tokens", lock_options(10000, 50, 1, 600));
+    CHECK(redlock_lock_acquire(waiter.get()) == REDLOCK_NOT_ACQUIRED);
+    REQUIRE(redlock_lock_release(holder.get()) == REDLOCK_OK);
+    timeval tv{0, 300000};
+    redisSetTimeout(mon, tv);
+    std::vector<std::string> tokens;
+    void *r = nullptr;
+    while (redisGetReply(mon, &r) == REDIS_OK) {
+        auto *reply = static_cast<redisReply *>(r);
+        const std::string line(reply->str ? reply->str : "", reply->str ? reply->len : 0);
+        const std::string head = "\"SET\" \"q:tokens\" \"";
+        const size_t at = line.find(head);
+        if (at != std::string::npos) tokens.push_back(line.substr(at + head.size(), 32));
+        freeReplyObject(reply);
+    }
+    redisFree(mon);
+    REQUIRE(tokens.size() >= 4);  // 600 ms at 25 to 50 ms
+    std::vector<std::string> distinct = tokens;
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    CHECK(distinct.size() == tokens.size());
+}
+
+TEST_CASE("validity never exceeds the key's TTL when renewals undo an extend", "[quorum][renewal]") {
+    // auto_renew resets the TTL to the lock's (PEXPIRE): an extend by a minute lasts until the next renewal.
+    Masters m(3);
+    Client quorum = quorum_client(m.urls());
+    Client single = make_client(m[0].url());
+    for (redlock_client *c : {quorum.get(), single.get()}) {
+        auto o = lock_options(900);
+        o.auto_renew = 1;
+        Lock l = make_lock(c, c == quorum.get() ? "q:ext-renew" : "s:ext-renew", o);
+        REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+        REQUIRE(redlock_lock_extend(l.get(), 60000, 0) == REDLOCK_OK);
+        const std::string key = c == quorum.get() ? "q:ext-renew" : "s:ext-renew";
+        for (int i = 0; i < 12; ++i) {  // through several renewals (every 300 ms)
+            const int64_t v = validity_of(l.get());
+            const long long left = pttl(m[0], key);
+            INFO("validity " << v << " ms, PTTL " << left << " ms, sample " << i);
+            CHECK(v <= left);
+            CHECK(v > 0);
+            std::this_thread::sleep_for(milliseconds(100));
+        }
+        REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
+    }
+}
+
+TEST_CASE("quorum: a stopped master holds up no call: busy, lost and released at the speed of the others", "[quorum]") {
+    Masters m(3);
+    Client c = quorum_client(m.urls(), 3000);
+    Lock holder = make_lock(c.get(), "q:stopped", lock_options(10000));
+    REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
+    m[0].signal(SIGSTOP);
+    struct Cont {
+        RedisServer &s;
+        ~Cont() { s.signal(SIGCONT); }
+    } cont{m[0]};
+    Lock other = make_lock(c.get(), "q:stopped", lock_options(10000, 50, 0));
+    auto t0 = Steady::now();
+    CHECK(redlock_lock_acquire(other.get()) == REDLOCK_NOT_ACQUIRED);  // two said busy: its clean-up is not awaited
+    CHECK(seconds_since(t0) < 1.0);
+    t0 = Steady::now();
+    CHECK(redlock_lock_release(holder.get()) == REDLOCK_OK);  // two released it
+    CHECK(seconds_since(t0) < 1.0);
+    t0 = Steady::now();
+    CHECK(redlock_lock_acquire(other.get()) == REDLOCK_OK);
+    CHECK(redlock_lock_extend(other.get(), 1000, 0) == REDLOCK_OK);
+    CHECK(redlock_lock_release(other.get()) == REDLOCK_OK);
+    CHECK(seconds_since(t0) < 1.0);
+    // the stopped one plus two refusing: lost at once, without waiting for the stopped one
+    Client c2 = quorum_client({m[0].url(), "redis://127.0.0.1:" + std::to_string(unused_port()),
+                               "redis://127.0.0.1:" + std::to_string(unused_port())},
+                              3000);
+    Lock l2 = make_lock(c2.get(), "q:stopped2", lock_options(10000, 50, 0));
+    t0 = Steady::now();
+    CHECK(redlock_lock_acquire(l2.get()) == REDLOCK_ECONN);
+    CHECK(seconds_since(t0) < 1.0);
+}
+
+TEST_CASE("quorum: a busy pool is not a master down", "[quorum]") {
+    Masters m(3);
+    auto o = client_options(100, 500);
+    o.max_connections = 2;  // for 4 threads: they wait for each other's connections
+    redlock_client *raw = nullptr;
+    const std::vector<std::string> urls = m.urls();
+    REQUIRE(new_quorum(&raw, urls, &o) == REDLOCK_OK);
+    Client c(raw);
+    m[2].signal(SIGSTOP);  // rounds end without it: its one connection owes replies, then is replaced
+    struct Cont {
+        RedisServer &s;
+        ~Cont() { s.signal(SIGCONT); }
+    } cont{m[2]};
+    std::atomic<int> ok{0}, healthy_called_down{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            Lock l = new_lock_or_null(c.get(), "q:busy" + std::to_string(t), lock_options(5000, 10, 0));
+            const auto end = Steady::now() + milliseconds(1500);
+            while (Steady::now() < end) {
+                if (redlock_lock_acquire(l.get()) == REDLOCK_OK) {
+                    ++ok;
+                    redlock_lock_release(l.get());
+                }
+                if (std::strstr(redlock_last_error(), "unreachable") &&
+                    (std::strstr(redlock_last_error(), (":" + std::to_string(m[0].port()) + ": ").c_str()) ||
+                     std::strstr(redlock_last_error(), (":" + std::to_string(m[1].port()) + ": ").c_str())))
+                    ++healthy_called_down;
+            }
+        });
+    for (auto &t : threads) t.join();
+    CHECK(healthy_called_down.load() == 0);
+    CHECK(ok.load() > 0);  // and they take turns
+}
+
+TEST_CASE("quorum: a reply beyond the one asked for is never taken as the next answer", "[quorum][hostile]") {
+    int sets = 0;
+    FakeServer fake([&](const std::vector<std::string> &argv) -> FakeServer::Answer {
+        if (!argv.empty() && argv[0] == "SET") return std::string(++sets == 1 ? "+OK\r\n+OK\r\n" : "$-1\r\n");
+        if (!argv.empty() && argv[0] == "EVAL") return std::string(":0\r\n");
+        return std::string("+OK\r\n");
+    });
+    Client c = quorum_client({fake.url()});
+    Lock a = make_lock(c.get(), "q:double-a", lock_options(10000, 50, 0));
+    CHECK(redlock_lock_acquire(a.get()) != REDLOCK_OK);  // out of step: its outcome is unknown
+    Lock b = make_lock(c.get(), "q:double-b", lock_options(10000, 50, 0));
+    CHECK(redlock_lock_acquire(b.get()) == REDLOCK_NOT_ACQUIRED);  // the server said busy; never the stray +OK
+}
+
+TEST_CASE("quorum: a key holding more than any token is seen as held", "[quorum]") {
+    Masters m(3);
+    for (size_t i = 0; i < 3; ++i) m[i].admin({"SET", "q:big", std::string(20000, 'v')});
+    Client c = quorum_client(m.urls());
+    Lock l = make_lock(c.get(), "q:big", lock_options(1000, 50, 0));
+    CHECK(redlock_lock_locked(l.get()) == 1);
+    CHECK(redlock_lock_acquire(l.get()) == REDLOCK_NOT_ACQUIRED);
+}
+
+TEST_CASE("quorum: one server spelled two ways is still one server", "[quorum]") {
+    RedisServer s;
+    const std::string port = std::to_string(s.port());
+    for (const std::string &other : {"redis://LOCALHOST:" + port, "redis://127.1:" + port,
+                                     "redis://2130706433:" + port, "redis://[::ffff:127.0.0.1]:" + port}) {
+        INFO(other);
+        redlock_client *c = nullptr;
+        const std::string first = other.find("LOCALHOST") != std::string::npos ? "redis://localhost:" + port : s.url();
+        CHECK(new_quorum(&c, {first, other}, nullptr) == REDLOCK_EINVAL);
+        CHECK_THAT(redlock_last_error(), Contains("same server"));
+    }
 }

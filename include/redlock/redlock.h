@@ -207,13 +207,15 @@ REDLOCK_API int redlock_client_new(redlock_client **out, const char *url, const 
  *    releases the key on every master that may have taken it. Retries wait a random part (half to all) of `sleep_ms`.
  *    If failures alone (masters down, refusing, too slow) leave no majority, the attempt fails with their code
  *    (REDLOCK_ECONN, ...), not REDLOCK_NOT_ACQUIRED.
- *  - extend, reacquire and auto_renew renewals need a majority each time; release goes to every master and succeeds
- *    when a majority released it (REDLOCK_ENOTOWNED when a majority did not hold it; another code, the token kept
+ *  - extend, reacquire and auto_renew renewals need a majority each time; release goes to every master (returning
+ *    once a majority has answered) and succeeds when a majority released it (REDLOCK_ENOTOWNED when a majority did not hold it; another code, the token kept
  *    for a retry, when too few answered to tell). locked / owned: a majority holds the key / our token.
  *  - redlock_lock_validity() says how long the owner can rely on the lock; redlock_quorum_outcomes() what each master
  *    answered.
  *  - a lock needs a TTL longer than the drift allowance (timeout_ms >= 3); `fencing` and `fair` are REDLOCK_EINVAL
  *    (a counter or a queue lives on one server); a waiting acquire polls (no wake-on-release).
+ *  - each attempt of a blocking acquire uses a new token, unless the caller gives one (redlock_acquire_options.token):
+ *    then a failed attempt's clean-up, delayed in the network, could remove a later attempt's key on a master.
  *  - connections are opened by one thread per master (`redlock-connect`), all at once: a master whose host is gone
  *    never holds up a call; one that cannot be reached is not asked while its thread reconnects (every 100 ms).
  * Each URL is a single server as for redlock_client_new() (redis://, rediss://, unix://, each with its own
@@ -462,8 +464,9 @@ REDLOCK_API int redlock_lock_token(redlock_lock *lock, char *buf, size_t buflen,
 /**
  * How long this owner can still rely on the lock, in ms: the TTL minus the time since the acquire (or the last
  * extend, reacquire or renewal that got through) was sent, minus the clock drift allowance (TTL/100 + 2 ms), never
- * below 0; it decreases on the monotonic clock. The same rule on every client; on a quorum client it is Redlock's
- * validity time. Work that must finish under the lock should check it (and a fencing token, where one exists).
+ * below 0; it decreases on the monotonic clock. With auto_renew, each renewal sets the TTL back to the lock's, so an
+ * extend counts for no more than the renewals give. The same rule on every client; on a quorum client it is
+ * Redlock's validity time. Work that must finish under the lock should check it (and a fencing token, where one exists).
  *
  * @param ms_left receives the time left (0: expired, lost, or kept after an acquire whose outcome is unknown).
  * @return REDLOCK_OK; REDLOCK_ENOTHELD (this owner holds no token); REDLOCK_ENOTTL (a lock with no timeout);

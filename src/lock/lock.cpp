@@ -283,12 +283,16 @@ bool Lock::acquire(const AcquireArgs &args) {
                 renewal = client_->watchdog().renew(id(), name_, token, *opts_.ttl, sent,
                                                     opts_.on_lost ? *opts_.on_lost : Watchdog::LostFn());
             put_back.armed = false;
-            tokens_->set(Held{std::move(token), false, fence, renewal, 0, valid_until});
+            tokens_->set(Held{std::move(token), false, fence, renewal, 0, valid_until, sent});
             if (renewal) renewal->start();  // now that the token is stored: a callback never comes before this
             return true;
         }
         if (!blocking) return false;
         retry = true;
+        // A quorum attempt that failed sent its clean-up (compare-and-delete on its token) to masters that may hold
+        // it, possibly on connections behind a late SET: a delayed clean-up must never meet the next attempt's key.
+        // So each attempt has a token of its own (a caller's token cannot change: redlock.h says what that risks).
+        if (client_->quorum() && !args.token) token = random_token();
         const auto now = Clock::now();
         auto next = now + next_gap(gap);  // (sleep is at most REDLOCK_MAX_DURATION_MS: no overflow)
         // +1: PTTL is rounded down. Only a PTTL under the gap matters, which also bounds what a server can make us add.
@@ -400,7 +404,7 @@ void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms
     auto new_validity = [&](Clock::time_point sent) {
         const Clock::time_point was = held->valid_until;
         const Clock::time_point more = was > Clock::time_point::max() - added ? Clock::time_point::max() : was + added;
-        tokens_->set_valid_until(held->serial, ttl ? sent + *ttl - drift_for(*ttl) : more);
+        tokens_->set_valid_until(held->serial, ttl ? sent + *ttl - drift_for(*ttl) : more, sent);
     };
     if (Quorum *q = client_->quorum()) {
         Clock::time_point sent;
@@ -457,9 +461,13 @@ Millis Lock::validity() const {
     if (held->uncertain) return Millis(0);  // kept after an unknown outcome: nothing to rely on
     Clock::time_point until = held->valid_until;
     if (held->renewal) {
+        // Each renewal sets the TTL back to the lock's (PEXPIRE): it undoes a longer extend. After the last extend,
+        // the last renewal that got through decides. Before it, one may still be on its way (sent before the extend,
+        // run after it): the extend counts for no more than the renewals would have given.
         std::optional<Clock::time_point> renewed = held->renewal->confirmed();
         if (!renewed) return Millis(0);  // lost
-        until = std::max(until, *renewed + *opts_.ttl - drift_for(*opts_.ttl));
+        const Clock::time_point by_renewal = *renewed + *opts_.ttl - drift_for(*opts_.ttl);
+        until = *renewed >= held->valid_from ? by_renewal : std::min(until, by_renewal);
     }
     const auto now = Clock::now();
     return until <= now ? Millis(0) : std::chrono::duration_cast<Millis>(until - now);

@@ -77,9 +77,12 @@ void SharedTokenStore::clear_if(uint64_t serial) {
     }
 }
 
-void SharedTokenStore::set_valid_until(uint64_t serial, Clock::time_point until) {
+void SharedTokenStore::set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from) {
     std::lock_guard<std::mutex> lk(mu_);
-    if (held_ && held_->serial == serial) held_->valid_until = until;
+    if (held_ && held_->serial == serial) {
+        held_->valid_until = until;
+        held_->valid_from = from;
+    }
 }
 
 namespace {
@@ -147,10 +150,13 @@ void ThreadLocalTokenStore::clear_if(uint64_t serial) {
     }
 }
 
-void ThreadLocalTokenStore::set_valid_until(uint64_t serial, Clock::time_point until) {
+void ThreadLocalTokenStore::set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from) {
     auto &m = thread_slots().by_store;
     auto it = m.find(id_);
-    if (it != m.end() && it->second.serial == serial) it->second.valid_until = until;
+    if (it != m.end() && it->second.serial == serial) {
+        it->second.valid_until = until;
+        it->second.valid_from = from;
+    }
 }
 
 size_t ThreadLocalTokenStore::live_slots() noexcept { return g_live_slots.load(std::memory_order_relaxed); }

@@ -39,6 +39,7 @@ struct Held {
     uint64_t serial = 0;            // set by the store, unique per storing: what clear_if names
     // Until when the owner can rely on it without renewals: acquire (or extend) sent + TTL − drift; max: no TTL.
     Clock::time_point valid_until = Clock::time_point::max();
+    Clock::time_point valid_from{};  // when the command that set valid_until was sent
 };
 
 // The token slot(s) of one lock handle.
@@ -62,8 +63,8 @@ public:
     virtual std::optional<std::string> take_uncertain() = 0;
     // Clears what was stored as `serial`, if it is still there: never a token stored since, even an equal one.
     virtual void clear_if(uint64_t serial) = 0;
-    // A new validity for what was stored as `serial` (after an extend), if it is still there.
-    virtual void set_valid_until(uint64_t serial, Clock::time_point until) = 0;
+    // A new validity for what was stored as `serial` (after an extend sent at `from`), if it is still there.
+    virtual void set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from) = 0;
 
 protected:
     static uint64_t next_serial() noexcept;
@@ -77,7 +78,7 @@ public:
     void keep_uncertain(std::string token) override;
     std::optional<std::string> take_uncertain() override;
     void clear_if(uint64_t serial) override;
-    void set_valid_until(uint64_t serial, Clock::time_point until) override;
+    void set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from) override;
 
 private:
     mutable std::mutex mu_;
@@ -96,7 +97,7 @@ public:
     void keep_uncertain(std::string token) override;
     std::optional<std::string> take_uncertain() override;
     void clear_if(uint64_t serial) override;
-    void set_valid_until(uint64_t serial, Clock::time_point until) override;
+    void set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from) override;
 
     // Slots alive in all threads of the process (for tests and leak checks).
     static size_t live_slots() noexcept;

@@ -255,7 +255,7 @@ bool Connection::looks_dead() noexcept {
         }
         if (owed_ > 0) return false;  // a reply to skip is still coming: nothing else can have arrived
     }
-    return transport_->looks_dead();
+    return reader_.buffered() > 0 || transport_->looks_dead();
 }
 
 void Connection::send(const Deadline &deadline) {

@@ -54,9 +54,12 @@ public:
     void owe_reply() noexcept;
     int poll_fd() const noexcept { return transport_->poll_fd(); }
     void set_reply_limits(const ReplyLimits &limits) noexcept { reader_.set_limits(limits); }
+    const ReplyLimits &reply_limits() const noexcept { return reader_.limits(); }
+    // Bytes received beyond the replies taken so far (a reply nobody asked for, once every asked one is taken).
+    bool has_unread() const noexcept { return reader_.buffered() > 0; }
 
     bool broken() const noexcept { return broken_; }
-    // Closed by the server, or bytes nobody asked for (owed replies are taken first).
+    // Closed by the server, or bytes nobody asked for, received or still buffered (owed replies are taken first).
     bool looks_dead() noexcept;
     // Gives up on this connection (a reply still owed, say): never reused, closed with a reset.
     void abandon() noexcept {

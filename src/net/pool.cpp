@@ -59,7 +59,7 @@ Pool::Lease Pool::lease(bool fresh, const Deadline &cap) {
         if (open_ < cfg_.max_connections) break;
         if (!wait) wait = Deadline::after(cfg_.connect_timeout).earlier(cap);
         if (wait->passed())
-            throw Error(Errc::timed_out, fmt::format("all {} connections to {} stayed busy for the connect timeout",
+            throw PoolBusy(Errc::timed_out, fmt::format("all {} connections to {} stayed busy for the connect timeout",
                                                      cfg_.max_connections, cfg_.describe()));
         if (auto rem = wait->remaining()) cv_.wait_for(lk, *rem);
         else cv_.wait(lk);

@@ -15,6 +15,12 @@
 
 namespace redlock::core {
 
+// Every connection of a pool stayed on loan for the whole wait: the server may be fine, the client is busy.
+class PoolBusy : public Error {
+public:
+    using Error::Error;
+};
+
 class Pool {
 public:
     explicit Pool(ClientConfig cfg);

@@ -4,18 +4,35 @@
 
 #include <cerrno>
 
-#include "base/text.hpp"
-
 namespace redlock::core {
 
 FanOut fan_out(const std::vector<Connection *> &conns, Argv argv, unsigned accept, const Deadline &deadline,
-               const Decided &decided, const Argv *noscript) {
+               const Decided &decided) {
     const size_t n = conns.size();
+    // A GET's value matters only if it can be a token: longer ones are read through, not kept (as Connection::call).
+    struct SkipBigStrings {
+        const std::vector<Connection *> &conns;
+        std::vector<ReplyLimits> saved;
+        SkipBigStrings(const std::vector<Connection *> &c, bool on) : conns(c) {
+            if (!on) return;
+            for (Connection *x : conns) {
+                saved.push_back(x ? x->reply_limits() : ReplyLimits{});
+                if (!x) continue;
+                ReplyLimits l = x->reply_limits();
+                l.max_skipped_bulk = kMaxRedisString;
+                x->set_reply_limits(l);
+            }
+        }
+        ~SkipBigStrings() {
+            for (size_t i = 0; i < saved.size(); ++i)
+                if (conns[i]) conns[i]->set_reply_limits(saved[i]);
+        }
+    } skip(conns, (accept & expect::skip_big_strings) != 0);
     FanOut out;
     out.replies.resize(n);
     out.not_sent.assign(n, true);
     out.broke.resize(n);
-    std::vector<bool> waiting(n, false), resent(n, false);
+    std::vector<bool> waiting(n, false);
     for (size_t i = 0; i < n; ++i) {
         if (!conns[i]) continue;
         try {
@@ -33,7 +50,9 @@ FanOut fan_out(const std::vector<Connection *> &conns, Argv argv, unsigned accep
     // more look without waiting takes the replies that have come meanwhile (what each server did is then known).
     std::vector<pollfd> fds;
     std::vector<size_t> index;  // fds[k] is connection index[k]
-    for (bool over = false, last = false; !last && (over || !deadline.passed());) {
+    // Decided before any reply (the servers that could not be asked settle it): no wait at all.
+    const bool at_once = decided && decided(out.replies);
+    for (bool over = at_once, last = false; !last && (over || !deadline.passed());) {
         last = over;
         fds.clear();
         index.clear();
@@ -53,14 +72,15 @@ FanOut fan_out(const std::vector<Connection *> &conns, Argv argv, unsigned accep
             try {
                 Reply r;
                 if (!conns[i]->take_pushed(r)) continue;  // part of a reply, or an owed one skipped
-                if (noscript && !resent[i] && r.is_error() && starts_with(r.str, "NOSCRIPT")) {
-                    resent[i] = true;  // once: EVAL never answers NOSCRIPT, but a hostile server might
-                    conns[i]->post(*noscript, deadline);
-                    continue;
-                }
                 waiting[i] = false;
-                if (r.is_error() || (accept & type_bit(r.type)) != 0) out.replies[i] = std::move(r);
-                else conns[i]->abandon();  // out of step: unknown
+                if (conns[i]->has_unread()) {  // a second reply to one command: out of step, its answer unknown
+                    out.broke[i] = Error(Errc::server, "bytes beyond the reply: the server is out of step");
+                    conns[i]->abandon();
+                } else if (r.is_error() || (accept & type_bit(r.type)) != 0) {
+                    out.replies[i] = std::move(r);
+                } else {
+                    conns[i]->abandon();  // out of step: unknown
+                }
                 if (!last) over = decided && decided(out.replies);
             } catch (const Error &e) {
                 waiting[i] = false;  // broken: unknown

@@ -29,12 +29,11 @@ struct FanOut {
 using Decided = std::function<bool(const std::vector<std::optional<Reply>> &)>;
 
 // Sends argv on every connection (null entries are servers without one: not sent), then waits. `decided` is asked
-// after each reply with the replies so far; true ends the wait (no rule: every reply is awaited). Connections
-// without a reply at the end owe it. `noscript`: sent instead, on the same connection, to a server that
-// answers NOSCRIPT (EVAL after EVALSHA: its script cache was flushed or it restarted); that first answer is not
-// shown to `decided`. Throws nothing but std::bad_alloc.
+// before the first reply and after each, with the replies so far; true ends the wait (no rule: every reply is
+// awaited). Connections without a reply at the end owe it. A script must go as EVAL: a server not waited for
+// never shows a NOSCRIPT. Throws nothing but std::bad_alloc.
 FanOut fan_out(const std::vector<Connection *> &conns, Argv argv, unsigned accept, const Deadline &deadline,
-               const Decided &decided, const Argv *noscript = nullptr);
+               const Decided &decided);
 inline FanOut fan_out(const std::vector<Connection *> &conns, ArgList argv, unsigned accept, const Deadline &deadline,
                       const Decided &decided) {
     return fan_out(conns, Argv(argv.begin(), argv.size()), accept, deadline, decided);

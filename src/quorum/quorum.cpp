@@ -10,7 +10,12 @@
 #include <system_error>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+
+#include <cctype>
+#include <cstring>
 
 #include "base/text.hpp"
 #include "net/connection.hpp"
@@ -30,6 +35,28 @@ std::string shown(std::string_view name) { return printable(name, 64); }
 // twice (a majority of two "masters" would then be one server).
 std::string server_of(const ClientConfig &c) {
     return c.kind == ClientConfig::Kind::unix_socket ? "unix:" + c.path : c.describe();
+}
+
+// The same, for telling servers apart: host names in lower case, IP addresses in one form whatever the spelling
+// (127.1, 2130706433, ::ffff:127.0.0.1 and 127.0.0.1 are one). Names are not resolved.
+std::string identity_of(const ClientConfig &c) {
+    if (c.kind == ClientConfig::Kind::unix_socket) return "unix:" + c.path;
+    std::string host = c.host;
+    for (char &ch : host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    char text[INET6_ADDRSTRLEN] = {};
+    in_addr v4{};
+    in6_addr v6{};
+    if (::inet_aton(host.c_str(), &v4) != 0) {
+        host = ::inet_ntop(AF_INET, &v4, text, sizeof text) ? text : host;
+    } else if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+        if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+            std::memcpy(&v4, &v6.s6_addr[12], 4);
+            host = ::inet_ntop(AF_INET, &v4, text, sizeof text) ? text : host;
+        } else {
+            host = ::inet_ntop(AF_INET6, &v6, text, sizeof text) ? text : host;
+        }
+    }
+    return host + ":" + std::to_string(c.port);
 }
 
 }  // namespace
@@ -73,12 +100,14 @@ struct Quorum::Master {
     };
     std::optional<Failure> down;
     uint64_t connected = 0;  // connections the thread has put in the pool: waiters look for a change
+    std::optional<Failure> busy;  // its last attempt found every connection on loan: not down, but none to give
     pid_t connector = 0;     // the process whose thread is connecting (0: none)
     bool closing = false;    // the quorum is gone: the thread stops
 
     // With shared->mu held: a connecting thread in this process, unless one is running.
     void connect_locked(const std::shared_ptr<Master> &self) {
         if (connector == current_pid()) return;
+        busy.reset();
         try {
             std::thread([self] { self->connect_loop(); }).detach();
             connector = current_pid();
@@ -101,6 +130,12 @@ struct Quorum::Master {
                 // Its own connect timeout, whatever the waiting call's deadline: a master is down only when it
                 // cannot be reached, never because a call gave up. The connection goes to the pool at once.
                 (void)pool.lease(false, Deadline::after(cfg.connect_timeout.value_or(Millis(30000))));
+            } catch (const PoolBusy &e) {
+                std::lock_guard<std::mutex> lk(shared->mu);
+                busy = Failure{e.code(), e.what()};
+                connector = 0;
+                shared->cv.notify_all();
+                return;
             } catch (const Error &e) {
                 failed = Failure{e.code(), e.what()};
             }
@@ -135,6 +170,7 @@ void Quorum::connect(const std::vector<bool> &asked, const Deadline &until, std:
     if (pending.empty()) return;
     std::vector<uint64_t> seen(n);
     std::vector<bool> fresh(n, false);  // the thread has connected since we asked: take it from the pool
+    std::vector<bool> again(n, false);  // ... and someone else took it: ask for another
     const auto t0 = Clock::now();
     std::optional<Clock::time_point> grace_end;  // once a majority is connected: a little longer for the rest
     std::unique_lock<std::mutex> lk(shared_->mu);
@@ -153,6 +189,10 @@ void Quorum::connect(const std::vector<bool> &asked, const Deadline &until, std:
                 r.codes[*it] = static_cast<int>(m.down->code);
                 r.why[*it] = m.down->what + " (not asked: unreachable; reconnecting in the background)";
                 it = pending.erase(it);
+            } else if (m.busy) {
+                r.codes[*it] = static_cast<int>(m.busy->code);
+                r.why[*it] = m.busy->what;
+                it = pending.erase(it);
             } else {
                 ++it;
             }
@@ -169,18 +209,31 @@ void Quorum::connect(const std::vector<bool> &asked, const Deadline &until, std:
                 ++ready;
                 it = pending.erase(it);
             } else {
-                ++it;  // another thread took it first: one more
+                again[*it] = true;  // another thread took it first: one more
+                ++it;
             }
         }
         lk.lock();
-        for (size_t i : pending) masters_[i]->connect_locked(masters_[i]);  // (ended after a connection)
+        for (size_t i : pending)
+            if (again[i]) {
+                again[i] = false;
+                masters_[i]->connect_locked(masters_[i]);
+            }
         const auto now = Clock::now();
         if (pending.empty()) break;
         if (ready >= majority() && !grace_end) grace_end = now + std::max<Clock::duration>(Millis(5), now - t0);
         if (until.passed(now) || (grace_end && now >= *grace_end)) break;
+        // Woken by any master's thread: a change may also have come while the mutex was let go above.
+        auto changed = [&] {
+            for (size_t i : pending) {
+                const Master &m = *masters_[i];
+                if (m.connected != seen[i] || m.down || m.busy) return true;
+            }
+            return false;
+        };
         Deadline wake = grace_end ? until.earlier(Deadline::at(*grace_end)) : until;
-        if (std::optional<Millis> left = wake.remaining(now)) shared_->cv.wait_for(lk, *left);
-        else shared_->cv.wait(lk);
+        if (std::optional<Millis> left = wake.remaining(now)) shared_->cv.wait_for(lk, *left, changed);
+        else shared_->cv.wait(lk, changed);
     }
     for (size_t i : pending) {
         r.codes[i] = static_cast<int>(Errc::timed_out);
@@ -199,7 +252,7 @@ Quorum::Quorum(std::vector<ClientConfig> masters) {
                         fmt::format("urls[{}] is a {} URL: each quorum master must be one server (redis://, "
                                     "rediss:// or unix://), independent of the others; Redlock's safety comes from that",
                                     i, c.topology == ClientConfig::Topology::sentinel ? "Sentinel" : "Cluster"));
-        auto [it, fresh] = seen.emplace(server_of(c), i);
+        auto [it, fresh] = seen.emplace(identity_of(c), i);
         if (!fresh)
             throw Error(Errc::invalid, fmt::format("urls[{}] and urls[{}] are the same server ({}): a majority "
                                                    "must be of distinct servers",
@@ -225,7 +278,7 @@ Quorum::~Quorum() {
     for (const auto &m : masters_) m->closing = true;  // a connecting thread ends at its next wake-up
 }
 
-Quorum::Round Quorum::run(Argv argv, const Argv *noscript, unsigned accept, const Deadline &until, Wait wait,
+Quorum::Round Quorum::run(Argv argv, unsigned accept, const Deadline &until, Wait wait,
                           const std::function<Vote(const Reply &)> &vote, const std::vector<bool> &only,
                           const std::vector<bool> &awaited) {
     const size_t n = size(), need = majority();
@@ -262,7 +315,7 @@ Quorum::Round Quorum::run(Argv argv, const Argv *noscript, unsigned accept, cons
             }
             return yes >= need || other > n - need;
         };
-    FanOut f = fan_out(conns, argv, accept, until, decided, noscript);
+    FanOut f = fan_out(conns, argv, accept, until, decided);
     for (size_t i = 0; i < n; ++i) {
         if (!only.empty() && !only[i]) continue;
         if (dead[i]) {
@@ -299,17 +352,15 @@ Quorum::Round Quorum::run(Argv argv, const Argv *noscript, unsigned accept, cons
 
 Quorum::Round Quorum::run_script(const Script &s, std::string_view name, const std::vector<std::string_view> &args,
                                  const Deadline &until, Wait wait, const std::function<Vote(const Reply &)> &vote) {
-    std::array<std::string_view, 8> argv{"EVALSHA", s.sha1, "1", name};
+    // EVAL, not EVALSHA: a master not waited for never shows its NOSCRIPT (after a restart or SCRIPT FLUSH), so
+    // the script must not depend on its cache. (Redis hashes the script again for each EVAL: ~1 µs.)
+    std::array<std::string_view, 8> argv{"EVAL", s.source, "1", name};
     size_t n = 4;
     for (std::string_view a : args) {
         if (n == argv.size()) throw Error(Errc::internal, "too many script arguments");
         argv[n++] = a;
     }
-    std::array<std::string_view, 8> eval = argv;
-    eval[0] = "EVAL";
-    eval[1] = s.source;
-    const Argv fallback(eval.data(), n);
-    return run(Argv(argv.data(), n), &fallback, expect::integer, until, wait, vote);
+    return run(Argv(argv.data(), n), expect::integer, until, wait, vote);
 }
 
 void Quorum::record(const Round &r, int no_code) const {
@@ -356,7 +407,7 @@ bool Quorum::acquire(std::string_view name, const std::string &token, Millis ttl
     valid_until = sent + ttl - drift_for(ttl);
     // Not past the validity: a majority that comes later is worth nothing.
     const Deadline until = command_deadline().earlier(Deadline::at(valid_until));
-    Round r = run(Argv(argv, std::size(argv)), nullptr, expect::ok_or_nil, until, Wait::majority, [](const Reply &x) {
+    Round r = run(Argv(argv, std::size(argv)), expect::ok_or_nil, until, Wait::majority, [](const Reply &x) {
         return x.is_status("OK") ? Vote::yes : x.type == Reply::Type::nil ? Vote::no : Vote::failed;
     });
     record(r, REDLOCK_NOT_ACQUIRED);
@@ -373,11 +424,9 @@ bool Quorum::acquire(std::string_view name, const std::string &token, Millis ttl
     }
     const std::vector<int> outcomes = last_outcomes();
     if (any) {
-        const std::string_view rel[] = {"EVALSHA", kReleaseScript.sha1, "1", name, token};
-        const std::string_view rel_eval[] = {"EVAL", kReleaseScript.source, "1", name, token};
-        const Argv fallback(rel_eval, std::size(rel_eval));
+        const std::string_view rel[] = {"EVAL", kReleaseScript.source, "1", name, token};  // (EVAL: see run_script)
         // The clean-up's own outcome changes nothing for the caller; what it reports is the acquire's.
-        (void)run(Argv(rel, std::size(rel)), &fallback, expect::integer, command_deadline(), Wait::awaited,
+        (void)run(Argv(rel, std::size(rel)), expect::integer, command_deadline(), Wait::awaited,
                   [](const Reply &) { return Vote::yes; }, maybe, responsive);
         t_outcomes = outcomes;
     }
@@ -395,8 +444,10 @@ Quorum::Vote vote_integer(const Reply &x) {
 }  // namespace
 
 void Quorum::release(std::string_view name, const std::string &token, std::string_view channel) {
-    // Every answer is awaited: a master left holding our token blocks others until its TTL.
-    Round r = run_script(kReleasePublishScript, name, {token, channel}, command_deadline(), Wait::every, vote_integer);
+    // Decided by a majority, like everything else: a slower master still gets the release (it stays queued on its
+    // connection, behind anything sent before), it is just not waited for.
+    Round r = run_script(kReleasePublishScript, name, {token, channel}, command_deadline(), Wait::majority,
+                         vote_integer);
     record(r, REDLOCK_ENOTOWNED);
     if (r.yes >= majority()) return;
     const std::string message = summary(r, "released it", "did not hold it (expired, or never granted)");
@@ -426,7 +477,7 @@ bool Quorum::ttl_script(const Script &s, std::string_view name, const std::strin
 
 bool Quorum::majority_holds(std::string_view name, const std::string *token) {
     const std::string_view argv[] = {"GET", name};
-    Round r = run(Argv(argv, 2), nullptr, expect::string_or_nil | expect::skip_big_strings, command_deadline(),
+    Round r = run(Argv(argv, 2), expect::string_or_nil | expect::skip_big_strings, command_deadline(),
                   Wait::majority, [token](const Reply &x) {
                       if (x.is_error()) return Vote::failed;
                       const bool exists = x.oversize || x.type == Reply::Type::string;
@@ -442,7 +493,7 @@ bool Quorum::majority_holds(std::string_view name, const std::string *token) {
 
 void Quorum::ping() {
     const std::string_view argv[] = {"PING"};
-    Round r = run(Argv(argv, 1), nullptr, expect::status, command_deadline(), Wait::every,
+    Round r = run(Argv(argv, 1), expect::status, command_deadline(), Wait::every,
                   [](const Reply &x) { return x.is_status("PONG") ? Vote::yes : Vote::failed; });
     record(r, 0);
     if (r.yes >= majority()) return;

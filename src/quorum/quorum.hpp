@@ -48,8 +48,8 @@ public:
     // (no master is left to say "busy": the server is down, not the lock taken).
     bool acquire(std::string_view name, const std::string &token, Millis ttl, Clock::time_point &valid_until);
 
-    // The release script on every master, each answer awaited. Error(not_owned) when a majority no longer held the
-    // token; Error(connection...) when too few answered to tell (the caller keeps the token, to try again).
+    // The release script on every master, decided by a majority. Error(not_owned) when a majority no longer held
+    // the token; Error(connection...) when too few answered to tell (the caller keeps the token, to try again).
     void release(std::string_view name, const std::string &token, std::string_view channel);
 
     // A TTL script (extend, reacquire: `args` after the token) on every master. true: a majority ran it on our token
@@ -74,7 +74,7 @@ private:
     enum class Wait { every, majority, awaited };
     struct Round;
     // argv on each master with `only[i]` (all when empty), on pooled connections, waiting as `wait` says.
-    Round run(Argv argv, const Argv *noscript, unsigned accept, const Deadline &until, Wait wait,
+    Round run(Argv argv, unsigned accept, const Deadline &until, Wait wait,
               const std::function<Vote(const Reply &)> &vote, const std::vector<bool> &only = {},
               const std::vector<bool> &awaited = {});
     Round run_script(const Script &s, std::string_view name, const std::vector<std::string_view> &args,
