@@ -7,10 +7,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
-sh scripts/deps.sh
-cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-bench --target redlock_handoff redlock_threads redlock_fairness redlock_startup redlock_memory \
-  >/dev/null
+. scripts/bench-lib.sh
+bench_build redlock_handoff redlock_threads redlock_fairness redlock_startup redlock_memory
 b=build-bench/bench
 
 tmp=$(mktemp -d /tmp/redlock-bench-XXXXXX)

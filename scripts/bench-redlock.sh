@@ -6,23 +6,16 @@ set -eu
 cd "$(dirname "$0")/.."
 pairs=${1:-20000}
 rounds=${2:-5}
-sh scripts/deps.sh
-cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-bench --target redlock_pairs >/dev/null
+. scripts/bench-lib.sh
+bench_build redlock_pairs
 (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)  # node-redlock and ioredis
 tmp=$(mktemp -d /tmp/redlock-bench-quorum-XXXXXX)
-trap 'for f in "$tmp"/*.pid; do kill "$(cat "$f")" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+trap 'stop_servers "$tmp"' EXIT
 ports= urls=
 for i in 1 2 3 4 5; do
   p=$(free_port)
-  mkdir -p "$tmp/$p"
-  redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp/$p" --daemonize yes \
-    --pidfile "$tmp/$p.pid" --logfile "$tmp/$p/log"
+  start_server "$tmp" "$p" "$p"
   ports="$ports $p" urls="$urls redis://127.0.0.1:$p"
-done
-for p in $ports; do
-  for i in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
 done
 first=${ports# }; first=${first%% *}
 b=build-bench/bench/redlock_pairs

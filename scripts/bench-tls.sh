@@ -6,9 +6,8 @@ set -eu
 cd "$(dirname "$0")/.."
 pairs=${1:-20000}
 rounds=${2:-5}
-sh scripts/deps.sh
-cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-bench --target redlock_pairs >/dev/null
+. scripts/bench-lib.sh
+bench_build redlock_pairs
 tmp=$(mktemp -d /tmp/redlock-bench-tls-XXXXXX)
 trap 'kill $(cat "$tmp/redis.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
@@ -17,7 +16,6 @@ openssl req -x509 $ec -keyout "$tmp/ca.key" -out "$tmp/ca.crt" -days 2 -subj /CN
 openssl req $ec -keyout "$tmp/s.key" -out "$tmp/s.csr" -subj /CN=s 2>/dev/null
 openssl x509 -req -in "$tmp/s.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -CAcreateserial -out "$tmp/s.crt" -days 2 \
   -extfile "$tmp/ext" 2>/dev/null
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 tport=$(free_port)
 redis-server --port "$port" --tls-port "$tport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \

@@ -6,28 +6,18 @@ set -eu
 cd "$(dirname "$0")/.."
 pairs=${1:-20000}
 rounds=${2:-5}
-sh scripts/deps.sh
-cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-bench --target redlock_pairs >/dev/null
+. scripts/bench-lib.sh
+bench_build redlock_pairs
 tmp=$(mktemp -d /tmp/redlock-bench-topology-XXXXXX)
-trap 'for f in "$tmp"/*.pid; do kill "$(cat "$f")" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
-free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-start() {  # name port [args...]
-  name=$1 port=$2
-  shift 2
-  mkdir -p "$tmp/$name"
-  redis-server "$@" --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp/$name" --daemonize yes \
-    --pidfile "$tmp/$name.pid" --logfile "$tmp/$name/log"
-  for i in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.05; done
-  echo "redis-server $name did not start" >&2
-  exit 1
-}
+trap 'stop_servers "$tmp"' EXIT
 m=$(free_port); s=$(free_port)
-start master "$m"
+start_server "$tmp" master "$m"
 printf 'sentinel monitor bench 127.0.0.1 %s 1\n' "$m" >"$tmp/sentinel.conf"
-start sentinel "$s" "$tmp/sentinel.conf" --sentinel
+start_server "$tmp" sentinel "$s" "$tmp/sentinel.conf" --sentinel
 c1=$(free_port); c2=$(free_port); c3=$(free_port)
-for p in $c1 $c2 $c3; do start "node$p" "$p" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-port "$(free_port)"; done
+for p in $c1 $c2 $c3; do
+  start_server "$tmp" "node$p" "$p" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-port "$(free_port)"
+done
 redis-cli --cluster create 127.0.0.1:$c1 127.0.0.1:$c2 127.0.0.1:$c3 --cluster-yes >/dev/null
 for i in $(seq 100); do redis-cli -p "$c1" cluster info | grep -q cluster_state:ok && break; sleep 0.1; done
 sleep 1
