@@ -95,6 +95,53 @@ bool all_answer(redlock_client *c) {
         milliseconds(3000));
 }
 
+// MONITOR on one server, read by a thread: the lines that contain `needle` (each starts with the server's time).
+class Monitor {
+public:
+    Monitor(int port, std::string needle) : needle_(std::move(needle)), ctx_(redisConnect("127.0.0.1", port)) {
+        REQUIRE((ctx_ && !ctx_->err));
+        freeReplyObject(redisCommand(ctx_, "MONITOR"));
+        timeval tv{0, 100000};
+        redisSetTimeout(ctx_, tv);
+        reader_ = std::thread([this] {
+            while (!done_.load()) {
+                void *r = nullptr;
+                if (redisGetReply(ctx_, &r) != REDIS_OK) {
+                    if (ctx_->err != REDIS_ERR_IO || (errno != EAGAIN && errno != EWOULDBLOCK)) return;
+                    ctx_->err = 0;  // the read timeout: look at done_, then read on
+                    continue;
+                }
+                auto *reply = static_cast<redisReply *>(r);
+                std::string line(reply->str ? reply->str : "", reply->str ? reply->len : 0);
+                if (line.find(needle_) != std::string::npos) {
+                    std::lock_guard<std::mutex> lk(mu_);
+                    lines_.push_back(std::move(line));
+                }
+                freeReplyObject(reply);
+            }
+        });
+    }
+    ~Monitor() {
+        done_ = true;
+        reader_.join();
+        redisFree(ctx_);
+    }
+    // What it has seen, once what was sent by now has had 300 ms to show.
+    std::vector<std::string> lines() {
+        std::this_thread::sleep_for(milliseconds(300));
+        std::lock_guard<std::mutex> lk(mu_);
+        return lines_;
+    }
+
+private:
+    const std::string needle_;
+    redisContext *ctx_;
+    std::atomic<bool> done_{false};
+    std::mutex mu_;
+    std::vector<std::string> lines_;
+    std::thread reader_;
+};
+
 int64_t validity_of(redlock_lock *l) {
     int64_t ms = -1;
     const int rc = redlock_lock_validity(l, &ms);
@@ -293,38 +340,11 @@ TEST_CASE("quorum: retries wait a random part (half to all) of sleep", "[quorum]
     Client c = quorum_client(m.urls());
     Lock holder = make_lock(c.get(), "q:jitter", lock_options(10000));
     REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
-    // The waiter's SETs as master 0 sees them (MONITOR: server timestamps, µs)
-    redisContext *mon = redisConnect("127.0.0.1", m[0].port());
-    REQUIRE((mon && !mon->err));
-    redisReply *ok = static_cast<redisReply *>(redisCommand(mon, "MONITOR"));
-    REQUIRE(ok);
-    freeReplyObject(ok);
-    timeval tv{0, 200000};
-    redisSetTimeout(mon, tv);
-    std::atomic<bool> done{false};
-    std::vector<double> at;
-    std::thread reader([&] {
-        while (!done.load()) {
-            void *r = nullptr;
-            if (redisGetReply(mon, &r) != REDIS_OK) {
-                if (mon->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                    mon->err = 0;  // the read timeout: look at `done`, then read on
-                    continue;
-                }
-                return;
-            }
-            auto *reply = static_cast<redisReply *>(r);
-            const std::string line(reply->str ? reply->str : "", reply->str ? reply->len : 0);
-            if (line.find("\"SET\" \"q:jitter\"") != std::string::npos) at.push_back(std::stod(line));
-            freeReplyObject(reply);
-        }
-    });
+    Monitor mon(m[0].port(), "\"SET\" \"q:jitter\"");  // the waiter's SETs as master 0 sees them
     Lock waiter = make_lock(c.get(), "q:jitter", lock_options(10000, 200, 1, 2500));
     CHECK(redlock_lock_acquire(waiter.get()) == REDLOCK_NOT_ACQUIRED);
-    std::this_thread::sleep_for(milliseconds(300));
-    done = true;
-    reader.join();
-    redisFree(mon);
+    std::vector<double> at;
+    for (const std::string &line : mon.lines()) at.push_back(std::stod(line));  // the server's timestamps (µs)
     REQUIRE(at.size() >= 10);  // 2.5 s at 100 to 200 ms
     std::vector<double> gaps;
     for (size_t i = 1; i < at.size(); ++i) gaps.push_back(at[i] - at[i - 1]);
@@ -581,25 +601,13 @@ TEST_CASE("quorum: each attempt of a blocking acquire has a token of its own", "
     Client c = quorum_client(m.urls());
     Lock holder = make_lock(c.get(), "q:tokens", lock_options(10000));
     REQUIRE(redlock_lock_acquire(holder.get()) == REDLOCK_OK);
-    redisContext *mon = redisConnect("127.0.0.1", m[1].port());
-    REQUIRE((mon && !mon->err));
-    freeReplyObject(redisCommand(mon, "MONITOR"));
+    const std::string head = "\"SET\" \"q:tokens\" \"";
+    Monitor mon(m[1].port(), head);
     Lock waiter = make_lock(c.get(), "q:tokens", lock_options(10000, 50, 1, 600));
     CHECK(redlock_lock_acquire(waiter.get()) == REDLOCK_NOT_ACQUIRED);
     REQUIRE(redlock_lock_release(holder.get()) == REDLOCK_OK);
-    timeval tv{0, 300000};
-    redisSetTimeout(mon, tv);
     std::vector<std::string> tokens;
-    void *r = nullptr;
-    while (redisGetReply(mon, &r) == REDIS_OK) {
-        auto *reply = static_cast<redisReply *>(r);
-        const std::string line(reply->str ? reply->str : "", reply->str ? reply->len : 0);
-        const std::string head = "\"SET\" \"q:tokens\" \"";
-        const size_t at = line.find(head);
-        if (at != std::string::npos) tokens.push_back(line.substr(at + head.size(), 32));
-        freeReplyObject(reply);
-    }
-    redisFree(mon);
+    for (const std::string &line : mon.lines()) tokens.push_back(line.substr(line.find(head) + head.size(), 32));
     REQUIRE(tokens.size() >= 4);  // 600 ms at 25 to 50 ms
     std::vector<std::string> distinct = tokens;
     std::sort(distinct.begin(), distinct.end());
