@@ -235,8 +235,8 @@ TEST_CASE("quorum: two of five masters down, locks work, and three down, a clear
     REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
     std::vector<int> o = outcomes();
     CHECK(count(o, REDLOCK_OK) == 3);
-    CHECK(o[3] == REDLOCK_ECONN);
-    CHECK(o[4] == REDLOCK_ECONN);
+    for (size_t i : {3, 4})  // refused, or (a loaded machine) not yet when the three had answered
+        CHECK((o[i] == REDLOCK_ECONN || o[i] == REDLOCK_ETIMEDOUT));
     CHECK(validity_of(l.get()) > 8000);
     CHECK(redlock_client_ping(c.get()) == REDLOCK_OK);  // a majority answers
     REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);

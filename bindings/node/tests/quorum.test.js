@@ -36,7 +36,9 @@ test('a quorum lock: one token on every master, a validity, a release that frees
   await assert.rejects(lock.extend(1000), (e) => e instanceof LockNotOwnedError && /3 needed/.test(e.message));
   await assert.rejects(lock.release(), (e) => e instanceof LockNotOwnedError && e.outcomes.length === 5);
   assert.deepEqual(lock.outcomes.slice(0, 3), [codes.ENOTOWNED, codes.ENOTOWNED, codes.ENOTOWNED]);
-  assert.deepEqual(lock.outcomes.slice(3), [codes.OK, codes.OK]);  // the two that had it released it all the same
+  // the two that had it released it all the same (answering, or not waited for once three had said no)
+  for (const code of lock.outcomes.slice(3)) assert.ok(code === codes.OK || code === codes.ETIMEDOUT);
+  for (let i = 0; i < 100 && holding('nodeq:basic', '') < 5; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(holding('nodeq:basic', ''), 5);
   await client.ping();
   assert.deepEqual(client.outcomes, [0, 0, 0, 0, 0]);

@@ -39,8 +39,11 @@ def test_a_quorum_lock_takes_one_token_on_every_master(masters, quorum):
     lock.extend(5)
     assert lock.validity > 13
     lock.release()
-    assert libredlock.last_quorum_outcomes() == [0] * 5
-    assert all(redis.Redis(port=m.port).get("pyq:basic") is None for m in masters)
+    assert libredlock.last_quorum_outcomes().count(0) >= 3  # decided by a majority; the others get it all the same
+    deadline = time.monotonic() + 2
+    while any(redis.Redis(port=m.port).get("pyq:basic") is not None for m in masters):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     assert quorum.urls == [m.url for m in masters]
 
 
@@ -65,7 +68,8 @@ def test_two_masters_down_still_lock(make_server):
     servers[1].stop()
     lock = c.lock("pyq:down", timeout=5)
     with lock:
-        assert libredlock.last_quorum_outcomes()[:2] == [-5, -5]
+        # refused (-5), or not yet when the three had answered (-6): never OK
+        assert all(code in (-5, -6) for code in libredlock.last_quorum_outcomes()[:2])
         assert lock.validity > 4
     servers[2].stop()
     with pytest.raises(libredlock.ConnectionError) as e:
