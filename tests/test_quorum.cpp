@@ -450,7 +450,12 @@ TEST_CASE("quorum: two clients racing for 1000 rounds with random delays never o
     CHECK(held[0].size() + held[1].size() > rounds / 2);  // split votes were cleaned up: most rounds had a winner
     CHECK(held[0].size() > 50);
     CHECK(held[1].size() > 50);
-    CHECK(eventually([&] { return m.with_key("q:race") == 0; }, milliseconds(2000)));
+    // Released: at most a minority may keep a key that a late SET set after its release went on another connection
+    // (redlock.md), and only until its TTL.
+    const bool clean = eventually([&] { return m.with_key("q:race") < 3; }, milliseconds(2000));
+    for (size_t i = 0; i < 5 && !clean; ++i)
+        UNSCOPED_INFO("master " << i << ": " << value_on(m[i], "q:race") << " PTTL " << pttl(m[i], "q:race"));
+    CHECK(clean);
 }
 
 TEST_CASE("quorum: a master restarted without persistence must stay down for a TTL (delayed restart)", "[quorum]") {
@@ -711,6 +716,8 @@ TEST_CASE("quorum: a reply beyond the one asked for is never taken as the next a
     FakeServer fake([&](const std::vector<std::string> &argv) -> FakeServer::Answer {
         if (!argv.empty() && argv[0] == "SET") return std::string(++sets == 1 ? "+OK\r\n+OK\r\n" : "$-1\r\n");
         if (!argv.empty() && argv[0] == "EVAL") return std::string(":0\r\n");
+        if (argv.size() == 2 && argv[0] == "PING")  // PING with a payload echoes it (a fence behind owed replies)
+            return "$" + std::to_string(argv[1].size()) + "\r\n" + argv[1] + "\r\n";
         return std::string("+OK\r\n");
     });
     Client c = quorum_client({fake.url()});
@@ -740,4 +747,62 @@ TEST_CASE("quorum: one server spelled two ways is still one server", "[quorum]")
         CHECK(new_quorum(&c, {first, other}, nullptr) == REDLOCK_EINVAL);
         CHECK_THAT(redlock_last_error(), Contains("same server"));
     }
+}
+
+TEST_CASE("quorum: an extend whose outcome is unknown counts on the shorter TTL it may have set", "[quorum]") {
+    Masters m(3);
+    std::vector<std::unique_ptr<FaultProxy>> slow;
+    std::vector<std::string> urls{m[0].url()};
+    for (size_t i = 1; i < 3; ++i) {
+        slow.push_back(std::make_unique<FaultProxy>(m[i].port()));
+        urls.push_back(slow.back()->url());
+    }
+    Client c = quorum_client(urls, 300);
+    Lock l = make_lock(c.get(), "q:ext-unknown", lock_options(10000), REDLOCK_SHARED);
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    for (auto &p : slow) p->add({"EVAL", FaultProxy::Fault::delay_reply, 800, 1});  // it runs; its answer is late
+    CHECK(redlock_lock_extend(l.get(), 200, 1) == REDLOCK_ETIMEDOUT);
+    CHECK(validity_of(l.get()) <= 200);  // not the 10 s it had: the 200 ms TTL ran on every master
+    std::this_thread::sleep_for(milliseconds(400));
+    CHECK(validity_of(l.get()) == 0);
+    CHECK(m.with_key("q:ext-unknown") == 0);
+}
+
+TEST_CASE("quorum: a release that cannot tell keeps the token, whatever the first master said", "[quorum]") {
+    Masters m(3);
+    FaultProxy hole(m[1].port());
+    Client c = quorum_client({m[0].url(), hole.url(), m[2].url()}, 300);
+    Lock l = make_lock(c.get(), "q:rel-unknown", lock_options(10000), REDLOCK_SHARED);
+    REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+    const std::string token = token_of(l.get());
+    m[0].admin({"DEL", "q:rel-unknown"});
+    hole.add({"EVAL", FaultProxy::Fault::drop_request, 0, 1});
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ETIMEDOUT);  // one no, one yes, one unknown: not ENOTOWNED
+    CHECK_THAT(redlock_last_error(), Contains("retry the release"));
+    CHECK(token_or_empty(l.get()) == token);  // kept
+    CHECK(redlock_lock_release(l.get()) == REDLOCK_ENOTOWNED);  // now two say no: master 1 released it this time
+    CHECK(m.with_key("q:rel-unknown") == 0);
+}
+
+TEST_CASE("quorum: a server that answers an owed command twice cannot slip the extra reply in", "[quorum][hostile]") {
+    Masters m(2);
+    FakeServer fake([&](const std::vector<std::string> &argv) -> FakeServer::Answer {
+        if (argv.size() >= 2 && argv[0] == "SET" && argv[1] == "q:warm") {
+            FakeServer::Answer a(std::string("+OK\r\n+OK\r\n"));  // late, and twice
+            a.delay_ms = 300;
+            return a;
+        }
+        if (argv.size() >= 2 && argv[0] == "SET") return std::string("$-1\r\n");  // busy
+        if (argv.size() == 2 && argv[0] == "PING")
+            return "$" + std::to_string(argv[1].size()) + "\r\n" + argv[1] + "\r\n";
+        return std::string(":0\r\n");
+    });
+    Client c = quorum_client({m[0].url(), m[1].url(), fake.url()}, 2000);
+    Lock warm = make_lock(c.get(), "q:warm", lock_options(10000, 50, 0));
+    REQUIRE(redlock_lock_acquire(warm.get()) == REDLOCK_OK);  // decided by the two: the fake's SET is owed
+    m[1].admin({"SET", "q:k", "another-owner"});
+    Lock k = make_lock(c.get(), "q:k", lock_options(10000, 50, 0));
+    CHECK(redlock_lock_acquire(k.get()) == REDLOCK_NOT_ACQUIRED);  // 0 says OK, 1 and the fake say busy
+    std::vector<int> o = outcomes();
+    CHECK(o[2] == REDLOCK_NOT_ACQUIRED);  // its own answer, not the stray +OK
 }

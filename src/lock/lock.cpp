@@ -406,29 +406,42 @@ void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms
         const Clock::time_point more = was > Clock::time_point::max() - added ? Clock::time_point::max() : was + added;
         tokens_->set_valid_until(held->serial, ttl ? sent + *ttl - drift_for(*ttl) : more, sent);
     };
-    if (Quorum *q = client_->quorum()) {
-        Clock::time_point sent;
-        std::vector<std::string_view> args{ms};
-        if (!mode.empty()) args.push_back(mode);
-        q->ttl_script(s, name_, *token, args, verb, Deadline::never(), sent);
-        new_validity(sent);
-        return;
-    }
+    // Failed, the command may still have run (late, on a master not waited for; or a reply lost): a TTL it set can
+    // be shorter than what there was, so the validity counts on the shorter. Not held any more: nothing to count on.
+    auto failed_validity = [&](const Error &e, Clock::time_point sent) {
+        const Clock::time_point was = held->valid_until;
+        if (e.code() == Errc::not_owned) tokens_->set_valid_until(held->serial, std::min(was, sent), sent);
+        else if (ttl) tokens_->set_valid_until(held->serial, std::min(was, sent + *ttl - drift_for(*ttl)), sent);
+    };
     const auto sent = Clock::now();
-    Reply r;
     try {
-        r = mode.empty() ? client_->script(s, {name_}, {*token, ms}) : client_->script(s, {name_}, {*token, ms, mode});
-    } catch (const OutcomeUnknown &e) {
-        if (!value_after(e, verb, "").holds(*token))
-            throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned (checked after: {})", verb,
-                                                     e.what()));
-        throw Error(e.code(), fmt::format("{} of '{}': {}; the lock is still held by this owner, but whether its TTL "
-                                          "changed is unknown",
-                                          verb, shown(name_), e.what()));
+        if (Quorum *q = client_->quorum()) {
+            Clock::time_point quorum_sent;
+            std::vector<std::string_view> args{ms};
+            if (!mode.empty()) args.push_back(mode);
+            q->ttl_script(s, name_, *token, args, verb, Deadline::never(), quorum_sent);
+            new_validity(quorum_sent);
+            return;
+        }
+        Reply r;
+        try {
+            r = mode.empty() ? client_->script(s, {name_}, {*token, ms})
+                             : client_->script(s, {name_}, {*token, ms, mode});
+        } catch (const OutcomeUnknown &e) {
+            if (!value_after(e, verb, "").holds(*token))
+                throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned (checked after: {})",
+                                                         verb, e.what()));
+            throw Error(e.code(), fmt::format("{} of '{}': {}; the lock is still held by this owner, but whether its "
+                                              "TTL changed is unknown",
+                                              verb, shown(name_), e.what()));
+        }
+        check_script_reply(r, verb, name_);
+        if (r.integer != 1) throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned", verb));
+        new_validity(sent);
+    } catch (const Error &e) {
+        failed_validity(e, sent);
+        throw;
     }
-    check_script_reply(r, verb, name_);
-    if (r.integer != 1) throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned", verb));
-    new_validity(sent);
 }
 
 void Lock::extend(Millis additional, bool replace_ttl) {

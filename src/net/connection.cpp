@@ -208,6 +208,10 @@ auto Connection::exchange(const Deadline &, F &&io) -> decltype(io()) {
 
 void Connection::post(Argv argv, const Deadline &deadline) {
     out_.clear();
+    if (owed_ > 0) {  // a new fence each time: an older one still to come is as stale as the rest
+        fence_ = "redlock-fence-" + std::to_string(++fences_);
+        encode_command(out_, {"PING", fence_});
+    }
     encode_command(out_, argv);
     try {
         send(deadline);
@@ -229,7 +233,11 @@ bool Connection::take_pushed(Reply &out) {
                 reader_.commit(n);
             }
             if (owed_ == 0) return true;
-            --owed_;  // a reply given up on: not this caller's
+            // Owing: stale until the fence comes back (and then the next reply is the command's).
+            if (!fence_.empty() && out.type == Reply::Type::string && out.str == fence_) {
+                fence_.clear();
+                owed_ = 0;
+            }
         }
     } catch (const ProtocolError &e) {
         broken_ = true;
@@ -248,12 +256,12 @@ void Connection::owe_reply() noexcept {
 bool Connection::looks_dead() noexcept {
     if (owed_ > 0) {
         try {
-            Reply unasked;
-            if (take_pushed(unasked)) return true;  // the owed replies, then one more
+            Reply stale;
+            (void)take_pushed(stale);  // owing, everything that has come is stale: taken and dropped
         } catch (...) {
             return true;
         }
-        if (owed_ > 0) return false;  // a reply to skip is still coming: nothing else can have arrived
+        return broken_;  // (a closed connection shows as an error above)
     }
     return reader_.buffered() > 0 || transport_->looks_dead();
 }

@@ -49,9 +49,12 @@ public:
     void post(ArgList argv, const Deadline &deadline) { post(Argv(argv.begin(), argv.size()), deadline); }
     bool take_pushed(Reply &out);  // the next whole reply already received (reads without waiting), or false
     // Gives up waiting for the reply of the last command posted, without closing (fan-out: a slow server, once the
-    // majority has decided): the reply is skipped when it comes, and a command sent after it runs after it (a late
-    // SET is never overtaken by its own release). Beyond a few owed replies the connection is abandoned.
+    // majority has decided): a command sent after it runs after it (a late SET is never overtaken by its own release)
+    // and goes with a fence, `PING <unique payload>`, before it: everything that arrives before the fence's echo is
+    // skipped, so even a server that answers twice cannot slip a stale reply in as the next answer. Beyond a few
+    // owed replies the connection is abandoned.
     void owe_reply() noexcept;
+    bool owes() const noexcept { return owed_ > 0; }
     int poll_fd() const noexcept { return transport_->poll_fd(); }
     void set_reply_limits(const ReplyLimits &limits) noexcept { reader_.set_limits(limits); }
     const ReplyLimits &reply_limits() const noexcept { return reader_.limits(); }
@@ -87,7 +90,11 @@ private:
     pid_t owner_pid_;
     bool tls_;  // for messages
     bool broken_ = false;
-    unsigned owed_ = 0;  // replies to skip (owe_reply)
+    // Owed replies (owe_reply): until the next command's fence (PING with a payload of its own) comes back, every
+    // reply is stale and skipped, however many a server sends.
+    unsigned owed_ = 0;       // replies given up on since the last fence came back
+    std::string fence_;       // the payload awaited, once a command has been sent behind owed replies
+    uint64_t fences_ = 0;     // payloads used on this connection: each is unique
 };
 
 // A transport failure after a command may have reached the server: whether it ran is unknown.

@@ -25,6 +25,13 @@ std::unique_ptr<Connection> Pool::take_idle(std::unique_lock<std::mutex> &lk) {
     // Every reuse is probed (one non-blocking peek, outside the mutex): a closed socket (server restart) is noticed
     // before a lock command is sent on it, and bytes nobody asked for (a late second reply) can never be read as the
     // answer to the next command.
+    // A connection that owes replies first: the command it gets (a release, say) then runs after the one given up
+    // on there (the SET it undoes), which no other connection can promise.
+    for (size_t i = idle_.size(); i-- > 0;)
+        if (idle_[i]->owes()) {
+            std::swap(idle_[i], idle_.back());
+            break;
+        }
     while (!idle_.empty()) {
         std::unique_ptr<Connection> c = std::move(idle_.back());
         idle_.pop_back();

@@ -128,8 +128,10 @@ struct Quorum::Master {
             std::optional<Failure> failed;
             try {
                 // Its own connect timeout, whatever the waiting call's deadline: a master is down only when it
-                // cannot be reached, never because a call gave up. The connection goes to the pool at once.
-                (void)pool.lease(false, Deadline::after(cfg.connect_timeout.value_or(Millis(30000))));
+                // cannot be reached, never because a call gave up. (The pool bounds a wait for a free slot by
+                // the connect timeout too, as PoolBusy; the connect then gets a whole one. Without a connect
+                // timeout, 30 s: a thread must end.) The connection goes to the pool at once.
+                (void)pool.lease(false, cfg.connect_timeout ? Deadline::never() : Deadline::after(Millis(30000)));
             } catch (const PoolBusy &e) {
                 std::lock_guard<std::mutex> lk(shared->mu);
                 busy = Failure{e.code(), e.what()};
@@ -383,7 +385,8 @@ std::string Quorum::summary(const Round &r, const char *did, const char *no_mean
 
 namespace {
 
-// The code that explains most of the failures (ties: the first master's).
+// The code that explains most of the failures (ties: the first master's); `codes` holds 0 for the masters that
+// answered yes or no.
 Errc main_failure(const std::vector<int> &codes) {
     std::map<int, size_t> counts;
     int best = 0;
@@ -431,7 +434,7 @@ bool Quorum::acquire(std::string_view name, const std::string &token, Millis ttl
         t_outcomes = outcomes;
     }
     if (r.failed - r.not_waited > size() - majority())
-        throw Error(main_failure(outcomes), fmt::format("acquire of '{}' over a quorum: {}", shown(name),
+        throw Error(main_failure(r.codes), fmt::format("acquire of '{}' over a quorum: {}", shown(name),
                                                         summary(r, "granted", "held by another owner")));
     return false;
 }
@@ -453,7 +456,7 @@ void Quorum::release(std::string_view name, const std::string &token, std::strin
     const std::string message = summary(r, "released it", "did not hold it (expired, or never granted)");
     if (r.no >= majority())
         throw Error(Errc::not_owned, fmt::format("Cannot release a lock that's no longer owned: {}", message));
-    throw Error(main_failure(last_outcomes()),
+    throw Error(main_failure(r.codes),
                 fmt::format("release of '{}' over a quorum: {}; too few answered to tell whether a majority still "
                             "holds the token: it is kept, retry the release (REDLOCK_ENOTOWNED then means no majority "
                             "holds it any more, this attempt's included)",
@@ -472,7 +475,7 @@ bool Quorum::ttl_script(const Script &s, std::string_view name, const std::strin
     const std::string message = summary(r, "had it", "did not hold it");
     if (r.no > size() - majority())
         throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned: {}", verb, message));
-    throw Error(main_failure(last_outcomes()), fmt::format("{} of '{}' over a quorum: {}", verb, shown(name), message));
+    throw Error(main_failure(r.codes), fmt::format("{} of '{}' over a quorum: {}", verb, shown(name), message));
 }
 
 bool Quorum::majority_holds(std::string_view name, const std::string *token) {
@@ -486,7 +489,7 @@ bool Quorum::majority_holds(std::string_view name, const std::string *token) {
     record(r, REDLOCK_ENOTOWNED);
     if (r.yes >= majority()) return true;
     if (r.no > size() - majority()) return false;
-    throw Error(main_failure(last_outcomes()),
+    throw Error(main_failure(r.codes),
                 fmt::format("GET of '{}' over a quorum: {}", shown(name),
                             summary(r, token ? "hold our token" : "hold the key", token ? "not our token" : "no key")));
 }

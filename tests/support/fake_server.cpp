@@ -129,6 +129,7 @@ FakeServer::Answer MiniRedis::operator()(const std::vector<std::string> &argv) {
     if (argv.empty()) return {"-ERR empty command\r\n"};
     const std::string cmd = upper(argv[0]);
     std::lock_guard<std::mutex> lk(mu_);
+    if (cmd == "PING" && argv.size() == 2) return bulk(argv[1]);
     if (cmd == "PING") return {"+PONG\r\n"};
     if (cmd == "AUTH" || cmd == "SELECT") return {"+OK\r\n"};
     if (cmd == "SET" && argv.size() >= 3) {
