@@ -806,3 +806,27 @@ TEST_CASE("quorum: a server that answers an owed command twice cannot slip the e
     std::vector<int> o = outcomes();
     CHECK(o[2] == REDLOCK_NOT_ACQUIRED);  // its own answer, not the stray +OK
 }
+
+TEST_CASE("quorum: more threads than connections take turns instead of holding each other up", "[quorum]") {
+    // Each call needs a connection per master: threads holding some while waiting for the others' would wait for
+    // each other until their deadlines (found by an outside attack: 8 threads on max_connections 1).
+    Masters m(3);
+    auto o = client_options(1000, 3000);
+    o.max_connections = 1;
+    redlock_client *raw = nullptr;
+    REQUIRE(new_quorum(&raw, m.urls(), &o) == REDLOCK_OK);
+    Client c(raw);
+    std::atomic<int> ok{0}, failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            Lock l = new_lock_or_null(c.get(), "q:turns" + std::to_string(t), lock_options(5000, 10, 0));
+            for (int i = 0; i < 25; ++i) {
+                if (redlock_lock_acquire(l.get()) == REDLOCK_OK && redlock_lock_release(l.get()) == REDLOCK_OK) ++ok;
+                else ++failed;
+            }
+        });
+    for (auto &t : threads) t.join();
+    CHECK(failed.load() == 0);
+    CHECK(ok.load() == 200);
+}

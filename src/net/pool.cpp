@@ -52,6 +52,25 @@ std::optional<Pool::Lease> Pool::lease_idle() {
     return std::nullopt;
 }
 
+std::optional<Pool::Lease> Pool::wait_idle(const Deadline &until) {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (pid_ != current_pid()) forget_after_fork();
+    for (;;) {
+        if (std::unique_ptr<Connection> c = take_idle(lk)) return Lease(this, std::move(c));
+        if (open_ < cfg_.max_connections) return std::nullopt;
+        if (until.passed())
+            throw PoolBusy(Errc::timed_out, fmt::format("all {} connections to {} stayed busy", cfg_.max_connections,
+                                                        cfg_.describe()));
+        if (auto rem = until.remaining()) cv_.wait_for(lk, *rem);
+        else cv_.wait(lk);
+    }
+}
+
+bool Pool::has_room() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return pid_ != current_pid() || open_ < cfg_.max_connections;
+}
+
 Pool::Lease Pool::lease(bool fresh, const Deadline &cap) {
     std::unique_lock<std::mutex> lk(mu_);
     if (pid_ != current_pid()) forget_after_fork();  // no system call: the pid is kept by an atfork handler

@@ -49,6 +49,11 @@ public:
     Lease lease(bool fresh = false, const Deadline &cap = Deadline::never());
     // An idle connection that is alive, or nothing: never connects, never waits.
     std::optional<Lease> lease_idle();
+    // Room for another connection (fewer than max_connections open): a hint, for the moment it is asked.
+    bool has_room();
+    // An idle connection, waiting (until `until`, then PoolBusy) while all are on loan; nothing as soon as there is
+    // room for a new one, which it does not open.
+    std::optional<Lease> wait_idle(const Deadline &until);
 
     const ClientConfig &config() const noexcept { return cfg_; }
 

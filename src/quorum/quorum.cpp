@@ -155,6 +155,51 @@ struct Quorum::Master {
 
 const ClientConfig &Quorum::master(size_t i) const noexcept { return masters_[i]->cfg; }
 
+void Quorum::take_in_order(const std::vector<bool> &asked, const Deadline &until,
+                           std::vector<std::optional<Pool::Lease>> &leases, Round &r) {
+    // Threads that each hold some masters' connections while waiting for the others' would wait for each other
+    // until their deadlines: everything held is let go, and the connections are taken again in the masters' order,
+    // waiting for each (as every thread here does, so none waits for one held by a thread waiting for its own).
+    for (std::optional<Pool::Lease> &l : leases) l.reset();
+    for (size_t i = 0; i < size(); ++i) {
+        if (!asked[i]) continue;
+        Master &m = *masters_[i];
+        {
+            std::lock_guard<std::mutex> lk(shared_->mu);
+            if (m.down) {
+                r.codes[i] = static_cast<int>(m.down->code);
+                r.why[i] = m.down->what + " (not asked: unreachable; reconnecting in the background)";
+                m.connect_locked(masters_[i]);
+                continue;
+            }
+        }
+        try {
+            for (;;) {
+                if (std::optional<Pool::Lease> l = m.pool.wait_idle(until)) {
+                    leases[i].emplace(std::move(*l));
+                    break;
+                }
+                // Room for a new connection: the master's thread opens it (a connect needs no connection another
+                // thread holds, so waiting for it here cannot wait for a thread that waits for us).
+                std::unique_lock<std::mutex> lk(shared_->mu);
+                const uint64_t seen = m.connected;
+                m.connect_locked(masters_[i]);
+                auto moved = [&] { return m.connected != seen || m.down || m.busy; };
+                if (std::optional<Millis> left = until.remaining()) shared_->cv.wait_for(lk, *left, moved);
+                else shared_->cv.wait(lk, moved);
+                if (m.down || !moved()) {
+                    r.codes[i] = static_cast<int>(m.down ? m.down->code : Errc::timed_out);
+                    r.why[i] = m.down ? m.down->what : "not connected in time (connecting in the background)";
+                    break;
+                }
+            }
+        } catch (const Error &e) {
+            r.codes[i] = static_cast<int>(e.code());
+            r.why[i] = e.what();
+        }
+    }
+}
+
 void Quorum::connect(const std::vector<bool> &asked, const Deadline &until, std::vector<std::optional<Pool::Lease>> &leases,
                      Round &r) {
     const size_t n = size();
@@ -170,9 +215,14 @@ void Quorum::connect(const std::vector<bool> &asked, const Deadline &until, std:
         }
     }
     if (pending.empty()) return;
+    if (std::any_of(pending.begin(), pending.end(), [&](size_t i) { return !masters_[i]->pool.has_room(); })) {
+        take_in_order(asked, until, leases, r);
+        return;
+    }
     std::vector<uint64_t> seen(n);
     std::vector<bool> fresh(n, false);  // the thread has connected since we asked: take it from the pool
     std::vector<bool> again(n, false);  // ... and someone else took it: ask for another
+    bool saturated = false;             // a pool is full: take_in_order instead
     const auto t0 = Clock::now();
     std::optional<Clock::time_point> grace_end;  // once a majority is connected: a little longer for the rest
     std::unique_lock<std::mutex> lk(shared_->mu);
@@ -192,9 +242,8 @@ void Quorum::connect(const std::vector<bool> &asked, const Deadline &until, std:
                 r.why[*it] = m.down->what + " (not asked: unreachable; reconnecting in the background)";
                 it = pending.erase(it);
             } else if (m.busy) {
-                r.codes[*it] = static_cast<int>(m.busy->code);
-                r.why[*it] = m.busy->what;
-                it = pending.erase(it);
+                saturated = true;  // its pool is full: every thread waits its turn, in order
+                ++it;
             } else {
                 ++it;
             }
@@ -211,9 +260,14 @@ void Quorum::connect(const std::vector<bool> &asked, const Deadline &until, std:
                 ++ready;
                 it = pending.erase(it);
             } else {
-                again[*it] = true;  // another thread took it first: one more
+                again[*it] = true;  // another thread took it first: one more (unless the pool is full)
+                saturated = saturated || !masters_[*it]->pool.has_room();
                 ++it;
             }
+        }
+        if (saturated) {
+            take_in_order(asked, until, leases, r);
+            return;
         }
         lk.lock();
         for (size_t i : pending)

@@ -92,6 +92,9 @@ private:
     // `until`. Masters without one get their reason in `r`.
     void connect(const std::vector<bool> &asked, const Deadline &until,
                  std::vector<std::optional<Pool::Lease>> &leases, Round &r);
+    // When a pool is full (as many threads as connections): all connections again, one master after another.
+    void take_in_order(const std::vector<bool> &asked, const Deadline &until,
+                       std::vector<std::optional<Pool::Lease>> &leases, Round &r);
     std::shared_ptr<Shared> shared_;
     std::vector<std::shared_ptr<Master>> masters_;  // shared with their connecting threads
     std::optional<Millis> timeout_;  // one wait for all: the longest of the masters' command timeouts
