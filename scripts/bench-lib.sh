@@ -1,12 +1,22 @@
 # Sourced by scripts/bench-*.sh (from the checkout's top): building the benchmark programs, free ports and
 # throwaway redis-servers, each script's own servers in its own temp dir.
 
+# bench_args [PAIRS] [ROUNDS]: the usual arguments, with their defaults (20000 pairs, 5 rounds).
+bench_args() {
+  pairs=${1:-20000}
+  rounds=${2:-5}
+}
+
 # bench_build TARGET...: the dependencies, then these targets in build-bench (RelWithDebInfo: symbols for profilers).
 bench_build() {
   sh scripts/deps.sh
   cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build-bench --target "$@" >/dev/null
 }
+
+# wall LINE: the wall_us figure of a benchmark program's output line; ratio A B: A/B as "1.23x".
+wall() { x=${1#*wall_us=}; echo "${x%% *}"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; }
 
 free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

@@ -4,9 +4,8 @@
 # a temp dir on free ports, removed at exit. Usage: scripts/bench-redlock.sh [pairs] [rounds]
 set -eu
 cd "$(dirname "$0")/.."
-pairs=${1:-20000}
-rounds=${2:-5}
 . scripts/bench-lib.sh
+bench_args "$@"
 bench_build redlock_pairs
 (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)  # node-redlock and ioredis
 tmp=$(mktemp -d /tmp/redlock-bench-quorum-XXXXXX)
@@ -19,13 +18,12 @@ for i in 1 2 3 4 5; do
 done
 first=${ports# }; first=${first%% *}
 b=build-bench/bench/redlock_pairs
-w() { x=${1#*wall_us=}; echo "${x%% *}"; }
 echo "| round | one master (redis://) | five masters (quorum) | ratio | node-redlock, five masters | ratio to ours |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for r in $(seq "$rounds"); do
-  one=$(w "$($b "$first" "$pairs")")
-  five=$(w "$(REDLOCK_BENCH_URLS="${urls# }" $b 0 "$pairs")")
-  node=$(w "$(node bench/node_redlock_pairs.js "$((pairs / 4))" $ports)")
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$r" "$one" "$five" "$(awk -v a="$five" -v b="$one" 'BEGIN{printf "%.2fx", a/b}')" \
-    "$node" "$(awk -v a="$node" -v b="$five" 'BEGIN{printf "%.2fx", a/b}')"
+  one=$(wall "$($b "$first" "$pairs")")
+  five=$(wall "$(REDLOCK_BENCH_URLS="${urls# }" $b 0 "$pairs")")
+  node=$(wall "$(node bench/node_redlock_pairs.js "$((pairs / 4))" $ports)")
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$r" "$one" "$five" "$(ratio "$five" "$one")" \
+    "$node" "$(ratio "$node" "$five")"
 done

@@ -4,9 +4,8 @@
 # Certificates are made in a temp dir with the openssl command. Usage: scripts/bench-tls.sh [pairs] [rounds]
 set -eu
 cd "$(dirname "$0")/.."
-pairs=${1:-20000}
-rounds=${2:-5}
 . scripts/bench-lib.sh
+bench_args "$@"
 bench_build redlock_pairs
 tmp=$(mktemp -d /tmp/redlock-bench-tls-XXXXXX)
 trap 'kill $(cat "$tmp/redis.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -30,8 +29,8 @@ for r in $(seq "$rounds"); do
   t=$(REDLOCK_BENCH_URL="rediss://127.0.0.1:$tport?tls_ca_file=$tmp/ca.crt" $b "$tport" "$pairs")
   pw=${p#*wall_us=}; pw=${pw%% *}; pc=${p#*cpu_us=}
   tw=${t#*wall_us=}; tw=${tw%% *}; tc=${t#*cpu_us=}
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$r" "$pw" "$tw" "$(awk -v a="$tw" -v b="$pw" 'BEGIN{printf "%.2fx", a/b}')" \
-    "$pc" "$tc" "$(awk -v a="$tc" -v b="$pc" 'BEGIN{printf "%.2fx", a/b}')"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$r" "$pw" "$tw" "$(ratio "$tw" "$pw")" \
+    "$pc" "$tc" "$(ratio "$tc" "$pc")"
 done
 echo
 echo "redis-benchmark, one connection, SET (µs per request; a pair is two requests):"

@@ -4,9 +4,8 @@
 # interleaved per round. Servers in a temp dir on free ports, removed at exit. Usage: scripts/bench-topology.sh [pairs] [rounds]
 set -eu
 cd "$(dirname "$0")/.."
-pairs=${1:-20000}
-rounds=${2:-5}
 . scripts/bench-lib.sh
+bench_args "$@"
 bench_build redlock_pairs
 tmp=$(mktemp -d /tmp/redlock-bench-topology-XXXXXX)
 trap 'stop_servers "$tmp"' EXIT
@@ -27,14 +26,13 @@ for p in $c1 $c2 $c3; do
   case $(redis-cli -p "$p" exists anchor:libredlock 2>&1) in *MOVED*) ;; *) owner=$p ;; esac
 done
 b=build-bench/bench/redlock_pairs
-w() { x=${1#*wall_us=}; echo "${x%% *}"; }
 echo "| round | redis:// to the master | redis+sentinel:// | ratio | redis:// to the key's node | redis+cluster:// | ratio |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 for r in $(seq "$rounds"); do
-  d=$(w "$($b "$m" "$pairs")")
-  t=$(w "$(REDLOCK_BENCH_URL="redis+sentinel://127.0.0.1:$s/bench" $b 0 "$pairs")")
-  e=$(w "$($b "$owner" "$pairs")")
-  k=$(w "$(REDLOCK_BENCH_URL="redis+cluster://127.0.0.1:$c1" $b 0 "$pairs")")
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$r" "$d" "$t" "$(awk -v a="$t" -v b="$d" 'BEGIN{printf "%.2fx", a/b}')" \
-    "$e" "$k" "$(awk -v a="$k" -v b="$e" 'BEGIN{printf "%.2fx", a/b}')"
+  d=$(wall "$($b "$m" "$pairs")")
+  t=$(wall "$(REDLOCK_BENCH_URL="redis+sentinel://127.0.0.1:$s/bench" $b 0 "$pairs")")
+  e=$(wall "$($b "$owner" "$pairs")")
+  k=$(wall "$(REDLOCK_BENCH_URL="redis+cluster://127.0.0.1:$c1" $b 0 "$pairs")")
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$r" "$d" "$t" "$(ratio "$t" "$d")" \
+    "$e" "$k" "$(ratio "$k" "$e")"
 done
