@@ -830,3 +830,25 @@ TEST_CASE("quorum: more threads than connections take turns instead of holding e
     CHECK(failed.load() == 0);
     CHECK(ok.load() == 200);
 }
+
+TEST_CASE("an extend of unknown outcome caps the validity for the rest of the hold", "[quorum]") {
+    // It may land later still, after a later extend that succeeds on another connection (an outside attack held it
+    // in the network): the validity never again counts past what it could have set.
+    RedisServer s;
+    FaultProxy p(s.port());
+    for (bool quorum : {false, true}) {
+        INFO((quorum ? "quorum" : "single server"));
+        Client c = quorum ? quorum_client({p.url()}, 300) : [&] {
+            auto o = client_options(500, 300);
+            return make_client(p.url(), &o);
+        }();
+        Lock l = make_lock(c.get(), quorum ? "cap:q" : "cap:s", lock_options(10000), REDLOCK_SHARED);
+        REQUIRE(redlock_lock_acquire(l.get()) == REDLOCK_OK);
+        p.add({quorum ? "EVAL" : "EVALSHA", FaultProxy::Fault::swallow_reply, 0, 1});  // it runs; no reply
+        CHECK(redlock_lock_extend(l.get(), 2000, 1) == REDLOCK_ETIMEDOUT);  // (2 s: longer than its 300 ms wait)
+        REQUIRE(redlock_lock_extend(l.get(), 60000, 1) == REDLOCK_OK);
+        CHECK(validity_of(l.get()) <= 2000);
+        CHECK(p.idle());
+        REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
+    }
+}

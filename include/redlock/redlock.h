@@ -465,8 +465,9 @@ REDLOCK_API int redlock_lock_token(redlock_lock *lock, char *buf, size_t buflen,
  * How long this owner can still rely on the lock, in ms: the TTL minus the time since the acquire (or the last
  * extend, reacquire or renewal that got through) was sent, minus the clock drift allowance (TTL/100 + 2 ms), never
  * below 0; it decreases on the monotonic clock. With auto_renew, each renewal sets the TTL back to the lock's, so an
- * extend counts for no more than the renewals give. The same rule on every client; on a quorum client it is
- * Redlock's validity time. Work that must finish under the lock should check it (and a fencing token, where one exists).
+ * extend counts for no more than the renewals give. After an extend or reacquire whose outcome is unknown, the
+ * validity never again counts past what that one could have set (it may land later), for the rest of the hold.
+ * The same rule on every client; on a quorum client it is Redlock's validity time. Work that must finish under the lock should check it (and a fencing token, where one exists).
  *
  * @param ms_left receives the time left (0: expired, lost, or kept after an acquire whose outcome is unknown).
  * @return REDLOCK_OK; REDLOCK_ENOTHELD (this owner holds no token); REDLOCK_ENOTTL (a lock with no timeout);

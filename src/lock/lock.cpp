@@ -408,10 +408,16 @@ void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms
     };
     // Failed, the command may still have run (late, on a master not waited for; or a reply lost): a TTL it set can
     // be shorter than what there was, so the validity counts on the shorter. Not held any more: nothing to count on.
+    // And for the rest of the hold: it may land later still, after a later change that succeeds on another
+    // connection (a cap, which nothing after lifts).
     auto failed_validity = [&](const Error &e, Clock::time_point sent) {
         const Clock::time_point was = held->valid_until;
-        if (e.code() == Errc::not_owned) tokens_->set_valid_until(held->serial, std::min(was, sent), sent);
-        else if (ttl) tokens_->set_valid_until(held->serial, std::min(was, sent + *ttl - drift_for(*ttl)), sent);
+        if (e.code() == Errc::not_owned) {
+            tokens_->set_valid_until(held->serial, std::min(was, sent), sent, sent);
+        } else if (ttl) {
+            const Clock::time_point shortest = sent + *ttl - drift_for(*ttl);
+            tokens_->set_valid_until(held->serial, std::min(was, shortest), sent, shortest);
+        }
     };
     const auto sent = Clock::now();
     try {
@@ -482,6 +488,7 @@ Millis Lock::validity() const {
         const Clock::time_point by_renewal = *renewed + *opts_.ttl - drift_for(*opts_.ttl);
         until = *renewed >= held->valid_from ? by_renewal : std::min(until, by_renewal);
     }
+    until = std::min(until, held->cap);
     const auto now = Clock::now();
     return until <= now ? Millis(0) : std::chrono::duration_cast<Millis>(until - now);
 }

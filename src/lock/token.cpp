@@ -77,11 +77,13 @@ void SharedTokenStore::clear_if(uint64_t serial) {
     }
 }
 
-void SharedTokenStore::set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from) {
+void SharedTokenStore::set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from,
+                                       Clock::time_point cap) {
     std::lock_guard<std::mutex> lk(mu_);
     if (held_ && held_->serial == serial) {
         held_->valid_until = until;
         held_->valid_from = from;
+        held_->cap = std::min(held_->cap, cap);
     }
 }
 
@@ -150,12 +152,14 @@ void ThreadLocalTokenStore::clear_if(uint64_t serial) {
     }
 }
 
-void ThreadLocalTokenStore::set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from) {
+void ThreadLocalTokenStore::set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from,
+                                            Clock::time_point cap) {
     auto &m = thread_slots().by_store;
     auto it = m.find(id_);
     if (it != m.end() && it->second.serial == serial) {
         it->second.valid_until = until;
         it->second.valid_from = from;
+        it->second.cap = std::min(it->second.cap, cap);
     }
 }
 

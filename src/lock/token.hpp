@@ -40,6 +40,9 @@ struct Held {
     // Until when the owner can rely on it without renewals: acquire (or extend) sent + TTL − drift; max: no TTL.
     Clock::time_point valid_until = Clock::time_point::max();
     Clock::time_point valid_from{};  // when the command that set valid_until was sent
+    // No validity past this for the rest of the hold: a TTL change whose outcome was unknown (it may still land,
+    // shortening the TTL, even after later changes that succeeded on other connections).
+    Clock::time_point cap = Clock::time_point::max();
 };
 
 // The token slot(s) of one lock handle.
@@ -63,8 +66,10 @@ public:
     virtual std::optional<std::string> take_uncertain() = 0;
     // Clears what was stored as `serial`, if it is still there: never a token stored since, even an equal one.
     virtual void clear_if(uint64_t serial) = 0;
-    // A new validity for what was stored as `serial` (after an extend sent at `from`), if it is still there.
-    virtual void set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from) = 0;
+    // A new validity for what was stored as `serial` (after an extend sent at `from`), if it is still there; `cap`
+    // lowers its cap (never raises it).
+    virtual void set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from,
+                                 Clock::time_point cap = Clock::time_point::max()) = 0;
 
 protected:
     static uint64_t next_serial() noexcept;
@@ -78,7 +83,8 @@ public:
     void keep_uncertain(std::string token) override;
     std::optional<std::string> take_uncertain() override;
     void clear_if(uint64_t serial) override;
-    void set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from) override;
+    void set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from,
+                         Clock::time_point cap) override;
 
 private:
     mutable std::mutex mu_;
@@ -97,7 +103,8 @@ public:
     void keep_uncertain(std::string token) override;
     std::optional<std::string> take_uncertain() override;
     void clear_if(uint64_t serial) override;
-    void set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from) override;
+    void set_valid_until(uint64_t serial, Clock::time_point until, Clock::time_point from,
+                         Clock::time_point cap) override;
 
     // Slots alive in all threads of the process (for tests and leak checks).
     static size_t live_slots() noexcept;

@@ -208,8 +208,9 @@ auto Connection::exchange(const Deadline &, F &&io) -> decltype(io()) {
 
 void Connection::post(Argv argv, const Deadline &deadline) {
     out_.clear();
-    if (owed_ > 0) {  // a new fence each time: an older one still to come is as stale as the rest
+    if (owes()) {  // a new fence each time: an older one, and all given up on before it, are stale
         fence_ = "redlock-fence-" + std::to_string(++fences_);
+        owed_ = 0;
         encode_command(out_, {"PING", fence_});
     }
     encode_command(out_, argv);
@@ -232,12 +233,16 @@ bool Connection::take_pushed(Reply &out) {
                 if (n == 0) return false;
                 reader_.commit(n);
             }
-            if (owed_ == 0) return true;
-            // Owing: stale until the fence comes back (and then the next reply is the command's).
-            if (!fence_.empty() && out.type == Reply::Type::string && out.str == fence_) {
-                fence_.clear();
-                owed_ = 0;
+            if (!fence_.empty()) {  // stale until the fence comes back
+                if (out.type == Reply::Type::string && out.str == fence_) fence_.clear();
+                continue;
             }
+            if (owed_ > 0) {  // given up on after the fence (or, with none, before anything else was sent)
+                --owed_;
+                continue;
+            }
+            owing_ = 0;  // in step again
+            return true;
         }
     } catch (const ProtocolError &e) {
         broken_ = true;
@@ -250,18 +255,19 @@ bool Connection::take_pushed(Reply &out) {
 
 void Connection::owe_reply() noexcept {
     constexpr unsigned kMaxOwed = 8;  // a server that stopped answering: no point queueing behind it for ever
-    if (++owed_ > kMaxOwed) abandon();
+    ++owed_;
+    if (++owing_ > kMaxOwed) abandon();
 }
 
 bool Connection::looks_dead() noexcept {
-    if (owed_ > 0) {
+    if (owes()) {
         try {
-            Reply stale;
-            (void)take_pushed(stale);  // owing, everything that has come is stale: taken and dropped
+            Reply unasked;
+            if (take_pushed(unasked)) return true;  // the owed replies (skipped), then one more: out of step
         } catch (...) {
-            return true;
+            return true;  // (a closed connection too)
         }
-        return broken_;  // (a closed connection shows as an error above)
+        if (owes()) return broken_;  // still owing: what comes next is skipped anyway
     }
     return reader_.buffered() > 0 || transport_->looks_dead();
 }

@@ -54,7 +54,7 @@ public:
     // skipped, so even a server that answers twice cannot slip a stale reply in as the next answer. Beyond a few
     // owed replies the connection is abandoned.
     void owe_reply() noexcept;
-    bool owes() const noexcept { return owed_ > 0; }
+    bool owes() const noexcept { return owed_ > 0 || !fence_.empty(); }
     int poll_fd() const noexcept { return transport_->poll_fd(); }
     void set_reply_limits(const ReplyLimits &limits) noexcept { reader_.set_limits(limits); }
     const ReplyLimits &reply_limits() const noexcept { return reader_.limits(); }
@@ -92,9 +92,10 @@ private:
     bool broken_ = false;
     // Owed replies (owe_reply): until the next command's fence (PING with a payload of its own) comes back, every
     // reply is stale and skipped, however many a server sends.
-    unsigned owed_ = 0;       // replies given up on since the last fence came back
-    std::string fence_;       // the payload awaited, once a command has been sent behind owed replies
-    uint64_t fences_ = 0;     // payloads used on this connection: each is unique
+    unsigned owed_ = 0;        // replies given up on after the fence awaited (or, with none, not yet skipped)
+    unsigned owing_ = 0;       // replies given up on since the connection was last in step (for the limit)
+    std::string fence_;        // the payload awaited, once a command has been sent behind owed replies
+    uint64_t fences_ = 0;      // payloads used on this connection: each is unique
 };
 
 // A transport failure after a command may have reached the server: whether it ran is unknown.

@@ -185,8 +185,10 @@ void Quorum::take_in_order(const std::vector<bool> &asked, const Deadline &until
                 const uint64_t seen = m.connected;
                 m.connect_locked(masters_[i]);
                 auto moved = [&] { return m.connected != seen || m.down || m.busy; };
-                if (std::optional<Millis> left = until.remaining()) shared_->cv.wait_for(lk, *left, moved);
-                else shared_->cv.wait(lk, moved);
+                // Not longer than a connect (1 s without a connect timeout): the other masters' connections are
+                // held meanwhile, and other threads may be waiting for them.
+                const Deadline bound = until.earlier(Deadline::after(m.cfg.connect_timeout.value_or(Millis(1000))));
+                shared_->cv.wait_for(lk, bound.remaining().value_or(Millis(1000)), moved);
                 if (m.down || !moved()) {
                     r.codes[i] = static_cast<int>(m.down ? m.down->code : Errc::timed_out);
                     r.why[i] = m.down ? m.down->what : "not connected in time (connecting in the background)";

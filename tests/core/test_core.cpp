@@ -16,6 +16,7 @@
 #include "topology/cluster.hpp"
 #include "quorum/fanout.hpp"
 #include "base/fork_safety.hpp"
+#include "../support/fault_proxy.hpp"
 #include "../support/redis_server.hpp"
 
 using namespace redlock::core;
@@ -516,6 +517,17 @@ TEST_CASE("fan-out: one command to five servers at once, decided at the fastest 
         CHECK(oks(run.f.replies) == 2);
         CHECK(run.took >= Millis(290));
         CHECK(run.took < Millis(900));
+    }
+    SECTION("a command given up on behind a fence is still owed after the fence comes back") {
+        testing::FaultProxy proxy(servers[0]->port());
+        Connection c(parse_url(proxy.url()), current_pid());
+        proxy.add({"GET", testing::FaultProxy::Fault::delay_reply, 300, 1});
+        proxy.add({"SET", testing::FaultProxy::Fault::delay_reply, 800, 1});
+        (void)fan_out({&c}, {"GET", "fan:x"}, expect::string_or_nil, Deadline::after(Millis(50)), nullptr);  // owed
+        (void)fan_out({&c}, {"SET", "fan:f", "v1"}, expect::ok_or_nil, Deadline::after(Millis(50)), nullptr);
+        std::this_thread::sleep_for(Millis(500));  // the GET's reply and the fence's echo are here, not the SET's
+        CHECK_FALSE(c.looks_dead());
+        CHECK(get_on(&c, "fan:f") == "v1");  // never the SET's late +OK
     }
     SECTION("a connection that keeps owing replies is given up after a few") {
         auto conns = connect();
