@@ -7,6 +7,17 @@ bench_args() {
   rounds=${2:-5}
 }
 
+# bench_init NAME [PAIRS] [ROUNDS]: the arguments, redlock_pairs built, and $tmp: a temp dir for this script's
+# servers, which stop (and it goes) at exit.
+bench_init() {
+  name=$1
+  shift
+  bench_args "$@"
+  bench_build redlock_pairs
+  tmp=$(mktemp -d "/tmp/redlock-bench-$name-XXXXXX")
+  trap 'stop_servers "$tmp"' EXIT
+}
+
 # bench_build TARGET...: the dependencies, then these targets in build-bench (RelWithDebInfo: symbols for profilers).
 bench_build() {
   sh scripts/deps.sh

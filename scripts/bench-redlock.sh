@@ -5,11 +5,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
-bench_args "$@"
-bench_build redlock_pairs
+bench_init quorum "$@"
 (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)  # node-redlock and ioredis
-tmp=$(mktemp -d /tmp/redlock-bench-quorum-XXXXXX)
-trap 'stop_servers "$tmp"' EXIT
 ports= urls=
 for i in 1 2 3 4 5; do
   p=$(free_port)

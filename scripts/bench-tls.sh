@@ -5,10 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
-bench_args "$@"
-bench_build redlock_pairs
-tmp=$(mktemp -d /tmp/redlock-bench-tls-XXXXXX)
-trap 'kill $(cat "$tmp/redis.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+bench_init tls "$@"
 ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
 printf 'subjectAltName=IP:127.0.0.1\n' >"$tmp/ext"
 openssl req -x509 $ec -keyout "$tmp/ca.key" -out "$tmp/ca.crt" -days 2 -subj /CN=ca 2>/dev/null
@@ -17,10 +14,8 @@ openssl x509 -req -in "$tmp/s.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -CAcre
   -extfile "$tmp/ext" 2>/dev/null
 port=$(free_port)
 tport=$(free_port)
-redis-server --port "$port" --tls-port "$tport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
-  --tls-cert-file "$tmp/s.crt" --tls-key-file "$tmp/s.key" --tls-ca-cert-file "$tmp/ca.crt" --tls-auth-clients no \
-  --daemonize yes --pidfile "$tmp/redis.pid" --logfile "$tmp/redis.log"
-for i in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+start_server "$tmp" redis "$port" --tls-port "$tport" --tls-cert-file "$tmp/s.crt" --tls-key-file "$tmp/s.key" \
+  --tls-ca-cert-file "$tmp/ca.crt" --tls-auth-clients no
 b=build-bench/bench/redlock_pairs
 echo "| round | redis:// wall µs | rediss:// wall µs | ratio | redis:// CPU µs | rediss:// CPU µs | ratio |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"

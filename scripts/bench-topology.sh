@@ -5,10 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
-bench_args "$@"
-bench_build redlock_pairs
-tmp=$(mktemp -d /tmp/redlock-bench-topology-XXXXXX)
-trap 'stop_servers "$tmp"' EXIT
+bench_init topology "$@"
 m=$(free_port); s=$(free_port)
 start_server "$tmp" master "$m"
 printf 'sentinel monitor bench 127.0.0.1 %s 1\n' "$m" >"$tmp/sentinel.conf"

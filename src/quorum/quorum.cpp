@@ -346,16 +346,14 @@ Quorum::Round Quorum::run(Argv argv, unsigned accept, const Deadline &until, Wai
     r.why.assign(n, std::string());
     std::vector<std::optional<Pool::Lease>> leases(n);
     std::vector<Connection *> conns(n, nullptr);
-    std::vector<bool> dead(n, false);  // known before anything is sent: counted against the quorum from the start
-    std::vector<bool> asked(n, true);
-    if (!only.empty()) asked = only;
+    const std::vector<bool> asked = only.empty() ? std::vector<bool>(n, true) : only;
     connect(asked, until, leases, r);
+    // Asked but without a connection: counted against the quorum from the start.
+    size_t dead_count = 0;
     for (size_t i = 0; i < n; ++i) {
-        if (!asked[i]) continue;
         if (leases[i]) conns[i] = &**leases[i];
-        else dead[i] = true;
+        else if (asked[i]) ++dead_count;
     }
-    const size_t dead_count = static_cast<size_t>(std::count(dead.begin(), dead.end(), true));
     Decided decided;
     if (wait == Wait::awaited)
         decided = [&](const std::vector<std::optional<Reply>> &replies) {
@@ -375,8 +373,8 @@ Quorum::Round Quorum::run(Argv argv, unsigned accept, const Deadline &until, Wai
         };
     FanOut f = fan_out(conns, argv, accept, until, decided);
     for (size_t i = 0; i < n; ++i) {
-        if (!only.empty() && !only[i]) continue;
-        if (dead[i]) {
+        if (!asked[i]) continue;
+        if (!conns[i]) {  // its reason is in r (connect)
             ++r.failed;
             continue;
         }
@@ -481,13 +479,11 @@ bool Quorum::acquire(std::string_view name, const std::string &token, Millis ttl
         responsive[i] = r.votes[i] == Vote::yes;
         any = any || maybe[i];
     }
-    const std::vector<int> outcomes = last_outcomes();
     if (any) {
         const std::string_view rel[] = {"EVAL", kReleaseScript.source, "1", name, token};  // (EVAL: see run_script)
-        // The clean-up's own outcome changes nothing for the caller; what it reports is the acquire's.
+        // The clean-up's own outcome changes nothing for the caller (nor the outcomes recorded: only record() does).
         (void)run(Argv(rel, std::size(rel)), expect::integer, command_deadline(), Wait::awaited,
                   [](const Reply &) { return Vote::yes; }, maybe, responsive);
-        t_outcomes = outcomes;
     }
     if (r.failed - r.not_waited > size() - majority())
         throw Error(main_failure(r.codes), fmt::format("acquire of '{}' over a quorum: {}", shown(name),
