@@ -199,8 +199,7 @@ std::vector<std::pair<Watchdog::Outcome, int>> Watchdog::renew_batch(const std::
     if (Quorum *q = client_.quorum()) {  // each renewal needs a majority of its own: one fan-out per lock
         for (size_t i = 0; i < jobs.size(); ++i) {
             try {
-                Clock::time_point sent;
-                q->ttl_script(kReacquireScript, jobs[i].name, jobs[i].token, {jobs[i].ttl_ms}, "renew", cap, sent);
+                q->ttl_script(kReacquireScript, jobs[i].name, jobs[i].token, jobs[i].ttl_ms, {}, "renew", cap);
                 out[i] = {Outcome::renewed, 0};
             } catch (const Error &e) {
                 out[i] = {e.code() == Errc::not_owned ? Outcome::gone : Outcome::failed, static_cast<int>(e.code())};

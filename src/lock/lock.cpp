@@ -422,11 +422,8 @@ void Lock::run_ttl_script(const Script &s, const char *verb, std::string_view ms
     const auto sent = Clock::now();
     try {
         if (Quorum *q = client_->quorum()) {
-            Clock::time_point quorum_sent;
-            std::vector<std::string_view> args{ms};
-            if (!mode.empty()) args.push_back(mode);
-            q->ttl_script(s, name_, *token, args, verb, Deadline::never(), quorum_sent);
-            new_validity(quorum_sent);
+            q->ttl_script(s, name_, *token, ms, mode, verb, Deadline::never());
+            new_validity(sent);
             return;
         }
         Reply r;

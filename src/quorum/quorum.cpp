@@ -406,7 +406,7 @@ Quorum::Round Quorum::run(Argv argv, unsigned accept, const Deadline &until, Wai
     return r;
 }
 
-Quorum::Round Quorum::run_script(const Script &s, std::string_view name, const std::vector<std::string_view> &args,
+Quorum::Round Quorum::run_script(const Script &s, std::string_view name, ArgList args,
                                  const Deadline &until, Wait wait, const std::function<Vote(const Reply &)> &vote) {
     // EVAL, not EVALSHA: a master not waited for never shows its NOSCRIPT (after a restart or SCRIPT FLUSH), so
     // the script must not depend on its cache. (Redis hashes the script again for each EVAL: ~1 µs.)
@@ -515,15 +515,13 @@ void Quorum::release(std::string_view name, const std::string &token, std::strin
                             shown(name), message));
 }
 
-bool Quorum::ttl_script(const Script &s, std::string_view name, const std::string &token,
-                        const std::vector<std::string_view> &args, const char *verb, const Deadline &cap,
-                        Clock::time_point &sent) {
-    std::vector<std::string_view> all{token};
-    all.insert(all.end(), args.begin(), args.end());
-    sent = Clock::now();
-    Round r = run_script(s, name, all, command_deadline().earlier(cap), Wait::majority, vote_integer);
+void Quorum::ttl_script(const Script &s, std::string_view name, const std::string &token, std::string_view ms,
+                        std::string_view mode, const char *verb, const Deadline &cap) {
+    const Deadline until = command_deadline().earlier(cap);
+    Round r = mode.empty() ? run_script(s, name, {token, ms}, until, Wait::majority, vote_integer)
+                           : run_script(s, name, {token, ms, mode}, until, Wait::majority, vote_integer);
     record(r, REDLOCK_ENOTOWNED);
-    if (r.yes >= majority()) return true;
+    if (r.yes >= majority()) return;
     const std::string message = summary(r, "had it", "did not hold it");
     if (r.no > size() - majority())
         throw Error(Errc::not_owned, fmt::format("Cannot {} a lock that's no longer owned: {}", verb, message));

@@ -52,11 +52,11 @@ public:
     // the token; Error(connection...) when too few answered to tell (the caller keeps the token, to try again).
     void release(std::string_view name, const std::string &token, std::string_view channel);
 
-    // A TTL script (extend, reacquire: `args` after the token) on every master. true: a majority ran it on our token
-    // (sent at `sent`). Error(not_owned) when a majority no longer holds the token; else Error(failure code).
-    bool ttl_script(const Script &s, std::string_view name, const std::string &token,
-                    const std::vector<std::string_view> &args, const char *verb, const Deadline &cap,
-                    Clock::time_point &sent);
+    // A TTL script (extend, reacquire: `ms`, then `mode` unless empty, after the token) on every master; returns
+    // when a majority ran it on our token. Error(not_owned) when a majority no longer holds the token; else
+    // Error(failure code).
+    void ttl_script(const Script &s, std::string_view name, const std::string &token, std::string_view ms,
+                    std::string_view mode, const char *verb, const Deadline &cap);
 
     // GET on every master: true when a majority hold the key (any value, or `token` when given). Throws Error when
     // too few answer to tell.
@@ -77,7 +77,7 @@ private:
     Round run(Argv argv, unsigned accept, const Deadline &until, Wait wait,
               const std::function<Vote(const Reply &)> &vote, const std::vector<bool> &only = {},
               const std::vector<bool> &awaited = {});
-    Round run_script(const Script &s, std::string_view name, const std::vector<std::string_view> &args,
+    Round run_script(const Script &s, std::string_view name, ArgList args,
                      const Deadline &until, Wait wait, const std::function<Vote(const Reply &)> &vote);
     // Each master's outcome, for last_outcomes(); a "no" is `no_code`.
     void record(const Round &r, int no_code) const;
