@@ -421,4 +421,30 @@ REDLOCK_API int redlock_lock_token(redlock_lock *lock, char *buf, size_t buflen,
     });
 }
 
+REDLOCK_API int redlock_lock_status(redlock_lock *lock, int64_t *ttl_ms, char *value, size_t value_cap,
+                                    size_t *value_len) noexcept {
+    return guarded([&]() -> int {
+        require(lock != nullptr, "redlock_lock_status: lock is NULL");
+        require(value != nullptr || value_cap == 0, "redlock_lock_status: value is NULL but value_cap is not 0");
+        const redlock::core::KeyStatus k = lock->impl->status();
+        if (ttl_ms) *ttl_ms = k.pttl;
+        if (value_len) *value_len = k.length;
+        if (value_cap > 0) {
+            const size_t n = std::min(k.value.size(), value_cap - 1);
+            std::memcpy(value, k.value.data(), n);
+            value[n] = '\0';
+        }
+        return k.held ? 1 : 0;
+    });
+}
+
+REDLOCK_API int redlock_lock_release_token(redlock_lock *lock, const char *token, size_t token_len) noexcept {
+    return guarded([&]() -> int {
+        require(lock != nullptr, "redlock_lock_release_token: lock is NULL");
+        require(token != nullptr, "redlock_lock_release_token: token is NULL");
+        lock->impl->release_token(std::string(token, token_len));
+        return REDLOCK_OK;
+    });
+}
+
 }  // extern "C"

@@ -852,3 +852,46 @@ TEST_CASE("an extend of unknown outcome caps the validity for the rest of the ho
         REQUIRE(redlock_lock_release(l.get()) == REDLOCK_OK);
     }
 }
+
+TEST_CASE("quorum: status is the majority's value and how long a majority keeps it, release_token on all", "[quorum]") {
+    Masters m(5);
+    auto c = quorum_client(m.urls());
+    auto l = make_lock(c.get(), "qs", lock_options(30000));
+    int64_t ttl = 0;
+    size_t len = 99;
+    char v[64];
+    CHECK(redlock_lock_status(l.get(), &ttl, v, sizeof v, &len) == 0);
+    CHECK(ttl == -2);
+    // On 3 of 5 masters, with TTLs 10, 20 and 30 s: a majority holds it until the shortest of the three runs out.
+    for (int i = 0; i < 3; ++i) m[i].admin({"SET", "qs", "tok", "PX", std::to_string(10000 * (i + 1))});
+    m[3].admin({"SET", "qs", "other", "PX", "50000"});
+    REQUIRE(redlock_lock_status(l.get(), &ttl, v, sizeof v, &len) == 1);
+    CHECK(std::string(v) == "tok");
+    CHECK(len == 3);
+    CHECK(ttl > 9000);
+    CHECK(ttl <= 10000);
+    // On 4 of 5 (two TTLs of 40 s): the third longest, 20 s.
+    m[4].admin({"SET", "qs", "tok", "PX", "40000"});
+    REQUIRE(redlock_lock_status(l.get(), &ttl, v, sizeof v, &len) == 1);
+    CHECK(ttl > 19000);
+    CHECK(ttl <= 20000);
+    // Keys on a majority, but no one value on one: held, no value.
+    m[1].admin({"SET", "qs", "third"});
+    m[2].admin({"SET", "qs", "fourth"});
+    REQUIRE(redlock_lock_status(l.get(), &ttl, v, sizeof v, &len) == 1);
+    CHECK(len == 0);
+    CHECK(std::string(v).empty());
+    // A minority of masters down changes nothing; a majority down cannot tell.
+    for (int i = 1; i < 3; ++i) m[i].admin({"SET", "qs", "tok", "PX", "30000"});
+    m[3].kill();
+    REQUIRE(redlock_lock_status(l.get(), &ttl, v, sizeof v, &len) == 1);
+    CHECK(std::string(v) == "tok");
+    CHECK(redlock_lock_release_token(l.get(), "nope", 4) == REDLOCK_ENOTOWNED);
+    CHECK(redlock_lock_release_token(l.get(), "tok", 3) == REDLOCK_OK);
+    CHECK(m.with_key("qs") == 0);
+    CHECK(redlock_lock_status(l.get(), &ttl, v, sizeof v, &len) == 0);
+    m[0].kill();
+    m[1].kill();
+    CHECK(redlock_lock_status(l.get(), &ttl, v, sizeof v, &len) == REDLOCK_ECONN);
+    CHECK_THAT(redlock_last_error(), Contains("status of 'qs' over a quorum"));
+}

@@ -32,7 +32,7 @@ TEST_CASE("our scripts are redis-py's: the server computes the same SHA-1", "[wi
          {&redlock::core::kReleaseScript, &redlock::core::kExtendScript, &redlock::core::kReacquireScript,
           &redlock::core::kReleasePublishScript, &redlock::core::kAcquireOrPttlScript,
           &redlock::core::kFencedAcquireScript, &redlock::core::kFairAcquireScript,
-          &redlock::core::kFairLeaveScript}) {
+          &redlock::core::kFairLeaveScript, &redlock::core::kStatusScript}) {
         auto r = s.admin({"SCRIPT", "LOAD", std::string(sc->source)});
         CHECK(r.str == sc->sha1);
     }

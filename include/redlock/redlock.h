@@ -32,9 +32,9 @@
 
 /* Compile-time version. CMake reads these three lines; keep their form. */
 #define REDLOCK_VERSION_MAJOR 0
-#define REDLOCK_VERSION_MINOR 4
+#define REDLOCK_VERSION_MINOR 5
 #define REDLOCK_VERSION_PATCH 0
-#define REDLOCK_VERSION_STRING "0.4.0"
+#define REDLOCK_VERSION_STRING "0.5.0"
 /** The version as one number: major * 10000 + minor * 100 + patch. */
 #define REDLOCK_VERSION_NUMBER (REDLOCK_VERSION_MAJOR * 10000 + REDLOCK_VERSION_MINOR * 100 + REDLOCK_VERSION_PATCH)
 /** True when the headers are at least version major.minor.patch. */
@@ -474,6 +474,40 @@ REDLOCK_API int redlock_lock_token(redlock_lock *lock, char *buf, size_t buflen,
  *         REDLOCK_EINVAL (NULL arguments).
  */
 REDLOCK_API int redlock_lock_validity(redlock_lock *lock, int64_t *ms_left) REDLOCK_NOEXCEPT;
+
+/* ------------------------------------------------------------------------------------------------------------------ */
+/* For operators: whoever holds the lock (the redlock command's status and release)                                    */
+/* ------------------------------------------------------------------------------------------------------------------ */
+
+/**
+ * The lock's key as it is now, whoever holds it: its TTL and value, read in one step (a script: GET and PTTL). This
+ * owner's token state is not involved. On a quorum client every master is asked and the answer is the majority's:
+ * the value a majority of masters hold, and how long a majority will still hold it.
+ *
+ * @param ttl_ms    if not NULL, receives the ms left, -1 when the key has no TTL, -2 when it is not held.
+ * @param value     if not NULL, receives the value's first min(*value_len, 4096, value_cap - 1) bytes, then a NUL
+ *                  (values are any bytes: a library token is 32 lowercase hex characters, a redis-py token too).
+ * @param value_cap room in `value`, 0 for none.
+ * @param value_len if not NULL, receives the value's whole length (0 when not held; on a quorum client also when the
+ *                  key is held on a majority but no one value is).
+ * @return 1 held, 0 not held; REDLOCK_EINVAL (NULL lock, NULL value with value_cap > 0); REDLOCK_ESERVER (the key
+ *         is not a string: not a lock); connection errors; on a quorum client, an error when too few masters answer
+ *         to tell.
+ */
+REDLOCK_API int redlock_lock_status(redlock_lock *lock, int64_t *ttl_ms, char *value, size_t value_cap,
+                                    size_t *value_len) REDLOCK_NOEXCEPT;
+
+/**
+ * Release the lock for whoever holds `token`: delete the key only if it holds this token (the same compare-and-
+ * delete as a release, waking waiters), as recovery for an owner that can no longer release its own (a crashed
+ * process's token, from redlock_lock_status()). This handle's tokens are not touched.
+ *
+ * @param token     the token, `token_len` bytes (1..REDLOCK_MAX_TOKEN_LEN, any bytes).
+ * @return REDLOCK_OK (deleted); REDLOCK_ENOTOWNED (the key does not hold that token: nothing deleted);
+ *         REDLOCK_EINVAL (NULL arguments, a token of 0 or too many bytes); connection and server errors, as
+ *         redlock_lock_release() (on a quorum client, decided by a majority).
+ */
+REDLOCK_API int redlock_lock_release_token(redlock_lock *lock, const char *token, size_t token_len) REDLOCK_NOEXCEPT;
 
 #ifdef __cplusplus
 }

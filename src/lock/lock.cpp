@@ -21,7 +21,6 @@ namespace redlock::core {
 namespace {
 
 // Lock names can be huge or binary: messages show a bounded, printable prefix.
-std::string shown(std::string_view name) { return printable(name, 64); }
 
 constexpr std::string_view kKeptAfterUnknownSet =
     "the token is kept: call release() to clean up (ENOTOWNED if the SET never landed)";
@@ -468,6 +467,38 @@ bool Lock::owned() {
     if (!token) return false;
     if (Quorum *q = client_->quorum()) return q->majority_holds(name_, &*token);
     return client_->get(name_).holds(*token);
+}
+
+KeyStatus Lock::status() {
+    if (Quorum *q = client_->quorum()) {
+        forget_outcomes();
+        return q->status(name_);
+    }
+    return parse_key_status(client_->script(kStatusScript, {name_}, {},
+                                            type_bit(Reply::Type::array) | type_bit(Reply::Type::nil)),
+                            name_);
+}
+
+void Lock::release_token(const std::string &token) {
+    if (token.empty() || token.size() > kMaxTokenLen)
+        throw Error(Errc::invalid, fmt::format("a token is 1 to {} bytes; this one is {}", kMaxTokenLen, token.size()));
+    const std::string channel = release_channel(client_->config().db, name_);
+    if (Quorum *q = client_->quorum()) {
+        forget_outcomes();
+        q->release(name_, token, channel);
+        return;
+    }
+    Reply r;
+    try {
+        r = client_->script(kReleasePublishScript, {name_}, {token, channel});
+    } catch (const OutcomeUnknown &e) {
+        if (value_after(e, "release", "").holds(token))
+            throw Error(e.code(), fmt::format("release of '{}': {}; the key still holds that token", shown(name_),
+                                              e.what()));
+        return;  // no longer there, whichever way it went
+    }
+    check_script_reply(r, "release", name_);
+    if (r.integer != 1) throw Error(Errc::not_owned, fmt::format("'{}' does not hold that token", shown(name_)));
 }
 
 Millis Lock::validity() const {

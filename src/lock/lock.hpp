@@ -48,6 +48,7 @@ struct AcquireArgs {
 
 enum class TokenScope { per_thread, shared };
 
+
 // REDLOCK_MAX_NAME_LEN and REDLOCK_MAX_TOKEN_LEN (capi/ checks they agree).
 inline constexpr size_t kMaxNameLen = 65536;
 inline constexpr size_t kMaxTokenLen = 4096;
@@ -69,6 +70,12 @@ public:
     void reacquire();
     bool locked();
     bool owned();
+    // The key as it is, whoever holds it (for operators: `redlock status`). Throws Error.
+    KeyStatus status();
+    // Compare-and-delete with a token given by the caller (recovery of a crashed owner's lock), as a release would
+    // with it, waking waiters; this handle's own tokens are not touched. Error(not_owned) when the key does not hold
+    // that token.
+    void release_token(const std::string &token);
     std::optional<std::string> current_token() const { return tokens_->get(); }
     // This owner's fencing token; Error(not_held) without a token, Error(invalid) on a lock without fencing.
     uint64_t fence() const;

@@ -73,6 +73,17 @@ inline constexpr Script kReleasePublishScript{R"(
     )",
                                               "142929e075d0bcde4d83ad997c6a5bc557bb3f0b"};
 
+// What an operator sees (Lock::status): the key's PTTL, the length of its value and its first 4096 bytes (no token is
+// longer), read atomically. KEYS[1] name -> nil (no key) or {pttl, length, prefix}; WRONGTYPE for a key not a string.
+inline constexpr Script kStatusScript{R"(
+        local value = redis.call('get', KEYS[1])
+        if not value then
+            return false
+        end
+        return {redis.call('pttl', KEYS[1]), string.len(value), string.sub(value, 1, 4096)}
+    )",
+                                     "91bbb67bd6437de769e5a6f8f87d9f4dd1c21dd4"};
+
 // A retried acquire: SET NX [PX], and when the lock is busy its PTTL in the same round trip, so a waiter never
 // sleeps past the holder's expiry. KEYS[1] name; ARGV[1] token, ARGV[2] ttl in ms or "" (none) -> OK (status), or
 // the holder's PTTL (-1: no TTL).

@@ -21,6 +21,10 @@ std::string random_token() {
         }
         got += static_cast<size_t>(n);
     }
+    // Shaped as a random UUID (version 4, RFC 4122 variant; 122 random bits), so that `redlock status` can tell it
+    // from redis-py's tokens, which are uuid1().hex (a time and a node).
+    raw[6] = static_cast<unsigned char>((raw[6] & 0x0f) | 0x40);
+    raw[8] = static_cast<unsigned char>((raw[8] & 0x3f) | 0x80);
     static constexpr char hex[] = "0123456789abcdef";
     std::string out(32, '\0');
     for (size_t i = 0; i < sizeof raw; ++i) {

@@ -118,6 +118,21 @@ Reply Client::write(ArgList argv, unsigned accept) {
     });
 }
 
+KeyStatus parse_key_status(const Reply &r, std::string_view name) {
+    KeyStatus s;
+    if (r.is_nil()) return s;
+    if (r.is_error()) throw server_error(r.str, fmt::format("status of '{}'", shown(name)));
+    const auto is = [&](size_t i, Reply::Type t) { return r.elements.size() == 3 && r.elements[i].type == t; };
+    if (r.type != Reply::Type::array || !is(0, Reply::Type::integer) || !is(1, Reply::Type::integer) ||
+        !is(2, Reply::Type::string) || r.elements[1].integer < 0 || r.elements[2].str.size() > 4096)
+        throw Error(Errc::server, fmt::format("status of '{}': an unexpected reply", shown(name)));
+    s.held = true;
+    s.pttl = r.elements[0].integer;
+    s.length = static_cast<size_t>(r.elements[1].integer);
+    s.value = r.elements[2].str;
+    return s;
+}
+
 Reply Client::script(const Script &s, ArgList keys, ArgList args, unsigned accept, const Deadline &cap) {
     constexpr size_t kMaxArgs = 8;
     static constexpr std::string_view kCounts[] = {"0", "1", "2", "3", "4"};

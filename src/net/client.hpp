@@ -24,6 +24,16 @@ struct KeyValue {
     bool holds(std::string_view token) const noexcept { return value && *value == token; }
 };
 
+// A lock key as an operator sees it (Lock::status, Quorum::status).
+struct KeyStatus {
+    bool held = false;   // the key exists (quorum: on a majority of the masters)
+    int64_t pttl = -2;   // ms left; -1: no TTL; -2: not held
+    size_t length = 0;   // the value's length in bytes (quorum: 0 when no one value is on a majority)
+    std::string value;   // its first 4096 bytes (kStatusScript; no token is longer)
+};
+// The status script's reply (kStatusScript) for `name`; throws Error(server) for anything else.
+KeyStatus parse_key_status(const Reply &r, std::string_view name);
+
 class Watchdog;
 class Waiters;
 class Quorum;

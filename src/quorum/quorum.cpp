@@ -29,7 +29,6 @@ namespace {
 
 thread_local std::vector<int> t_outcomes;
 
-std::string shown(std::string_view name) { return printable(name, 64); }
 
 // What identifies a server, whatever the database or credentials: two URLs for one server are one master, counted
 // twice (a majority of two "masters" would then be one server).
@@ -71,6 +70,7 @@ struct Quorum::Round {
     std::vector<std::string> why;   // failed and unknown: the reason
     size_t yes = 0, no = 0, failed = 0;  // failed includes unknown
     size_t not_waited = 0;               // unknown only because the outcome was decided without them
+    std::vector<std::optional<Reply>> replies;  // each master's, where one came
 };
 
 // What the masters' connecting threads share with the calls that wait for them.
@@ -361,15 +361,18 @@ Quorum::Round Quorum::run(Argv argv, unsigned accept, const Deadline &until, Wai
                 if (awaited[i] && conns[i] && !replies[i]) return false;
             return true;
         };
-    else if (wait == Wait::majority)
+    else if (wait == Wait::majority || wait == Wait::verdict)
         decided = [&](const std::vector<std::optional<Reply>> &replies) {
-            size_t yes = 0, other = dead_count;
+            size_t yes = 0, no = 0, failed = dead_count;
             for (const std::optional<Reply> &reply : replies) {
                 if (!reply) continue;
-                if (vote(*reply) == Vote::yes) ++yes;
-                else ++other;
+                const Vote v = vote(*reply);
+                if (v == Vote::yes) ++yes;
+                else if (v == Vote::no) ++no;
+                else ++failed;
             }
-            return yes >= need || other > n - need;
+            if (wait == Wait::majority) return yes >= need || no + failed > n - need;
+            return yes >= need || no >= need || (no + failed > n - need && yes + failed > n - need);
         };
     FanOut f = fan_out(conns, argv, accept, until, decided);
     for (size_t i = 0; i < n; ++i) {
@@ -403,11 +406,13 @@ Quorum::Round Quorum::run(Argv argv, unsigned accept, const Deadline &until, Wai
                                       : "no reply yet when the majority had decided (not waited for)";
         }
     }
+    r.replies = std::move(f.replies);
     return r;
 }
 
 Quorum::Round Quorum::run_script(const Script &s, std::string_view name, ArgList args,
-                                 const Deadline &until, Wait wait, const std::function<Vote(const Reply &)> &vote) {
+                                 const Deadline &until, Wait wait, const std::function<Vote(const Reply &)> &vote,
+                                 unsigned accept) {
     // EVAL, not EVALSHA: a master not waited for never shows its NOSCRIPT (after a restart or SCRIPT FLUSH), so
     // the script must not depend on its cache. (Redis hashes the script again for each EVAL: ~1 µs.)
     std::array<std::string_view, 8> argv{"EVAL", s.source, "1", name};
@@ -416,7 +421,7 @@ Quorum::Round Quorum::run_script(const Script &s, std::string_view name, ArgList
         if (n == argv.size()) throw Error(Errc::internal, "too many script arguments");
         argv[n++] = a;
     }
-    return run(Argv(argv.data(), n), expect::integer, until, wait, vote);
+    return run(Argv(argv.data(), n), accept, until, wait, vote);
 }
 
 void Quorum::record(const Round &r, int no_code) const {
@@ -501,7 +506,7 @@ Quorum::Vote vote_integer(const Reply &x) {
 void Quorum::release(std::string_view name, const std::string &token, std::string_view channel) {
     // Decided by a majority, like everything else: a slower master still gets the release (it stays queued on its
     // connection, behind anything sent before), it is just not waited for.
-    Round r = run_script(kReleasePublishScript, name, {token, channel}, command_deadline(), Wait::majority,
+    Round r = run_script(kReleasePublishScript, name, {token, channel}, command_deadline(), Wait::verdict,
                          vote_integer);
     record(r, REDLOCK_ENOTOWNED);
     if (r.yes >= majority()) return;
@@ -542,6 +547,46 @@ bool Quorum::majority_holds(std::string_view name, const std::string *token) {
     throw Error(main_failure(r.codes),
                 fmt::format("GET of '{}' over a quorum: {}", shown(name),
                             summary(r, token ? "hold our token" : "hold the key", token ? "not our token" : "no key")));
+}
+
+KeyStatus Quorum::status(std::string_view name) {
+    Round r = run_script(kStatusScript, name, {}, command_deadline(), Wait::every,
+                         [](const Reply &x) { return x.is_error() ? Vote::failed : Vote::yes; },
+                         type_bit(Reply::Type::array) | type_bit(Reply::Type::nil));
+    record(r, 0);
+    std::vector<KeyStatus> seen;  // the masters that answered
+    for (size_t i = 0; i < size(); ++i)
+        if (r.votes[i] == Vote::yes) seen.push_back(parse_key_status(*r.replies[i], name));
+    // The key stands while a majority holds it: until the majority-th longest PTTL among its holders runs out (no
+    // TTL: never).
+    auto standing = [&](auto holds) -> std::optional<int64_t> {
+        std::vector<int64_t> ttl;
+        for (const KeyStatus &k : seen)
+            if (holds(k)) ttl.push_back(k.pttl < 0 ? INT64_MAX : k.pttl);
+        if (ttl.size() < majority()) return std::nullopt;
+        std::sort(ttl.rbegin(), ttl.rend());
+        return ttl[majority() - 1] == INT64_MAX ? -1 : ttl[majority() - 1];
+    };
+    KeyStatus out;
+    for (const KeyStatus &k : seen) {
+        if (!k.held) continue;
+        auto same = [&](const KeyStatus &o) { return o.held && o.length == k.length && o.value == k.value; };
+        if (std::optional<int64_t> pttl = standing(same)) {
+            out = k;
+            out.pttl = *pttl;
+            return out;
+        }
+    }
+    if (std::optional<int64_t> pttl = standing([](const KeyStatus &k) { return k.held; })) {
+        out.held = true;  // held, but no one value is on a majority (a split vote still in progress, or a clean-up)
+        out.pttl = *pttl;
+        return out;
+    }
+    size_t free = 0;
+    for (const KeyStatus &k : seen) free += !k.held;
+    if (free > size() - majority()) return out;
+    throw Error(main_failure(r.codes), fmt::format("status of '{}' over a quorum: {}", shown(name),
+                                                   summary(r, "answer", "")));
 }
 
 void Quorum::ping() {

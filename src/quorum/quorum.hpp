@@ -14,6 +14,7 @@
 #include "base/clock.hpp"
 #include "base/error.hpp"
 #include "lock/scripts.hpp"
+#include "net/client.hpp"
 #include "net/config.hpp"
 #include "net/pool.hpp"
 
@@ -62,6 +63,10 @@ public:
     // too few answer to tell.
     bool majority_holds(std::string_view name, const std::string *token);
 
+    // The status script on every master (waiting for each, within the command timeout): the key as a majority has
+    // it (KeyStatus). Throws Error when too few answer to tell.
+    KeyStatus status(std::string_view name);
+
     // PING on every master: Error unless a majority answer (each master's outcome is in last_outcomes()).
     void ping();
 
@@ -70,15 +75,17 @@ public:
 
 private:
     // How long a round waits (never past its deadline): for every master asked; until a majority says yes or no
-    // longer can; or until the masters in `awaited` have answered.
-    enum class Wait { every, majority, awaited };
+    // longer can; until a majority says yes, or one says no, or neither can any more (a release, whose "no" is an
+    // answer too: ENOTOWNED, rather than "too few answered"); or until the masters in `awaited` have answered.
+    enum class Wait { every, majority, verdict, awaited };
     struct Round;
     // argv on each master with `only[i]` (all when empty), on pooled connections, waiting as `wait` says.
     Round run(Argv argv, unsigned accept, const Deadline &until, Wait wait,
               const std::function<Vote(const Reply &)> &vote, const std::vector<bool> &only = {},
               const std::vector<bool> &awaited = {});
     Round run_script(const Script &s, std::string_view name, ArgList args,
-                     const Deadline &until, Wait wait, const std::function<Vote(const Reply &)> &vote);
+                     const Deadline &until, Wait wait, const std::function<Vote(const Reply &)> &vote,
+                     unsigned accept = expect::integer);
     // Each master's outcome, for last_outcomes(); a "no" is `no_code`.
     void record(const Round &r, int no_code) const;
     // For messages: "2 of 5 masters <did>, 3 needed: a:1 <no_means>; b:2 <why>...".

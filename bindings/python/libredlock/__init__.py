@@ -27,7 +27,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Type, TypeVar
 
 from . import _native
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 __all__ = [
     "Client", "Lock", "RedlockError", "LockError", "LockNotOwnedError", "ConnectionError", "TimeoutError",
