@@ -1,0 +1,303 @@
+#!/bin/sh
+# The redlock command, from the shell, against private redis-servers (unix sockets in a temp dir).
+# Usage: tests/cli/run.sh path/to/redlock   (ctest runs it; set -x to see each step)
+set -eu
+redlock=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+src=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d /tmp/redlock-cli-XXXXXX)
+trap 'for f in "$tmp"/*.pid; do kill "$(cat "$f")" 2>/dev/null || :; done; rm -rf "$tmp"' EXIT
+unset REDLOCK_URL
+failures=0
+passed=0
+
+# server NAME [ARGS...]: a redis-server on $tmp/NAME.sock.
+server() {
+  name=$1
+  shift
+  redis-server --port 0 --unixsocket "$tmp/$name.sock" --save '' --appendonly no --dir "$tmp" --daemonize yes \
+    --pidfile "$tmp/$name.pid" --logfile "$tmp/$name.log" --dbfilename "$name.rdb" "$@"
+  for i in $(seq 100); do [ -S "$tmp/$name.sock" ] && return; sleep 0.05; done
+  echo "redis-server $name did not start" >&2
+  exit 1
+}
+cli() { redis-cli -s "$tmp/main.sock" "$@"; }
+ms() { date +%s%3N; }
+
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+not_ok() { failures=$((failures + 1)); echo "not ok - $1"; }
+# check NAME CONDITION...: runs the test command CONDITION.
+check() {
+  name=$1
+  shift
+  if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+# status_is NAME EXPECTED COMMAND...: the command's exit status.
+status_is() {
+  name=$1 want=$2
+  shift 2
+  set +e
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  got=$?
+  set -e
+  if [ "$got" = "$want" ]; then ok "$name"; else not_ok "$name (exit $got, expected $want; stderr: $(cat "$tmp/err"))"; fi
+}
+
+server main
+export REDLOCK_URL="unix://$tmp/main.sock"
+
+# --- running a command ------------------------------------------------------------------------------------------------
+
+# Two redlock processes on one name: their children's [start, end] intervals never overlap.
+for i in 1 2 3; do
+  "$redlock" serial -- sh -c 'echo "$(date +%s%3N) start"; sleep 0.3; echo "$(date +%s%3N) end"' >"$tmp/serial.$i" &
+done
+wait
+sort -n "$tmp"/serial.* | awk '
+  $2 == "start" { if (running) bad = 1; running = 1 }
+  $2 == "end" { running = 0 }
+  END { exit bad }' && serial_ok=1 || serial_ok=0
+check "three redlock processes on one name run their children one after the other" [ "$serial_ok" = 1 ]
+check "each child ran" [ "$(cat "$tmp"/serial.* | grep -c end)" = 3 ]
+
+status_is "the child's exit status comes back" 3 "$redlock" status-code -- sh -c 'exit 3'
+status_is "a child killed by a signal: 128 + its number" 137 "$redlock" status-kill -- sh -c 'kill -9 $$'
+check "the lock is released after the child exits" [ "$(cli exists status-code)" = 0 ]
+status_is "-c runs a shell command" 5 "$redlock" shell -c 'test -n "$HOME" && exit 5'
+
+# A holder for the conflict tests.
+"$redlock" busy -- sleep 2 &
+holder=$!
+sleep 0.3
+t0=$(ms)
+status_is "-n: the conflict code (1) when held" 1 "$redlock" -n busy -- true
+check "-n returns at once" [ $(($(ms) - t0)) -lt 500 ]
+status_is "-E sets the conflict code" 7 "$redlock" -n -E 7 busy -- true
+t0=$(ms)
+status_is "-w 0.3 gives up with the conflict code" 1 "$redlock" -w 0.3 busy -- true
+waited=$(($(ms) - t0))
+check "-w 0.3 waits about 0.3 s (${waited} ms)" [ "$waited" -ge 250 -a "$waited" -lt 1500 ]
+check "a conflict never runs the command" [ ! -e "$tmp/ran" ] # (the commands above would not create it anyway)
+status_is "-n does not run the command" 1 "$redlock" -n busy -- touch "$tmp/ran"
+check "... indeed" [ ! -e "$tmp/ran" ]
+t0=$(ms)
+status_is "a waiting redlock gets the lock when the holder is done" 0 "$redlock" -w 10 busy -- true
+check "... soon after (holder had ~1.7 s left; took $(($(ms) - t0)) ms)" [ $(($(ms) - t0)) -lt 4000 ]
+wait $holder
+
+# Signals.
+"$redlock" sig -- sh -c 'trap "echo TERM >'"$tmp"'/sig.child; exit 9" TERM; sleep 10 & wait' &
+pid=$!
+sleep 0.4
+kill -TERM $pid
+set +e
+wait $pid
+rc=$?
+set -e
+check "SIGTERM to redlock reaches the child (exit $rc = the child's 9)" [ "$rc" = 9 -a -f "$tmp/sig.child" ]
+check "... and the lock is released" [ "$(cli exists sig)" = 0 ]
+for s in INT HUP; do
+  "$redlock" sig$s -- sleep 10 &
+  pid=$!
+  sleep 0.4
+  kill -$s $pid
+  set +e
+  wait $pid
+  rc=$?
+  set -e
+  check "SIG$s to redlock stops the child (exit $rc) and releases" [ "$rc" -gt 128 -a "$(cli exists sig$s)" = 0 ]
+done
+"$redlock" sigwait -- sleep 3 &
+holder=$!
+sleep 0.3
+"$redlock" sigwait -- touch "$tmp/ran2" &
+pid=$!
+sleep 0.4
+kill -INT $pid
+set +e
+wait $pid
+rc=$?
+set -e
+check "SIGINT while waiting ends the wait: 130, the command not run" [ "$rc" = 130 -a ! -e "$tmp/ran2" ]
+kill $holder
+wait $holder || :
+
+# kill -9 of redlock: the key stays, then expires within the TTL.
+"$redlock" -t 1 killed -- sleep 30 &
+pid=$!
+sleep 0.4
+orphan=$(pgrep -P $pid)
+kill -9 $pid
+wait $pid 2>/dev/null || :
+pttl=$(cli pttl killed)
+check "after kill -9 the key is still there, with at most the TTL left ($pttl ms)" [ "$pttl" -gt 0 -a "$pttl" -le 1000 ]
+sleep 1.2
+check "... and it expires within the TTL" [ "$(cli exists killed)" = 0 ]
+kill $orphan 2>/dev/null || :
+
+# Renewal: a child running 4 TTLs keeps the lock.
+"$redlock" -t 0.5 long -- sh -c 'sleep 2; echo done >'"$tmp"'/long.done' &
+pid=$!
+sleep 0.3
+token=$(cli get long)
+sleep 1.3
+check "a child running longer than the TTL keeps the lock (renewed)" [ "$(cli get long)" = "$token" ]
+status_is "... so another redlock still finds it held" 1 "$redlock" -n long -- true
+wait $pid
+check "... and the child finished" [ -f "$tmp/long.done" ]
+
+# A lost lock: the child gets SIGTERM and redlock exits 75.
+"$redlock" -t 0.6 lost -- sh -c 'trap "echo TERM >'"$tmp"'/lost.child; exit 0" TERM; sleep 10 & wait' 2>"$tmp/lost.err" &
+pid=$!
+sleep 0.3
+cli set lost someone-else >/dev/null
+set +e
+wait $pid
+rc=$?
+set -e
+check "a lost lock: exit 75, the child got SIGTERM" [ "$rc" = 75 -a -f "$tmp/lost.child" ]
+check "... with a message" grep -q "lock was lost" "$tmp/lost.err"
+check "... and the new owner's key untouched" [ "$(cli get lost)" = someone-else ]
+"$redlock" -k -t 0.6 kept -- sh -c 'sleep 1.2; exit 4' 2>"$tmp/kept.err" &
+pid=$!
+sleep 0.3
+cli set kept someone-else >/dev/null
+set +e
+wait $pid
+rc=$?
+set -e
+check "--keep-running: the child runs on, its status comes back ($rc), with a warning" \
+  [ "$rc" = 4 -a -n "$(grep warning "$tmp/kept.err")" ]
+
+# --- errors -----------------------------------------------------------------------------------------------------------
+status_is "command not found: 127" 127 "$redlock" nf -- /nonexistent/command
+status_is "command not executable: 126" 126 "$redlock" nx -- "$tmp"
+status_is "no command: usage, 64" 64 "$redlock" only-a-name
+status_is "unknown option: 64" 64 "$redlock" --bogus n -- true
+status_is "bad number: 64" 64 "$redlock" -w -1 n -- true
+status_is "TTL 0: 64" 64 "$redlock" -t 0 n -- true
+status_is "empty name: 64" 64 "$redlock" "" -- true
+status_is "bad URL: 64" 64 "$redlock" -u 'redis://host:99999' n -- true
+check "... one line naming the cause" [ "$(wc -l <"$tmp/err")" = 1 -a -n "$(grep -i 'port' "$tmp/err")" ]
+status_is "server down: 69" 69 "$redlock" -u "redis://:hunter2-secret@127.0.0.1:1" n -- true
+check "... one line, no password" [ "$(wc -l <"$tmp/err")" = 1 -a -z "$(grep hunter2 "$tmp/err")" ]
+check "... naming the cause" grep -q "unavailable" "$tmp/err"
+server auth --requirepass right-pass
+status_is "wrong password: 77" 77 "$redlock" -u "unix://:wrong-pass@$tmp/auth.sock" n -- true
+check "... one line, no password" [ "$(wc -l <"$tmp/err")" = 1 -a -z "$(grep wrong-pass "$tmp/err")" ]
+status_is "right password: runs" 0 "$redlock" -u "unix://:right-pass@$tmp/auth.sock" n -- true
+
+# --- sub-commands -----------------------------------------------------------------------------------------------------
+status_is "status of a free lock: 1" 1 "$redlock" status free
+check "... says free" grep -q "free" "$tmp/out"
+"$redlock" st -- sleep 1.5 &
+holder=$!
+sleep 0.3
+status_is "status of a held lock: 0" 0 "$redlock" status st
+check "... shows the TTL and a libredlock token" grep -q "libredlock token" "$tmp/out"
+status_is "status --json" 0 "$redlock" status --json st
+/usr/bin/python3 - "$tmp/out" "$(cli get st)" <<'EOF' && json_ok=1 || json_ok=0
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["name"] == "st" and d["held"] is True and 0 < d["ttl_ms"] <= 30000, d
+assert d["value"] == sys.argv[2] and d["value_bytes"] == 32 and d["kind"] == "libredlock", d
+EOF
+check "... is JSON with the key's value and a TTL" [ "$json_ok" = 1 ]
+token=$(cli get st)
+status_is "release with another token: 1" 1 "$redlock" release st --token not-the-token
+check "... the key stays" [ "$(cli get st)" = "$token" ]
+status_is "wait -w 0.2 on a held lock: 1" 1 "$redlock" wait -w 0.2 st
+status_is "release --token: 0" 0 "$redlock" release st --token "$token" --json
+check "... says so in JSON" grep -q '"released": true' "$tmp/out"
+check "... the key is gone" [ "$(cli exists st)" = 0 ]
+set +e
+wait $holder
+rc=$?
+set -e
+check "... and its holder, finding its lock gone at release, exits 75" [ "$rc" = 75 ]
+status_is "release needs --token" 64 "$redlock" release st
+status_is "--token only with release" 64 "$redlock" status st --token x
+status_is "--json not with a command" 64 "$redlock" --json n -- true
+"$redlock" w -- sleep 0.6 &
+holder=$!
+sleep 0.2
+t0=$(ms)
+status_is "wait returns when the lock is free" 0 "$redlock" wait w --json
+check "... after the holder's exit ($(($(ms) - t0)) ms)" [ $(($(ms) - t0)) -ge 200 -a $(($(ms) - t0)) -lt 3000 ]
+check "... without taking it" [ "$(cli exists w)" = 0 ]
+wait $holder
+status_is "run, for a name spelled like a sub-command" 0 "$redlock" run status -- sh -c "redis-cli -s $tmp/main.sock exists status | grep -q 1"
+
+# redis-py's lock: seen by status, excluded both ways.
+/usr/bin/python3 - "$tmp/main.sock" <<'EOF'
+import redis, sys
+r = redis.Redis(unix_socket_path=sys.argv[1])
+assert r.lock("py", timeout=30).acquire(blocking=False)
+EOF
+status_is "status of a redis-py lock" 0 "$redlock" status --json py
+check "... kind redis-py, with its time" grep -q '"kind": "redis-py", "token_time": "20' "$tmp/out"
+status_is "a redis-py holder excludes redlock" 1 "$redlock" -n py -- true
+"$redlock" mine -- sleep 1 &
+holder=$!
+sleep 0.3
+/usr/bin/python3 - "$tmp/main.sock" <<'EOF' && pyblocked=1 || pyblocked=0
+import redis, sys
+r = redis.Redis(unix_socket_path=sys.argv[1])
+sys.exit(0 if not r.lock("mine", timeout=30).acquire(blocking=False) else 1)
+EOF
+check "redlock's holder excludes redis-py" [ "$pyblocked" = 1 ]
+wait $holder
+
+# Odd values: a value that is no token, a key that is no string.
+cli set odd "$(printf 'a\001b"\\')" >/dev/null
+status_is "status of a value that is no token" 0 "$redlock" status --json odd
+/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["value"]=="a\x01b\"\\" and d["kind"]=="other" and d["ttl_ms"] is None, d' \
+  "$tmp/out" && oddjson=1 || oddjson=0
+check "... escaped JSON, kind other, no TTL" [ "$oddjson" = 1 ]
+cli hset notastring f v >/dev/null
+status_is "status of a key that is not a string: 69" 69 "$redlock" status notastring
+check "... says WRONGTYPE" grep -q WRONGTYPE "$tmp/err"
+
+# --- Redlock over three masters ---------------------------------------------------------------------------------------
+server m1
+server m2
+server m3
+q="-u unix://$tmp/m1.sock -u unix://$tmp/m2.sock -u unix://$tmp/m3.sock"
+# shellcheck disable=SC2086
+"$redlock" $q quorum -- sleep 1 &
+holder=$!
+sleep 0.3
+# shellcheck disable=SC2086
+status_is "three -u: Redlock; a second redlock is excluded" 1 "$redlock" $q -n quorum -- true
+check "... the key is on every master" [ "$(redis-cli -s "$tmp/m1.sock" exists quorum)$(redis-cli -s "$tmp/m3.sock" exists quorum)" = 11 ]
+# shellcheck disable=SC2086
+status_is "... status over the masters" 0 "$redlock" $q status quorum
+wait $holder
+# shellcheck disable=SC2086
+status_is "... released on all" 1 "$redlock" $q status quorum
+
+# --- help, man page and version agree ---------------------------------------------------------------------------------
+status_is "--help exits 0" 0 "$redlock" --help
+cp "$tmp/out" "$tmp/help"
+man_text=$(sed 's/\\-/-/g' "$src/docs/redlock.1")
+for opt in $(grep -oE -- '--[a-z][a-z-]+' "$tmp/help" | sort -u); do
+  printf '%s' "$man_text" | grep -q -- "$opt" || not_ok "option $opt of --help is not in redlock.1"
+done
+for opt in $(printf '%s' "$man_text" | grep -oE -- '^\.B[RI]? --?[a-z][a-z-]*' | awk '{print $2}' | sort -u); do
+  grep -q -- "$opt" "$tmp/help" || not_ok "option $opt of redlock.1 is not in --help"
+done
+ok "every option of --help is in the man page and back"
+man_codes=$(printf '%s\n' "$man_text" | sed -n '/^\.SH EXIT STATUS/,/^\.SH ENVIRONMENT/p' | grep -A1 '^\.TP' |
+            grep -oE '^\.B [0-9]+' | awk '{print $2}' | sort -n | tr '\n' ' ')
+help_codes=$(sed -n '/^Exit status/,$p' "$tmp/help" | grep -oE '(^|[ ;(])[0-9]{1,3}( |\))' | grep -oE '[0-9]+' |
+             grep -v '^128$' | sort -nu | tr '\n' ' ')
+src_codes=$(grep -oE 'EXIT_[A-Z_]+ = [0-9]+' "$src/tools/redlock.c" | awk '{print $3}' | sort -nu | tr '\n' ' ')
+check "the exit codes of --help ($help_codes), the man page ($man_codes) and the source ($src_codes) agree" \
+  [ "$man_codes" = "$help_codes" -a "$man_codes" = "$src_codes" ]
+status_is "--version" 0 "$redlock" --version
+check "... names both versions" grep -qE '^redlock [0-9.]+ \(libredlock [0-9.]+\)$' "$tmp/out"
+if command -v man >/dev/null 2>&1; then
+  check "the man page renders without warnings" [ -z "$(MANWIDTH=100 man --warnings -l "$src/docs/redlock.1" 2>&1 >/dev/null)" ]
+fi
+
+echo "$passed passed, $failures failed"
+[ "$failures" = 0 ]
