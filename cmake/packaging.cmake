@@ -26,13 +26,15 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # Our own library, when dpkg-shlibdeps meets it in the tools: it is in this build, not yet in any package.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS "${PROJECT_BINARY_DIR}")
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "")
+# A shlibs file (only the library package has a SONAME), so that packages built on ours get their dependency from
+# dpkg-shlibdeps; with it an ldconfig trigger.
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 set(_redlock_lib_pkg "libredlock${PROJECT_VERSION_MAJOR}")
 set(_redlock_exact "${_redlock_lib_pkg} (= ${PROJECT_VERSION})")
 
 set(CPACK_DEBIAN_LIB_PACKAGE_NAME "${_redlock_lib_pkg}")
 set(CPACK_DEBIAN_LIB_PACKAGE_SECTION "libs")
-set(CPACK_DEBIAN_LIB_PACKAGE_GENERATE_SHLIBS ON)  # a shlibs file, so packages built on ours get the dependency
-set(CPACK_DEBIAN_LIB_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 set(CPACK_DEBIAN_LIB_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_LIB_DESCRIPTION "Redis distributed locks with redis-py's semantics, behind a stable C ABI
  libredlock takes and releases locks on Redis (a single server, Sentinel, Redis Cluster or Redlock over

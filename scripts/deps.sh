@@ -4,7 +4,8 @@
 # are for the test command's second compiler and the fuzzers.
 set -eu
 pkgs="g++ gcc clang libclang-rt-14-dev cmake ninja-build pkg-config binutils libhiredis-dev libfmt-dev catch2
-      libssl-dev openssl redis-server redis-tools python3 python3-redis python3-pytest python3-venv"
+      libssl-dev openssl redis-server redis-tools python3 python3-redis python3-pytest python3-venv
+      dpkg-dev file man-db"
 command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 missing=""

@@ -7,7 +7,9 @@
 #  - the C/C++ suites built with clang under AddressSanitizer + UndefinedBehaviorSanitizer, and the libFuzzer
 #    targets run for REDLOCK_FUZZ_SECONDS (default 10) each from their seed corpora;
 #  - the C/C++ suites built with GCC under ThreadSanitizer;
-#  - every code block of README.md and docs/, run as written (tests/docs/run_snippets.py).
+#  - every code block of README.md and docs/, run as written (tests/docs/run_snippets.py);
+#  - the packages: cpack's .deb files and .tar.gz, the Python wheel and the npm tarball, built, checked and used
+#    (tests/packaging/run.sh). The redlock command's shell suite (tests/cli/run.sh) is in each ctest suite.
 # Every test starts its own redis-server(s) on free loopback ports or unix sockets; nothing touches port 6379.
 set -eu
 cd "$(dirname "$0")/.."
@@ -100,6 +102,7 @@ step "Node binding (node:test, example)" node_binding
 step "C/C++ suites + fuzzers, clang, ASan+UBSan" clang_asan
 step "C/C++ suites, GCC, TSan" gcc_tsan
 step "docs: every code block of README.md and docs/" docs_snippets
+step "packages: .deb, .tar.gz, wheel, npm pack" sh tests/packaging/run.sh build-pkg
 echo
 printf '%s' "$summary"
 if [ $failed -eq 0 ]; then echo "PASS: every suite passed"; else echo "FAIL: see the logs above"; fi

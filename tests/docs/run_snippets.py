@@ -8,7 +8,7 @@ Per block, by its info string:
              compiled as declarations after the public header, so reference listings must match it
   python     run with VENV_PYTHON (the binding installed)
   js         run with node, `require('libredlock')` resolving to bindings/node
-  sh         run with `sh -e` in the page's scratch directory
+  sh         run with `sh -e` in the page's scratch directory, the installed `redlock` command on the PATH
   cmake      appended to a project that builds the page's last C block as `app`
   text       output or layout listings: shown, never run
 Blocks of one page share a scratch directory, in order: the last c/cpp/python/js block is saved there as
@@ -52,6 +52,7 @@ def main():
                    CMAKE_PREFIX_PATH=str(prefix), HOME=str(work / "home"))
         # Programs built by a page's shell steps find the library as after a system-wide install and ldconfig.
         env["LD_LIBRARY_PATH"] = str(libdir)
+        env["PATH"] = "%s:%s" % (prefix / "bin", env["PATH"])  # the installed redlock command
         env["FUZZ_SECONDS"] = "5"  # docs/reliability.md's long fuzzing run, shortened
         env["LIBREDLOCK_SRC"] = str(ROOT)  # "your libredlock checkout" in the pages' install steps
         pkg = run(["pkg-config", "--cflags", "--libs", "redlock"], ROOT, env, "pkg-config").split()

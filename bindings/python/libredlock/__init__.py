@@ -23,7 +23,7 @@ import os
 import time
 import urllib.parse
 import weakref
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Type, TypeVar, Union, overload
+from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple, Type, TypeVar, Union, overload
 
 from . import _native
 
@@ -32,7 +32,7 @@ __version__ = "0.5.0"
 __all__ = [
     "Client", "Lock", "RedlockError", "LockError", "LockNotOwnedError", "ConnectionError", "TimeoutError",
     "AuthenticationError", "ResponseError", "InvalidArgumentError", "library_path", "library_version",
-    "last_quorum_outcomes",
+    "last_quorum_outcomes", "LockStatus",
     "MAX_DURATION", "MAX_DURATION_MS",
 ]
 
@@ -42,6 +42,17 @@ MAX_DURATION_MS: int = _native.MAX_DURATION_MS
 MAX_DURATION: int = MAX_DURATION_MS // 1000
 
 _lib, library_path = _native.load()
+
+
+class LockStatus(NamedTuple):
+    """A lock's key as it is now, whoever holds it (``Lock.status()``, ``python -m libredlock status``)."""
+    held: bool
+    #: Seconds left; None when the key has no TTL or is not held.
+    ttl: Optional[float]
+    #: The value's first 4096 bytes (a token); None when not held, or (quorum) no one value is on a majority.
+    value: Optional[bytes]
+    #: The value's whole length in bytes.
+    value_bytes: int
 
 Name = Union[str, bytes]
 _Path = Union[str, bytes, "os.PathLike[str]"]
@@ -724,6 +735,22 @@ class Lock:
             return math.inf
         _check(rc)
         return out.value / 1000.0
+
+    def status(self) -> LockStatus:
+        """The key as it is now, whoever holds it: TTL and value, read in one step (this handle's tokens play no part).
+        On a quorum client, the majority's view."""
+        ttl = ctypes.c_int64(0)
+        length = ctypes.c_size_t(0)
+        buf = ctypes.create_string_buffer(_native.MAX_TOKEN_LEN + 1)
+        held = _check(_lib.redlock_lock_status(self._handle, ctypes.byref(ttl), buf, len(buf), ctypes.byref(length)))
+        value = buf.raw[: min(length.value, _native.MAX_TOKEN_LEN)] if held and length.value else None
+        return LockStatus(held == 1, ttl.value / 1000.0 if held and ttl.value >= 0 else None, value, length.value)
+
+    def release_token(self, token: Name) -> None:
+        """Delete the key only if it holds ``token`` (recovery of a crashed owner's lock, with the token ``status()``
+        showed); waiters wake. LockNotOwnedError when it does not hold that token. This handle's tokens stay."""
+        t = _to_bytes(token, "token")
+        _check(_lib.redlock_lock_release_token(self._handle, t, len(t)))
 
     @property
     def token(self) -> Optional[bytes]:

@@ -1,0 +1,132 @@
+"""``python -m libredlock status NAME``: the ``redlock status`` command of the C tools, for machines that have the
+Python package only. Same options, output (text and ``--json``) and exit codes (see redlock(1))."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from typing import List, NoReturn, Optional
+
+from . import Client, LockStatus, RedlockError, __version__, _native, library_version
+
+EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_SOFTWARE, EXIT_NOPERM = 64, 69, 70, 77
+DEFAULT_URL = "redis://127.0.0.1:6379"
+
+
+def token_kind(v: bytes) -> str:
+    """As the C tool: libredlock's tokens are random UUIDs (version 4) in hex, redis-py's uuid1().hex."""
+    if len(v) != 32 or any(c not in b"0123456789abcdef" for c in v):
+        return "other"
+    variant = v[16:17] in (b"8", b"9", b"a", b"b")
+    if variant and v[12:13] == b"4":
+        return "libredlock"
+    if variant and v[12:13] == b"1":
+        return "redis-py"
+    return "hex32"
+
+
+KIND_TEXT = {
+    "libredlock": "a libredlock token (random UUID)",
+    "redis-py": "a redis-py token (uuid1)",
+    "hex32": "32 hex digits: libredlock before 0.5, node-redlock or another random token",
+    "other": "not a libredlock or redis-py token",
+}
+
+
+def uuid1_time(v: bytes) -> Optional[str]:
+    u = uuid.UUID(v.decode())
+    secs = (u.time - 0x01B21DD213814000) // 10000000
+    if secs < 0:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(secs))
+
+
+def json_string(b: bytes) -> str:
+    """As the C tool: bytes outside printable ASCII as \\u00XX, one per byte."""
+    out = ['"']
+    for c in b:
+        if c in (0x22, 0x5C):
+            out.append("\\" + chr(c))
+        elif c < 0x20 or c >= 0x7F:
+            out.append("\\u%04x" % c)
+        else:
+            out.append(chr(c))
+    out.append('"')
+    return "".join(out)
+
+
+def human_string(b: bytes, whole: int) -> str:
+    shown = "".join(chr(c) if 0x20 <= c < 0x7F and c != 0x5C else "\\x%02x" % c for c in b[:96])
+    return shown + ("..." if whole > 96 or len(b) < whole else "")
+
+
+def render(name: bytes, s: LockStatus, as_json: bool) -> str:
+    kind = token_kind(s.value) if s.held and s.value_bytes and s.value is not None else None
+    when = uuid1_time(s.value) if kind == "redis-py" and s.value is not None else None
+    if as_json:
+        ttl = "null" if s.ttl is None else str(round(s.ttl * 1000))
+        value = json_string(s.value) if s.held and s.value_bytes and s.value is not None else "null"
+        text = '{"name": %s, "held": %s, "ttl_ms": %s, "value": %s, "value_bytes": %d, "kind": %s' % (
+            json_string(name), "true" if s.held else "false", ttl, value, s.value_bytes,
+            '"%s"' % kind if kind else "null")
+        return text + (', "token_time": "%s"}' % when if when else "}") + "\n"
+    shown_name = os.fsdecode(name)
+    if not s.held:
+        return "%s: free\n" % shown_name
+    lines = ["%s: held, %s" % (shown_name, "never expires (no TTL)" if s.ttl is None
+                                 else "expires in %.3f s" % s.ttl)]
+    if s.value_bytes and s.value is not None:
+        lines.append("  value: %s (%d bytes)" % (human_string(s.value, s.value_bytes), s.value_bytes))
+        lines.append("  kind:  %s%s" % (KIND_TEXT[kind or "other"], ", made %s" % when if when else ""))
+    else:
+        lines.append("  value: no one value on a majority of the masters")
+    return "\n".join(lines) + "\n"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # usage errors exit 64, as the C tool's
+        sys.stderr.write("redlock: %s\nTry 'python -m libredlock --help' for more information.\n" % message)
+        sys.exit(EXIT_USAGE)
+
+
+def exit_for(code: Optional[int]) -> int:
+    if code == _native.EINVAL:
+        return EXIT_USAGE
+    if code == _native.EAUTH:
+        return EXIT_NOPERM
+    if code in (_native.ECONN, _native.ETIMEDOUT, _native.ESERVER):
+        return EXIT_UNAVAILABLE
+    return EXIT_SOFTWARE
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = _Parser(prog="python -m libredlock",
+                description="The redlock command's status, in Python: is NAME held, for how long, by what kind of "
+                            "owner. Exit status: 0 held, 1 (-E) free, 64 usage, 69 server unavailable, 77 refused.")
+    p.add_argument("command", choices=["status"], help="only status here; the redlock command has run, wait, release")
+    p.add_argument("name", help="the lock's name (its Redis key)")
+    p.add_argument("-u", "--url", action="append", default=[],
+                   help="the Redis server (default $REDLOCK_URL, else %s); several: Redlock masters" % DEFAULT_URL)
+    p.add_argument("-E", "--conflict-exit-code", type=int, default=1, choices=range(256), metavar="N",
+                   help="exit status when the lock is free (default 1)")
+    p.add_argument("--json", action="store_true", help="one JSON object, as redlock status --json")
+    p.add_argument("-V", "--version", action="version",
+                   version="libredlock %s (python; libredlock %s)" % (__version__, library_version()))
+    a = p.parse_args(argv)
+    urls = a.url or [os.environ.get("REDLOCK_URL") or DEFAULT_URL]
+    name = os.fsencode(a.name)
+    try:
+        client = Client(urls[0]) if len(urls) == 1 else Client.from_urls(urls)
+        with client:
+            s = client.lock(name, timeout=30).status()
+    except RedlockError as e:
+        sys.stderr.write("redlock: cannot read the lock: %s\n" % " ".join(str(e).split()))
+        return exit_for(e.code)
+    sys.stdout.write(render(name, s, a.json))
+    return 0 if s.held else a.conflict_exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

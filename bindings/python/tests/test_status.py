@@ -1,0 +1,90 @@
+"""Lock.status, Lock.release_token and ``python -m libredlock status``, which mirrors the C tools' ``redlock status``
+(same text, JSON and exit codes: compared with the built tool itself)."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import libredlock
+
+
+def _tool():
+    """The C tool of the same build: beside $LIBREDLOCK_PATH's library (build/tools/redlock), or $REDLOCK_TOOL."""
+    path = os.environ.get("REDLOCK_TOOL") or str(Path(os.environ.get("LIBREDLOCK_PATH", libredlock.library_path))
+                                                  .resolve().parent / "tools" / "redlock")
+    if not os.access(path, os.X_OK):
+        pytest.fail("the redlock tool is not at %s (set REDLOCK_TOOL)" % path)
+    return path
+
+
+def _run(argv, url):
+    env = dict(os.environ, REDLOCK_URL=url)
+    p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def _python_status(*args, url):
+    return _run([sys.executable, "-m", "libredlock", "status", *args], url)
+
+
+def test_status_free_held_and_by_token(client, r):
+    lock = client.lock("pst", timeout=20)
+    s = lock.status()
+    assert s == libredlock.LockStatus(False, None, None, 0)
+    assert lock.acquire()
+    s = client.lock("pst", timeout=5).status()  # another handle sees the same
+    assert s.held and 19 < s.ttl <= 20 and s.value == lock.token and s.value_bytes == 32
+    other = client.lock("pst")
+    with pytest.raises(libredlock.LockNotOwnedError):
+        other.release_token("not-it")
+    other.release_token(lock.token)
+    assert r.exists("pst") == 0
+    with pytest.raises(libredlock.LockNotOwnedError):
+        lock.release()  # its owner finds it gone
+
+
+def test_status_of_redis_py_and_odd_values(client, r):
+    assert r.lock("pst-py", timeout=30).acquire(blocking=False)
+    s = client.lock("pst-py").status()
+    assert s.held and s.value == r.get("pst-py")
+    r.set("pst-odd", b"x" * 5000)
+    s = client.lock("pst-odd").status()
+    assert s.held and s.ttl is None and s.value_bytes == 5000 and len(s.value) == 4096
+    r.hset("pst-hash", "f", "v")
+    with pytest.raises(libredlock.ResponseError, match="WRONGTYPE"):
+        client.lock("pst-hash").status()
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_python_m_libredlock_status_prints_what_the_c_tool_prints(server, r, as_json):
+    tool = _tool()
+    assert r.lock("pm-py", timeout=60).acquire(blocking=False)
+    r.set("pm-odd", b'a\x01b\xff"q\\')
+    r.set("pm-lib", "0123456789ab4def8123456789abcdef", px=60000)
+    flags = ["--json"] if as_json else []
+    for name in ("pm-py", "pm-odd", "pm-lib", "pm-free"):
+        c_rc, c_out, _ = _run([tool, "status", *flags, name], server.url)
+        p_rc, p_out, p_err = _python_status(*flags, name, url=server.url)
+        assert p_rc == c_rc, p_err
+        # The TTLs were read a moment apart.
+        same = lambda text: re.sub(r'(in [0-9.]+ s|"ttl_ms": [0-9]+)', "TTL", text)
+        assert same(p_out) == same(c_out)
+        if as_json:
+            d = json.loads(p_out)
+            assert d["kind"] == {"pm-py": "redis-py", "pm-odd": "other", "pm-lib": "libredlock", "pm-free": None}[name]
+    assert json.loads(_python_status("--json", "pm-py", url=server.url)[1])["token_time"].startswith("20")
+
+
+def test_python_m_libredlock_errors_and_exit_codes(server):
+    rc, out, err = _python_status("x", url="redis://:secret-pw@127.0.0.1:1")
+    assert rc == 69 and "secret-pw" not in out + err and len(err.strip().splitlines()) == 1
+    rc, _, err = _python_status("x", url="redis://127.0.0.1:99999")
+    assert rc == 64
+    rc, _, _ = _python_status("-E", "9", "nobody-holds-this", url=server.url)
+    assert rc == 9
+    rc, _, _ = _run([sys.executable, "-m", "libredlock", "wait", "x"], server.url)
+    assert rc == 64
