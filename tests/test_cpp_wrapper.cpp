@@ -239,3 +239,25 @@ TEST_CASE("C++: a quorum client over three masters, with validity and per-master
     std::lock_guard<redlock::Lock> g(forever);
     CHECK(forever.validity() == redlock::Millis::max());
 }
+
+TEST_CASE("C++: status() and release_token() for operators", "[cpp]") {
+    auto &s = default_server();
+    redlock::Client client(s.url());
+    redlock::Lock owner(client, "cpp:status", redlock::LockOptions{}.timeout(10s));
+    redlock::Lock op(client, "cpp:status");
+    CHECK_FALSE(op.status().held);
+    REQUIRE(owner.acquire());
+    redlock::Lock::Status st = op.status();
+    CHECK(st.held);
+    CHECK(st.value == owner.token().value());
+    CHECK(st.value_bytes == 32);
+    REQUIRE(st.ttl.has_value());
+    CHECK(st.ttl->count() > 9000);
+    CHECK_THROWS_AS(op.release_token("not-it"), redlock::LockNotOwnedError);
+    op.release_token(st.value);
+    CHECK(s.admin({"EXISTS", "cpp:status"}).integer == 0);
+    s.admin({"SET", "cpp:status", "forever"});
+    st = op.status();
+    CHECK((st.held && !st.ttl && st.value == "forever"));
+    s.admin({"DEL", "cpp:status"});
+}

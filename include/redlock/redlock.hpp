@@ -17,6 +17,7 @@
 #error "redlock.hpp needs C++17 (-std=c++17); from older C++, include redlock.h, the C API"
 #endif
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -338,6 +339,27 @@ public:
         detail::check(rc);
         out.resize(needed - 1);
         return out;
+    }
+
+    /** The key as it is now, whoever holds it (redlock_lock_status()): for operators' tools. */
+    struct Status {
+        bool held = false;
+        std::optional<Millis> ttl;  // std::nullopt: no TTL, or not held
+        std::string value;          // its first 4096 bytes
+        size_t value_bytes = 0;     // its whole length
+    };
+    Status status() const {
+        Status s;
+        int64_t ttl = -2;
+        s.value.assign(REDLOCK_MAX_TOKEN_LEN + 1, '\0');
+        s.held = detail::check(redlock_lock_status(l_.get(), &ttl, s.value.data(), s.value.size(), &s.value_bytes)) == 1;
+        s.value.resize(std::min(s.value_bytes, static_cast<size_t>(REDLOCK_MAX_TOKEN_LEN)));
+        if (ttl >= 0) s.ttl = Millis(ttl);
+        return s;
+    }
+    /** Delete the key only if it holds `token` (redlock_lock_release_token(): recovery); LockNotOwnedError if not. */
+    void release_token(const std::string &token) {
+        detail::check(redlock_lock_release_token(l_.get(), token.data(), token.size()));
     }
 
     // Lockable / TimedLockable

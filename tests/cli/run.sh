@@ -21,6 +21,12 @@ server() {
   exit 1
 }
 cli() { redis-cli -s "$tmp/main.sock" "$@"; }
+reap() { # reap PID: waits for it, its exit status in $rc
+  set +e
+  wait "$1"
+  rc=$?
+  set -e
+}
 ms() { date +%s%3N; }
 
 ok() { passed=$((passed + 1)); echo "ok - $1"; }
@@ -89,10 +95,7 @@ wait $holder
 pid=$!
 sleep 0.4
 kill -TERM $pid
-set +e
-wait $pid
-rc=$?
-set -e
+reap $pid
 check "SIGTERM to redlock reaches the child (exit $rc = the child's 9)" [ "$rc" = 9 -a -f "$tmp/sig.child" ]
 check "... and the lock is released" [ "$(cli exists sig)" = 0 ]
 for s in INT HUP; do
@@ -100,10 +103,7 @@ for s in INT HUP; do
   pid=$!
   sleep 0.4
   kill -$s $pid
-  set +e
-  wait $pid
-  rc=$?
-  set -e
+  reap $pid
   check "SIG$s to redlock stops the child (exit $rc) and releases" [ "$rc" -gt 128 -a "$(cli exists sig$s)" = 0 ]
 done
 "$redlock" sigwait -- sleep 3 &
@@ -113,10 +113,7 @@ sleep 0.3
 pid=$!
 sleep 0.4
 kill -INT $pid
-set +e
-wait $pid
-rc=$?
-set -e
+reap $pid
 check "SIGINT while waiting ends the wait: 130, the command not run" [ "$rc" = 130 -a ! -e "$tmp/ran2" ]
 kill $holder
 wait $holder || :
@@ -150,10 +147,7 @@ check "... and the child finished" [ -f "$tmp/long.done" ]
 pid=$!
 sleep 0.3
 cli set lost someone-else >/dev/null
-set +e
-wait $pid
-rc=$?
-set -e
+reap $pid
 check "a lost lock: exit 75, the child got SIGTERM" [ "$rc" = 75 -a -f "$tmp/lost.child" ]
 check "... with a message" grep -q "lock was lost" "$tmp/lost.err"
 check "... and the new owner's key untouched" [ "$(cli get lost)" = someone-else ]
@@ -161,10 +155,7 @@ check "... and the new owner's key untouched" [ "$(cli get lost)" = someone-else
 pid=$!
 sleep 0.3
 cli set kept someone-else >/dev/null
-set +e
-wait $pid
-rc=$?
-set -e
+reap $pid
 check "--keep-running: the child runs on, its status comes back ($rc), with a warning" \
   [ "$rc" = 4 -a -n "$(grep warning "$tmp/kept.err")" ]
 
@@ -209,10 +200,7 @@ status_is "wait -w 0.2 on a held lock: 1" 1 "$redlock" wait -w 0.2 st
 status_is "release --token: 0" 0 "$redlock" release st --token "$token" --json
 check "... says so in JSON" grep -q '"released": true' "$tmp/out"
 check "... the key is gone" [ "$(cli exists st)" = 0 ]
-set +e
-wait $holder
-rc=$?
-set -e
+reap $holder
 check "... and its holder, finding its lock gone at release, exits 75" [ "$rc" = 75 ]
 status_is "release needs --token" 64 "$redlock" release st
 status_is "--token only with release" 64 "$redlock" status st --token x
