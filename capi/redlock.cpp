@@ -434,7 +434,7 @@ REDLOCK_API int redlock_lock_status(redlock_lock *lock, int64_t *ttl_ms, char *v
             std::memcpy(value, k.value.data(), n);
             value[n] = '\0';
         }
-        return k.held ? 1 : 0;
+        return k.split ? 2 : k.held ? 1 : 0;
     });
 }
 
@@ -442,6 +442,9 @@ REDLOCK_API int redlock_lock_release_token(redlock_lock *lock, const char *token
     return guarded([&]() -> int {
         require(lock != nullptr, "redlock_lock_release_token: lock is NULL");
         require(token != nullptr, "redlock_lock_release_token: token is NULL");
+        // Bounded before copying: token_len is the caller's word, not the buffer's size.
+        require(token_len >= 1 && token_len <= REDLOCK_MAX_TOKEN_LEN,
+                "redlock_lock_release_token: token_len must be 1..REDLOCK_MAX_TOKEN_LEN");
         lock->impl->release_token(std::string(token, token_len));
         return REDLOCK_OK;
     });

@@ -46,6 +46,10 @@ TEST_CASE("status: free, held with its TTL and value, held without TTL", "[statu
     CHECK(st.rc == 1);
     CHECK(st.ttl == -1);
     CHECK(st.value == "forever");
+    s.admin({"SET", "st:basic", ""});  // an empty value is a value: held (1), not "unknown" (2)
+    st = status_of(observer.get());
+    CHECK(st.rc == 1);
+    CHECK(st.len == 0);
     s.admin({"DEL", "st:basic"});
 }
 
@@ -102,7 +106,7 @@ TEST_CASE("release_token: deletes only with the right token, wakes waiters, leav
     CHECK(redlock_lock_release_token(op.get(), "wrong", 5) == REDLOCK_ENOTOWNED);
     CHECK(value_on(s, "st:recover") == token);
     // A waiter (60 s of TTL left on the holder) wakes when the key is released by token.
-    auto waiter = make_lock(c.get(), "st:recover", lock_options(10000, 5000, 1, 20000));
+    auto waiter = make_lock(c.get(), "st:recover", lock_options(10000, 5000, 1, 20000), REDLOCK_SHARED);
     std::atomic<int> got{99};
     const auto t0 = std::chrono::steady_clock::now();
     std::thread t([&] { got = redlock_lock_acquire(waiter.get()); });
@@ -118,6 +122,7 @@ TEST_CASE("release_token: deletes only with the right token, wakes waiters, leav
     std::string huge(REDLOCK_MAX_TOKEN_LEN + 1, 't');
     CHECK(redlock_lock_release_token(op.get(), huge.data(), huge.size()) == REDLOCK_EINVAL);
     CHECK(redlock_lock_release_token(op.get(), nullptr, 3) == REDLOCK_EINVAL);
+    CHECK(redlock_lock_release_token(op.get(), "x", SIZE_MAX) == REDLOCK_EINVAL);  // bounded before any copy
     CHECK(redlock_lock_release_token(nullptr, "x", 1) == REDLOCK_EINVAL);
     // The crashed handle still has its token: its release finds the key gone.
     CHECK(redlock_lock_release(crashed.get()) == REDLOCK_ENOTOWNED);

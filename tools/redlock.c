@@ -2,20 +2,24 @@
  * sees, renewing it while the command runs, and releasing it when the command exits. Plus status, release and wait for
  * operators. Built on the public C API only (a user of libredlock could have written it); docs/redlock.1 is its
  * manual, and this file, the man page and --help must agree (tests/cli/ checks it). */
-#define _GNU_SOURCE /* getopt_long, SI_KERNEL */
+#define _GNU_SOURCE /* getopt_long, SI_KERNEL, pipe2 */
 #include <redlock/redlock.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/select.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,7 +32,7 @@ enum {
     EXIT_USAGE = 64,       /* bad option, number, URL or name (sysexits EX_USAGE) */
     EXIT_UNAVAILABLE = 69, /* server down, not answering in time, or answering with an error (EX_UNAVAILABLE) */
     EXIT_SOFTWARE = 70,    /* a bug in redlock or libredlock (EX_SOFTWARE) */
-    EXIT_OSERR = 71,       /* the system refused: no process could be started (EX_OSERR) */
+    EXIT_OSERR = 71,       /* the system refused: no process could be started, the output cannot be written */
     EXIT_LOST = 75,        /* the lock was lost while the command ran; the command was sent SIGTERM (EX_TEMPFAIL) */
     EXIT_NOPERM = 77,      /* the server refused the credentials or a permission (EX_NOPERM) */
     EXIT_CANNOT_EXEC = 126,
@@ -37,7 +41,8 @@ enum {
 
 #define DEFAULT_URL "redis://127.0.0.1:6379"
 #define MAX_URLS REDLOCK_MAX_MASTERS
-#define SLICE_MS 200 /* a waiting acquire returns this often, to notice a signal */
+#define SLICE_MS 200 /* a waiting acquire returns at least this often (or every --sleep), to notice a signal */
+#define MIN_TTL_S 0.1 /* renewals every TTL/3 must have time to reach the server */
 
 static const char usage_text[] =
     "Usage:\n"
@@ -54,7 +59,8 @@ static const char usage_text[] =
     "  -n, --nonblock                fail at once if the lock is held (same as -w 0)\n"
     "  -w, --wait, --timeout SECONDS give up after SECONDS (default: wait as long as it takes)\n"
     "  -E, --conflict-exit-code N    exit status when the lock stays held (default 1)\n"
-    "  -t, --ttl SECONDS             the lock's TTL, renewed every TTL/3 while COMMAND runs (default 30)\n"
+    "  -t, --ttl SECONDS             the lock's TTL (at least 0.1), renewed every TTL/3 while COMMAND runs\n"
+    "                                (default 30)\n"
     "      --sleep SECONDS           pause between attempts while waiting (default 0.1)\n"
     "  -c, --command SHELL-COMMAND   run SHELL-COMMAND with sh -c\n"
     "  -k, --keep-running            if the lock is lost, warn and let COMMAND run on\n"
@@ -67,9 +73,10 @@ static const char usage_text[] =
     "\n"
     "Exit status: COMMAND's own (128+N when killed by signal N); 1 (-E) when the lock stays held (run, wait),\n"
     "when it is free (status) or holds another token (release); 64 usage; 69 server unavailable or failing;\n"
-    "70 internal error; 71 system error; 75 lock lost while COMMAND ran; 77 credentials or permission refused;\n"
-    "126 COMMAND cannot run; 127 COMMAND not found. SIGINT, SIGTERM and SIGHUP are passed to COMMAND;\n"
-    "the lock is released when it exits. See redlock(1).\n";
+    "70 internal error; 71 system error (also: output not written); 75 lock lost while COMMAND ran;\n"
+    "77 credentials or permission refused; 126 COMMAND cannot run; 127 COMMAND not found.\n"
+    "SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGALRM are passed to COMMAND; the lock is released\n"
+    "when it exits. If redlock is killed, COMMAND gets SIGTERM. Options go before NAME. See redlock(1).\n";
 
 enum mode { MODE_RUN, MODE_STATUS, MODE_RELEASE, MODE_WAIT };
 
@@ -151,7 +158,9 @@ static int parse_seconds(const char *s, const char *option, double *out) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || v < 0 || v > 1e9)
+    /* Plain decimals only: strtod would also take "0x2", "1e3", "inf" and leading blanks. */
+    if (strspn(s, "0123456789.") != strlen(s) || end == s || *end != '\0' || errno != 0 || !isfinite(v) || v < 0 ||
+        v > 1e9)
         return usage_error("%s: '%s' is not a number of seconds from 0 to 1000000000", option, s);
     *out = v;
     return 0;
@@ -167,31 +176,67 @@ static double now_s(void) {
 
 /* ---- signals ---------------------------------------------------------------------------------------------------- */
 
-static volatile sig_atomic_t child_pid;      /* > 0 while COMMAND runs */
-static volatile sig_atomic_t pending_signal; /* the last SIGINT/TERM/HUP received */
-static atomic_int lost_reason;               /* != 0 once the lock was lost (the library's code) */
+/* Lock-free atomics: read and written by the signal handler, the main thread and the library's renewal thread. */
+static atomic_int child_pid;      /* > 0 while COMMAND runs */
+static atomic_int pending_signal; /* the last SIGINT/TERM/HUP received */
+static atomic_int lost_reason;    /* != 0 once the lock was lost (the library's code) */
 static atomic_int keep_running;
+
+/* The handled signals are blocked everywhere except while the main thread waits for them (wait_for_signal): the
+ * library's threads, started later, inherit the mask, so every signal is handled on the main thread, and no wait
+ * misses one that came just before it (pselect unblocks and sleeps in one step). */
+static sigset_t handled, open_mask;
 
 /* Forward to COMMAND, except a terminal's signals (SI_KERNEL): the terminal sends those to the whole foreground
  * process group, COMMAND included, and a second copy would hit a command that handles the first. */
 static void on_signal(int sig, siginfo_t *info, void *ctx) {
     (void)ctx;
-    pending_signal = sig;
-    pid_t pid = (pid_t)child_pid;
+    atomic_store(&pending_signal, sig);
+    pid_t pid = (pid_t)atomic_load(&child_pid);
     if (pid > 0 && info->si_code != SI_KERNEL) kill(pid, sig);
 }
 
-static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP};
+static void on_child(int sig) { (void)sig; } /* only to end a wait */
+
+/* Passed on to COMMAND: every signal whose default is to end a process and that a job may be sent (a service
+ * manager's stop, reload and dump signals included), so that none kills redlock and leaves COMMAND unrenewed. */
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM};
 
 static int install_signals(void) {
-    struct sigaction sa;
+    struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_signal;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; ++i)
+    sigemptyset(&handled);
+    sigaddset(&handled, SIGCHLD);
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; ++i) {
+        /* A signal ignored when redlock started (nohup, a background job's SIGINT) stays ignored, for COMMAND too. */
+        if (sigaction(forwarded[i], NULL, &old) != 0) return -1;
+        if (old.sa_handler == SIG_IGN) continue;
         if (sigaction(forwarded[i], &sa, NULL) != 0) return -1;
-    return 0;
+        sigaddset(&handled, forwarded[i]);
+    }
+    /* A reader that went away (`redlock ... 2>&1 | head -1`) must not kill redlock: the lock would stay held with
+     * nobody to renew or release it, and a lost lock would go unnoticed. Writes then fail with EPIPE. COMMAND gets
+     * SIGPIPE's default back (spawn_command). */
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction child;
+    memset(&child, 0, sizeof child);
+    child.sa_handler = on_child;
+    child.sa_flags = SA_NOCLDSTOP | SA_RESTART;
+    sigemptyset(&child.sa_mask);
+    if (sigaction(SIGCHLD, &child, NULL) != 0) return -1;
+    return pthread_sigmask(SIG_BLOCK, &handled, &open_mask) == 0 ? 0 : -1;
+}
+
+/* Sleep until a handled signal comes or `timeout` passes (NULL: no limit); a signal already pending runs at once. */
+static void wait_for_signal(const struct timespec *timeout) { pselect(0, NULL, NULL, NULL, timeout, &open_mask); }
+
+/* Let the signals that came while blocked run their handlers now. */
+static void take_pending_signals(void) {
+    pthread_sigmask(SIG_SETMASK, &open_mask, NULL);
+    pthread_sigmask(SIG_BLOCK, &handled, NULL);
 }
 
 /* From the library's renewal thread: a renewal found the token gone, or renewals failed until the TTL ran out. */
@@ -199,28 +244,73 @@ static void on_lost(redlock_lock *lock, int reason, void *arg) {
     (void)lock;
     (void)arg;
     atomic_store(&lost_reason, reason);
-    pid_t pid = (pid_t)child_pid;
+    pid_t pid = (pid_t)atomic_load(&child_pid);
+    const char *why = reason == REDLOCK_ENOTOWNED ? "its key was taken, deleted or expired"
+                                                  : "renewals failed until its TTL may have run out";
+    if (!atomic_load(&keep_running) && pid > 0) kill(pid, SIGTERM); /* first: the message could fail or block */
     if (atomic_load(&keep_running)) {
-        say("warning: the lock was lost (%s); the command keeps running without it (--keep-running)",
+        say("warning: the lock was lost (%s: %s); the command keeps running without it (--keep-running)", why,
             redlock_strerror(reason));
     } else {
-        say("the lock was lost (%s): sending SIGTERM to the command", redlock_strerror(reason));
-        if (pid > 0) kill(pid, SIGTERM);
+        say("the lock was lost (%s: %s): the command was sent SIGTERM", why, redlock_strerror(reason));
     }
 }
 
 /* ---- output ----------------------------------------------------------------------------------------------------- */
 
-/* A JSON string: bytes outside printable ASCII as \u00XX (a value is bytes, not text: each byte one code point). */
+/* Whether s[0..n) is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+static int is_utf8(const unsigned char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        if (len == 0 || i + len > n) return 0;
+        unsigned cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
+        for (size_t k = 1; k < len; ++k) {
+            if ((s[i + k] & 0xc0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        static const unsigned min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* A JSON string. Text that is UTF-8 is written as such (control characters, DEL, quote and backslash escaped);
+ * other bytes (a value is bytes, not text) each as one \u00XX. */
 static void json_string(FILE *f, const char *s, size_t n) {
+    const int utf8 = is_utf8((const unsigned char *)s, n);
     fputc('"', f);
     for (size_t i = 0; i < n; ++i) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f) fprintf(f, "\\u%04x", c);
+        else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) fprintf(f, "\\u%04x", c);
         else fputc(c, f);
     }
     fputc('"', f);
+}
+
+/* A name for people (messages, status text): UTF-8 as is, with control characters, DEL and backslash as \xNN; a name
+ * that is not UTF-8 also has its other non-ASCII bytes as \xNN. One line, whatever the name holds. */
+static const char *display(const char *name) {
+    static char *buf;
+    static size_t cap;
+    const size_t n = strlen(name);
+    if (cap < 4 * n + 1) {
+        char *b = realloc(buf, 4 * n + 1);
+        if (!b) return "(a name too long to show)";
+        buf = b;
+        cap = 4 * n + 1;
+    }
+    const int utf8 = is_utf8((const unsigned char *)name, n);
+    char *o = buf;
+    for (size_t i = 0; i < n; ++i) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7f || c == '\\' || (c >= 0x80 && !utf8)) o += sprintf(o, "\\x%02x", c);
+        else *o++ = (char)c;
+    }
+    *o = '\0';
+    return buf;
 }
 
 /* The value for people: printable ASCII as is, other bytes as \xNN, at most 96 bytes shown. */
@@ -301,10 +391,11 @@ static int cmd_status(const struct args *a, redlock_lock *lock) {
     int64_t ttl = -2;
     size_t len = 0;
     static char value[REDLOCK_MAX_TOKEN_LEN + 1];
-    int held = redlock_lock_status(lock, &ttl, value, sizeof value, &len);
-    if (held < 0) return fail_with(held, "cannot read the lock");
+    int rc = redlock_lock_status(lock, &ttl, value, sizeof value, &len);
+    if (rc < 0) return fail_with(rc, "cannot read the lock");
+    const int held = rc != 0, known = rc == 1; /* 2: held on a majority of masters, but no one value on one */
     size_t shown = len < REDLOCK_MAX_TOKEN_LEN ? len : REDLOCK_MAX_TOKEN_LEN;
-    const char *kind = held && (len > 0) ? token_kind(value, len) : NULL;
+    const char *kind = known ? token_kind(value, len) : NULL;
     char when[32] = "";
     if (kind && strcmp(kind, "redis-py") == 0 && uuid1_time(value, when, sizeof when) != 0) when[0] = '\0';
     if (a->json) {
@@ -314,7 +405,7 @@ static int cmd_status(const struct args *a, redlock_lock *lock) {
         if (held && ttl >= 0) printf("%lld", (long long)ttl);
         else printf("null");
         printf(", \"value\": ");
-        if (held && len > 0) json_string(stdout, value, shown);
+        if (known) json_string(stdout, value, shown);
         else printf("null");
         printf(", \"value_bytes\": %zu, \"kind\": ", len);
         if (kind) printf("\"%s\"", kind);
@@ -322,19 +413,20 @@ static int cmd_status(const struct args *a, redlock_lock *lock) {
         if (when[0]) printf(", \"token_time\": \"%s\"", when);
         printf("}\n");
     } else if (!held) {
-        printf("%s: free\n", a->name);
+        printf("%s: free\n", display(a->name));
     } else {
-        printf("%s: held", a->name);
+        printf("%s: held", display(a->name));
         if (ttl >= 0) printf(", expires in %.3f s\n", (double)ttl / 1000.0);
         else printf(", never expires (no TTL)\n");
-        if (len > 0) {
+        if (!known) {
+            printf("  value: no one value on a majority of the masters\n");
+        } else {
             printf("  value: ");
+            if (len == 0) printf("(empty)");
             human_string(stdout, value, shown, len);
             printf(" (%zu bytes)\n  kind:  %s", len, kind_text(kind));
             if (when[0]) printf(", made %s", when);
             printf("\n");
-        } else {
-            printf("  value: no one value on a majority of the masters\n");
         }
     }
     return held ? 0 : a->conflict_code;
@@ -343,14 +435,17 @@ static int cmd_status(const struct args *a, redlock_lock *lock) {
 static int cmd_release(const struct args *a, redlock_lock *lock) {
     int rc = redlock_lock_release_token(lock, a->token, strlen(a->token));
     if (rc != REDLOCK_OK && rc != REDLOCK_ENOTOWNED) return fail_with(rc, "cannot release");
+    /* Not released: say whether the lock is free or held by another token. */
+    int held = rc == REDLOCK_OK ? 0 : redlock_lock_status(lock, NULL, NULL, 0, NULL);
+    if (held < 0) return fail_with(held, "cannot read the lock");
     if (a->json) {
         printf("{\"name\": ");
         json_string(stdout, a->name, strlen(a->name));
-        printf(", \"released\": %s}\n", rc == REDLOCK_OK ? "true" : "false");
+        printf(", \"released\": %s, \"held\": %s}\n", rc == REDLOCK_OK ? "true" : "false", held ? "true" : "false");
     } else if (rc == REDLOCK_OK) {
-        printf("%s: released\n", a->name);
+        printf("%s: released\n", display(a->name));
     } else {
-        printf("%s: not released: the lock does not hold that token\n", a->name);
+        printf("%s: not released: %s\n", display(a->name), held ? "it holds another token" : "the lock is free");
     }
     return rc == REDLOCK_OK ? 0 : a->conflict_code;
 }
@@ -361,100 +456,186 @@ static int cmd_wait(const struct args *a, redlock_lock *lock) {
         int held = redlock_lock_locked(lock);
         if (held < 0) return fail_with(held, "cannot read the lock");
         double waited = now_s() - start;
-        if (!held || (a->wait_s >= 0 && waited >= a->wait_s) || pending_signal) {
-            if (pending_signal && held) return 128 + pending_signal;
+        take_pending_signals();
+        const int sig = atomic_load(&pending_signal);
+        if (!held || (a->wait_s >= 0 && waited >= a->wait_s) || sig) {
+            if (sig && held) return 128 + sig;
             if (a->json) {
                 printf("{\"name\": ");
                 json_string(stdout, a->name, strlen(a->name));
                 printf(", \"free\": %s, \"waited_ms\": %lld}\n", held ? "false" : "true", (long long)(waited * 1000));
             }
-            if (a->verbose) say("%s is %s after %.3f s", a->name, held ? "still held" : "free", waited);
+            if (a->verbose) say("%s is %s after %.3f s", display(a->name), held ? "still held" : "free", waited);
             return held ? a->conflict_code : 0;
         }
         double pause = a->sleep_s;
         if (a->wait_s >= 0 && a->wait_s - waited < pause) pause = a->wait_s - waited;
         struct timespec ts = {(time_t)pause, (long)((pause - (double)(time_t)pause) * 1e9)};
-        nanosleep(&ts, NULL); /* a signal cuts it short */
+        wait_for_signal(&ts); /* a signal cuts it short */
     }
 }
 
-/* Acquire, in slices of SLICE_MS so that a signal ends the wait. 0: acquired; 1: still held when the wait ran out
- * (or a signal came); else an exit status. */
+/* Acquire, in slices so that a signal ends the wait: each slice is one attempt, then a wait in the library (woken
+ * by a release, trying again every --sleep), so a slice lasts max(SLICE_MS, --sleep) and attempts come no more
+ * often than --sleep asks. 0: acquired; 1: still held when the wait ran out (or a signal came); else an exit
+ * status. */
 static int acquire(const struct args *a, redlock_lock *lock, double *took) {
     const double start = now_s();
+    const int64_t slice_ms = to_ms(a->sleep_s) > SLICE_MS ? to_ms(a->sleep_s) : SLICE_MS;
     for (;;) {
         redlock_acquire_options o;
         redlock_acquire_options_init(&o);
         o.set = REDLOCK_ACQ_BLOCKING | REDLOCK_ACQ_BLOCKING_TIMEOUT;
         double left = a->wait_s < 0 ? 1e9 : a->wait_s - (now_s() - start);
         o.blocking = left > 0;
-        o.blocking_timeout_ms = left <= 0 ? 0 : left * 1000 < SLICE_MS ? to_ms(left) : SLICE_MS;
+        o.blocking_timeout_ms = left <= 0 ? 0 : left * 1000 < (double)slice_ms ? to_ms(left) : slice_ms;
         int rc = redlock_lock_acquire_ex(lock, &o);
         *took = now_s() - start;
         if (rc == REDLOCK_OK) return 0;
         if (rc != REDLOCK_NOT_ACQUIRED) return fail_with(rc, "cannot take the lock");
-        if (pending_signal || left <= (double)SLICE_MS / 1000.0) return 1;
+        take_pending_signals();
+        if (atomic_load(&pending_signal) || left * 1000 <= (double)slice_ms) return 1;
     }
 }
 
+/* The program to run, found on $PATH here rather than in the child: after fork() in a threaded process, the child
+ * should only exec. NULL with errno set when there is none. */
+static const char *find_program(const char *name, char *buf, size_t cap) {
+    if (strchr(name, '/')) return name;
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    int err = ENOENT;
+    for (const char *p = path;; ++p) {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        struct stat st;
+        if ((size_t)snprintf(buf, cap, "%.*s/%s", (int)n, n ? p : ".", name) < cap && stat(buf, &st) == 0 &&
+            S_ISREG(st.st_mode)) {
+            if (access(buf, X_OK) == 0) return buf;
+            err = EACCES;
+        }
+        if (!end) break;
+        p = end;
+    }
+    errno = err;
+    return NULL;
+}
+
+/* Start the command. It gets SIGTERM if redlock dies (PR_SET_PDEATHSIG): killed with kill -9, redlock can no longer
+ * renew or release, and the command must not run on without the lock. An exec failure comes back through a pipe
+ * that closes on exec. A file without #! runs with /bin/sh, as execvp and shells do. */
 static int spawn_command(const struct args *a, pid_t *pid) {
-    posix_spawnattr_t attr;
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; ++i) sigaddset(&defaults, forwarded[i]);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
     char *sh_argv[] = {"sh", "-c", (char *)a->shell_command, NULL};
     char **argv = a->shell_command ? sh_argv : a->command;
-    int err = posix_spawnp(pid, argv[0], NULL, &attr, argv, environ);
-    posix_spawnattr_destroy(&attr);
-    if (err == 0) return 0;
+    static char found[4096];
+    const char *file = a->shell_command ? "/bin/sh" : find_program(argv[0], found, sizeof found);
+    if (!file) {
+        say("cannot run %s: %s", argv[0], strerror(errno));
+        return errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
+    }
+    size_t argc = 0;
+    while (argv[argc]) ++argc;
+    char **script_argv = calloc(argc + 2, sizeof *script_argv); /* for /bin/sh FILE ARGS..., made before fork */
+    int fds[2];
+    if (!script_argv || pipe2(fds, O_CLOEXEC) != 0) {
+        free(script_argv);
+        say("cannot run %s: %s", argv[0], strerror(errno));
+        return EXIT_OSERR;
+    }
+    script_argv[0] = "sh";
+    script_argv[1] = (char *)file;
+    for (size_t i = 1; i < argc; ++i) script_argv[i + 1] = argv[i];
+    const pid_t parent = getpid();
+    *pid = fork();
+    if (*pid == 0) {
+        close(fds[0]);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        signal(SIGPIPE, SIG_DFL);
+        pthread_sigmask(SIG_SETMASK, &open_mask, NULL); /* the command gets the mask redlock started with */
+        if (getppid() != parent) _exit(EXIT_LOST); /* redlock died before the line above */
+        execv(file, argv);
+        if (errno == ENOEXEC) execv("/bin/sh", script_argv);
+        int err = errno;
+        if (write(fds[1], &err, sizeof err) < 0) _exit(EXIT_CANNOT_EXEC);
+        _exit(EXIT_CANNOT_EXEC);
+    }
+    int err = errno;
+    close(fds[1]);
+    free(script_argv);
+    if (*pid < 0) {
+        close(fds[0]);
+        say("cannot start %s: %s", argv[0], strerror(err));
+        return EXIT_OSERR;
+    }
+    ssize_t n;
+    while ((n = read(fds[0], &err, sizeof err)) < 0 && errno == EINTR) {
+    }
+    close(fds[0]);
+    if (n <= 0) return 0; /* closed by the exec: running */
+    while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR) {
+    }
     say("cannot run %s: %s", argv[0], strerror(err));
-    return err == ENOENT ? EXIT_NOT_FOUND : (err == EACCES || err == ENOEXEC || err == EISDIR) ? EXIT_CANNOT_EXEC
-                                                                                               : EXIT_OSERR;
+    return err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
 }
 
 static int cmd_run(const struct args *a, redlock_lock *lock) {
     double took = 0;
     int rc = acquire(a, lock, &took);
     if (rc == 1) {
-        if (pending_signal) return 128 + pending_signal;
-        if (a->verbose) say("%s is held by another owner; gave up after %.3f s", a->name, took);
+        if (atomic_load(&pending_signal)) return 128 + atomic_load(&pending_signal);
+        if (a->verbose) say("%s is held by another owner; gave up after %.3f s", display(a->name), took);
         return a->conflict_code;
     }
     if (rc != 0) return rc;
-    if (a->verbose) say("acquired %s after %.3f s (TTL %g s, renewed every %g s)", a->name, took, a->ttl_s, a->ttl_s / 3);
+    if (a->verbose)
+        say("acquired %s after %.3f s (TTL %.3g s, renewed every %.3g s)", display(a->name), took, a->ttl_s, a->ttl_s / 3);
 
     int status = 0;
     pid_t pid = 0;
-    if (pending_signal) { /* came while acquiring: do not start the command */
-        status = 128 + pending_signal;
+    take_pending_signals();
+    if (atomic_load(&pending_signal)) { /* came while acquiring: do not start the command */
+        status = 128 + atomic_load(&pending_signal);
     } else if ((status = spawn_command(a, &pid)) == 0) {
-        child_pid = pid;
+        atomic_store(&child_pid, pid); /* signals are still blocked: none came unforwarded since the check above */
         if (atomic_load(&lost_reason) && !atomic_load(&keep_running)) kill(pid, SIGTERM); /* lost before the spawn */
         /* Wait without reaping first: child_pid is cleared while the pid cannot yet be reused, so a late signal is
          * never sent to another process. */
-        siginfo_t info;
-        while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
+        for (;;) {
+            siginfo_t info;
+            info.si_pid = 0;
+            int w = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT | WNOHANG);
+            if ((w == 0 && info.si_pid == pid) || (w < 0 && errno != EINTR)) break;
+            wait_for_signal(NULL); /* SIGCHLD, or a signal to forward */
         }
-        child_pid = 0;
+        atomic_store(&child_pid, 0);
         int ws = 0;
-        while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+        pid_t w;
+        while ((w = waitpid(pid, &ws, 0)) < 0 && errno == EINTR) {
         }
-        status = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : EXIT_SOFTWARE;
+        if (w != pid) {
+            say("cannot learn how the command ended: %s", strerror(errno));
+            status = EXIT_SOFTWARE;
+        } else {
+            status = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : EXIT_SOFTWARE;
+        }
         if (a->verbose) say("the command exited with status %d", status);
     }
 
+    /* A release that could not tell (a connection or a quorum short of answers) keeps the token: try twice more. */
     int released = redlock_lock_release(lock);
+    for (int i = 0; i < 2 && released != REDLOCK_OK && released != REDLOCK_ENOTOWNED && released != REDLOCK_ENOTHELD;
+         ++i) {
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+        released = redlock_lock_release(lock);
+    }
     if (released == REDLOCK_ENOTOWNED && !atomic_load(&lost_reason)) {
         atomic_store(&lost_reason, REDLOCK_ENOTOWNED);
         say("%sthe lock had expired or been taken before the command finished", atomic_load(&keep_running) ? "warning: " : "");
     } else if (released != REDLOCK_OK && released != REDLOCK_ENOTOWNED) {
-        say("warning: could not release %s (%s: %s); it expires within its TTL (%g s)", a->name,
+        say("warning: could not release %s (%s: %s); it expires within its TTL (%g s)", display(a->name),
             redlock_strerror(released), detail(), a->ttl_s);
     } else if (released == REDLOCK_OK && a->verbose) {
-        say("released %s", a->name);
+        say("released %s", display(a->name));
     }
     if (atomic_load(&lost_reason) && !atomic_load(&keep_running)) return EXIT_LOST;
     return status;
@@ -510,7 +691,8 @@ static int parse_options(int argc, char **argv, int in_order, struct args *a) {
         }
         case 't':
             if (parse_seconds(optarg, "--ttl", &a->ttl_s)) return EXIT_USAGE;
-            if (to_ms(a->ttl_s) < 1) return usage_error("--ttl: the TTL must be at least 0.001 s");
+            if (a->ttl_s < MIN_TTL_S)
+                return usage_error("--ttl: at least %g s (it is renewed every TTL/3, over the network)", MIN_TTL_S);
             break;
         case OPT_SLEEP:
             if (parse_seconds(optarg, "--sleep", &a->sleep_s)) return EXIT_USAGE;
@@ -562,9 +744,13 @@ static int parse(int argc, char **argv, struct args *a) {
             optind += 2;
         } else if (optind < argc && strcmp(argv[optind], "--") == 0) {
             ++optind;
+        } else if (optind < argc && argv[optind][0] == '-' && argv[optind][1] != '\0') {
+            /* `redlock NAME -n -- cmd` would take the lock and then fail to run "-n" */
+            return usage_error("'%s' after NAME: options go before NAME (a COMMAND starting with '-' goes after --)",
+                               argv[optind]);
         }
         if (a->shell_command && optind < argc) return usage_error("give either -c SHELL-COMMAND or COMMAND, not both");
-        if (!a->shell_command && optind >= argc) return usage_error("no COMMAND given to run under %s", a->name);
+        if (!a->shell_command && optind >= argc) return usage_error("no COMMAND given to run under %s", display(a->name));
         a->command = argv + optind;
         if (a->json) return usage_error("--json is for status, release and wait");
     } else {
@@ -580,7 +766,18 @@ static int parse(int argc, char **argv, struct args *a) {
     return -1;
 }
 
+/* fds 0 to 2 open, on /dev/null if closed: else the first socket opened would become stderr, and messages would be
+ * written into the Redis connection. */
+static void open_standard_fds(void) {
+    for (int fd = 0; fd <= 2; ++fd)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int n = open("/dev/null", O_RDWR);
+            if (n >= 0 && n != fd) close(n); /* not the lowest free fd: fd is open after all */
+        }
+}
+
 int main(int argc, char **argv) {
+    open_standard_fds();
     struct args a = {.mode = MODE_RUN, .wait_s = -1, .ttl_s = 30, .sleep_s = 0.1,
                      .conflict_code = EXIT_CONFLICT_DEFAULT};
     int r = parse(argc, argv, &a);
@@ -601,6 +798,9 @@ int main(int argc, char **argv) {
     }
     redlock_lock_free(lock);
     redlock_client_free(client);
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        say("cannot write the output: %s", strerror(errno));
+        return EXIT_OSERR;
+    }
     return r;
 }

@@ -488,9 +488,9 @@ REDLOCK_API int redlock_lock_validity(redlock_lock *lock, int64_t *ms_left) REDL
  * @param value     if not NULL, receives the value's first min(*value_len, 4096, value_cap - 1) bytes, then a NUL
  *                  (values are any bytes: a library token is 32 lowercase hex characters, a redis-py token too).
  * @param value_cap room in `value`, 0 for none.
- * @param value_len if not NULL, receives the value's whole length (0 when not held; on a quorum client also when the
- *                  key is held on a majority but no one value is).
- * @return 1 held, 0 not held; REDLOCK_EINVAL (NULL lock, NULL value with value_cap > 0); REDLOCK_ESERVER (the key
+ * @param value_len if not NULL, receives the value's whole length (0 when not held, or when 2 is returned).
+ * @return 1 held, 0 not held, 2 (quorum clients only) held on a majority of the masters but with no one value on a
+ *         majority (a split vote being cleaned up): `value` empty, `*value_len` 0; REDLOCK_EINVAL (NULL lock, NULL value with value_cap > 0); REDLOCK_ESERVER (the key
  *         is not a string: not a lock); connection errors; on a quorum client, an error when too few masters answer
  *         to tell.
  */

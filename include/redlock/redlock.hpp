@@ -344,6 +344,7 @@ public:
     /** The key as it is now, whoever holds it (redlock_lock_status()): for operators' tools. */
     struct Status {
         bool held = false;
+        bool split = false;         // a quorum's majority holds the key, but no one value: `value` unknown
         std::optional<Millis> ttl;  // std::nullopt: no TTL, or not held
         std::string value;          // its first 4096 bytes
         size_t value_bytes = 0;     // its whole length
@@ -352,7 +353,9 @@ public:
         Status s;
         int64_t ttl = -2;
         s.value.assign(REDLOCK_MAX_TOKEN_LEN + 1, '\0');
-        s.held = detail::check(redlock_lock_status(l_.get(), &ttl, s.value.data(), s.value.size(), &s.value_bytes)) == 1;
+        const int rc = detail::check(redlock_lock_status(l_.get(), &ttl, s.value.data(), s.value.size(), &s.value_bytes));
+        s.held = rc != 0;
+        s.split = rc == 2;
         s.value.resize(std::min(s.value_bytes, static_cast<size_t>(REDLOCK_MAX_TOKEN_LEN)));
         if (ttl >= 0) s.ttl = Millis(ttl);
         return s;

@@ -28,7 +28,8 @@ struct KeyValue {
 struct KeyStatus {
     bool held = false;   // the key exists (quorum: on a majority of the masters)
     int64_t pttl = -2;   // ms left; -1: no TTL; -2: not held
-    size_t length = 0;   // the value's length in bytes (quorum: 0 when no one value is on a majority)
+    bool split = false;  // quorum: held on a majority, but no one value is (value and length unknown: empty, 0)
+    size_t length = 0;   // the value's length in bytes
     std::string value;   // its first 4096 bytes (kStatusScript; no token is longer)
 };
 // The status script's reply (kStatusScript) for `name`; throws Error(server) for anything else.

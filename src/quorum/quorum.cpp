@@ -579,14 +579,17 @@ KeyStatus Quorum::status(std::string_view name) {
     }
     if (std::optional<int64_t> pttl = standing([](const KeyStatus &k) { return k.held; })) {
         out.held = true;  // held, but no one value is on a majority (a split vote still in progress, or a clean-up)
+        out.split = true;
         out.pttl = *pttl;
         return out;
     }
     size_t free = 0;
     for (const KeyStatus &k : seen) free += !k.held;
     if (free > size() - majority()) return out;
-    throw Error(main_failure(r.codes), fmt::format("status of '{}' over a quorum: {}", shown(name),
-                                                   summary(r, "answer", "")));
+    throw Error(main_failure(r.codes),
+                fmt::format("status of '{}' over a quorum: the masters that answered show neither a majority holding "
+                            "it nor a majority free: {}",
+                            shown(name), summary(r, "answer", "")));
 }
 
 void Quorum::ping() {

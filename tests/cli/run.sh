@@ -21,6 +21,13 @@ server() {
   exit 1
 }
 cli() { redis-cli -s "$tmp/main.sock" "$@"; }
+# dfl COMMAND...: COMMAND with SIGINT and SIGQUIT at their defaults. A non-interactive shell starts its background
+# jobs with both ignored, and redlock rightly keeps what it was started with ignored.
+dfl() { # (exec: in a background job, $! is then the command itself)
+  exec /usr/bin/python3 -c 'import os, signal, sys
+for s in (signal.SIGINT, signal.SIGQUIT): signal.signal(s, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+}
 reap() { # reap PID: waits for it, its exit status in $rc
   set +e
   wait "$1"
@@ -91,15 +98,15 @@ check "... soon after (holder had ~1.7 s left; took $(($(ms) - t0)) ms)" [ $(($(
 wait $holder
 
 # Signals.
-"$redlock" sig -- sh -c 'trap "echo TERM >'"$tmp"'/sig.child; exit 9" TERM; sleep 10 & wait' &
+"$redlock" sig -- sh -c 'trap "echo TERM >'"$tmp"'/sig.child; exit 9" TERM; sleep 10 >/dev/null 2>&1 & wait' &
 pid=$!
 sleep 0.4
 kill -TERM $pid
 reap $pid
 check "SIGTERM to redlock reaches the child (exit $rc = the child's 9)" [ "$rc" = 9 -a -f "$tmp/sig.child" ]
 check "... and the lock is released" [ "$(cli exists sig)" = 0 ]
-for s in INT HUP; do
-  "$redlock" sig$s -- sleep 10 &
+for s in INT HUP QUIT; do
+  dfl "$redlock" sig$s -- sleep 10 &
   pid=$!
   sleep 0.4
   kill -$s $pid
@@ -109,7 +116,7 @@ done
 "$redlock" sigwait -- sleep 3 &
 holder=$!
 sleep 0.3
-"$redlock" sigwait -- touch "$tmp/ran2" &
+dfl "$redlock" sigwait -- touch "$tmp/ran2" &
 pid=$!
 sleep 0.4
 kill -INT $pid
@@ -118,18 +125,43 @@ check "SIGINT while waiting ends the wait: 130, the command not run" [ "$rc" = 1
 kill $holder
 wait $holder || :
 
-# kill -9 of redlock: the key stays, then expires within the TTL.
-"$redlock" -t 1 killed -- sleep 30 &
+# Other signals a job may be sent are passed on too; signals ignored when redlock started stay ignored (nohup).
+"$redlock" usr -- sh -c 'trap "echo USR1 >'"$tmp"'/usr.child; exit 7" USR1; sleep 10 >/dev/null 2>&1 & wait' &
 pid=$!
 sleep 0.4
-orphan=$(pgrep -P $pid)
+kill -USR1 $pid
+reap $pid
+check "SIGUSR1 reaches the child (exit $rc = the child's 7)" [ "$rc" = 7 -a -f "$tmp/usr.child" ]
+sh -c 'trap "" HUP; exec "$0" nohup -- sh -c "sleep 0.6; echo survived >'"$tmp"'/nohup.child"' "$redlock" &
+pid=$!
+sleep 0.3
+kill -HUP $pid
+reap $pid
+check "an ignored SIGHUP (nohup) stays ignored: the child survives (exit $rc)" [ "$rc" = 0 -a -f "$tmp/nohup.child" ]
+# A reader that goes away (SIGPIPE on stderr) does not kill redlock: the command runs, the lock is released.
+( "$redlock" -v pipe -- sleep 0.3 2>&1; echo $? >"$tmp/pipe.rc" ) | true
+check "stderr to a closed pipe: redlock exits with the command's 0 ($(cat "$tmp/pipe.rc")) and released" \
+  [ "$(cat "$tmp/pipe.rc")" = 0 -a "$(cli exists pipe)" = 0 ]
+# SIGCHLD ignored by the parent: the child's status still comes back.
+status_is "SIGCHLD inherited as ignored: the child's status still comes back" 3 /usr/bin/python3 -c \
+  'import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])' \
+  "$redlock" chld -- sh -c 'exit 3'
+# Closed stderr: messages must not land in the Redis connection.
+"$redlock" -v "$(printf 'inj\r\nSET injected x\r\n')" -- true 2>&- || :
+check "with stderr closed, nothing is written into the Redis connection" [ "$(cli exists injected)" = 0 ]
+
+# kill -9 of redlock: the command gets SIGTERM (it must not run on without the lock); the key expires within the TTL.
+"$redlock" -t 1 killed -- sh -c 'trap "echo TERM >'"$tmp"'/killed.child; exit 0" TERM; sleep 30 >/dev/null 2>&1 & wait' &
+pid=$!
+sleep 0.4
 kill -9 $pid
 wait $pid 2>/dev/null || :
+sleep 0.2
+check "kill -9 of redlock: its command gets SIGTERM" [ -f "$tmp/killed.child" ]
 pttl=$(cli pttl killed)
 check "after kill -9 the key is still there, with at most the TTL left ($pttl ms)" [ "$pttl" -gt 0 -a "$pttl" -le 1000 ]
 sleep 1.2
 check "... and it expires within the TTL" [ "$(cli exists killed)" = 0 ]
-kill $orphan 2>/dev/null || :
 
 # Renewal: a child running 4 TTLs keeps the lock.
 "$redlock" -t 0.5 long -- sh -c 'sleep 2; echo done >'"$tmp"'/long.done' &
@@ -143,7 +175,7 @@ wait $pid
 check "... and the child finished" [ -f "$tmp/long.done" ]
 
 # A lost lock: the child gets SIGTERM and redlock exits 75.
-"$redlock" -t 0.6 lost -- sh -c 'trap "echo TERM >'"$tmp"'/lost.child; exit 0" TERM; sleep 10 & wait' 2>"$tmp/lost.err" &
+"$redlock" -t 0.6 lost -- sh -c 'trap "echo TERM >'"$tmp"'/lost.child; exit 0" TERM; sleep 10 >/dev/null 2>&1 & wait' 2>"$tmp/lost.err" &
 pid=$!
 sleep 0.3
 cli set lost someone-else >/dev/null
@@ -162,6 +194,14 @@ check "--keep-running: the child runs on, its status comes back ($rc), with a wa
 # --- errors -----------------------------------------------------------------------------------------------------------
 status_is "command not found: 127" 127 "$redlock" nf -- /nonexistent/command
 status_is "command not executable: 126" 126 "$redlock" nx -- "$tmp"
+printf 'echo "no shebang $1"\n' >"$tmp/noshebang"
+chmod +x "$tmp/noshebang"
+status_is "a script without #! runs with sh, as from a shell" 0 "$redlock" ns -- "$tmp/noshebang" arg
+check "... with its arguments" grep -q "no shebang arg" "$tmp/out"
+status_is "an option after NAME: 64, the lock not taken" 64 "$redlock" after -n -- touch "$tmp/ran3"
+check "... and nothing run" [ ! -e "$tmp/ran3" -a "$(cli exists after)" = 0 ]
+status_is "a TTL below 0.1 s: 64" 64 "$redlock" -t 0.05 n -- true
+status_is "hex seconds: 64" 64 "$redlock" -w 0x2 n -- true
 status_is "no command: usage, 64" 64 "$redlock" only-a-name
 status_is "unknown option: 64" 64 "$redlock" --bogus n -- true
 status_is "bad number: 64" 64 "$redlock" -w -1 n -- true
@@ -196,6 +236,9 @@ check "... is JSON with the key's value and a TTL" [ "$json_ok" = 1 ]
 token=$(cli get st)
 status_is "release with another token: 1" 1 "$redlock" release st --token not-the-token
 check "... the key stays" [ "$(cli get st)" = "$token" ]
+check "... says another token holds it" grep -q "holds another token" "$tmp/out"
+status_is "release on a free lock: 1" 1 "$redlock" release free --token x
+check "... says it is free" grep -q "the lock is free" "$tmp/out"
 status_is "wait -w 0.2 on a held lock: 1" 1 "$redlock" wait -w 0.2 st
 status_is "release --token: 0" 0 "$redlock" release st --token "$token" --json
 check "... says so in JSON" grep -q '"released": true' "$tmp/out"
@@ -205,6 +248,7 @@ check "... and its holder, finding its lock gone at release, exits 75" [ "$rc" =
 status_is "release needs --token" 64 "$redlock" release st
 status_is "--token only with release" 64 "$redlock" status st --token x
 status_is "--json not with a command" 64 "$redlock" --json n -- true
+status_is "output that cannot be written: 71" 71 sh -c '"$0" status --json free >/dev/full' "$redlock"
 "$redlock" w -- sleep 0.6 &
 holder=$!
 sleep 0.2
@@ -234,6 +278,27 @@ sys.exit(0 if not r.lock("mine", timeout=30).acquire(blocking=False) else 1)
 EOF
 check "redlock's holder excludes redis-py" [ "$pyblocked" = 1 ]
 wait $holder
+
+# --sleep paces the attempts while waiting (at most two per --sleep: a slice's last and the next one's first).
+cli set paced someone >/dev/null
+redis-cli -s "$tmp/main.sock" monitor >"$tmp/monitor" &
+monitor=$!
+sleep 0.2
+status_is "--sleep 1 -w 2.2 on a held lock: 1" 1 "$redlock" --sleep 1 -w 2.2 paced -- true
+kill $monitor
+wait $monitor 2>/dev/null || :
+attempts=$(grep -c '"paced"' "$tmp/monitor" || :)
+check "... about one attempt per second ($attempts, not one per 0.2 s)" [ "$attempts" -ge 2 -a "$attempts" -le 6 ]
+
+# Names and values as JSON: UTF-8 text stays text, other bytes are \u00XX each; an empty value is a value.
+cli set "wé" "ünï" >/dev/null
+status_is "status --json of a UTF-8 name and value" 0 "$redlock" status --json "wé"
+/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1], encoding="utf-8")); assert d["name"]=="wé" and d["value"]=="ünï" and d["value_bytes"]==5, d' \
+  "$tmp/out" && utf8json=1 || utf8json=0
+check "... reads back as the same text" [ "$utf8json" = 1 ]
+cli set empty "" >/dev/null
+status_is "status of an empty value" 0 "$redlock" status --json empty
+check "... held, value empty, kind other" grep -q '"value": "", "value_bytes": 0, "kind": "other"' "$tmp/out"
 
 # Odd values: a value that is no token, a key that is no string.
 cli set odd "$(printf 'a\001b"\\')" >/dev/null

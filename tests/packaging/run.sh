@@ -14,6 +14,7 @@ pass() { echo "ok - $*"; }
 
 version=$(sed -n 's/^#define REDLOCK_VERSION_STRING "\(.*\)"/\1/p' "$src/include/redlock/redlock.h")
 major=${version%%.*}
+debversion=$version-1  # CPACK_DEBIAN_PACKAGE_RELEASE
 arch=$(dpkg --print-architecture)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 
@@ -23,9 +24,9 @@ cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_
 cmake --build "$build" >/dev/null
 rm -f "$build"/*.deb "$build"/*.tar.gz
 (cd "$build" && cpack -G "DEB;TGZ" >/dev/null)
-lib="$build/libredlock${major}_${version}_${arch}.deb"
-dev="$build/libredlock-dev_${version}_${arch}.deb"
-tools="$build/redlock-tools_${version}_${arch}.deb"
+lib="$build/libredlock${major}_${debversion}_${arch}.deb"
+dev="$build/libredlock-dev_${debversion}_${arch}.deb"
+tools="$build/redlock-tools_${debversion}_${arch}.deb"
 tgz="$build/libredlock-${version}-Linux.tar.gz"
 for f in "$lib" "$dev" "$tools" "$tgz"; do [ -f "$f" ] || fail "cpack made no $(basename "$f")"; done
 pass "cpack made libredlock$major, libredlock-dev, redlock-tools and the .tar.gz"
@@ -37,10 +38,17 @@ for want in "libc6" "libfmt9" "libssl3" "libstdc++6"; do
   field "$lib" Depends | grep -q "$want" || fail "libredlock$major does not depend on $want: $(field "$lib" Depends)"
 done
 field "$lib" Depends | grep -q hiredis && fail "libredlock$major depends on hiredis, which it does not link"
-[ "$(field "$dev" Depends)" = "libredlock$major (= $version)" ] || fail "libredlock-dev Depends: $(field "$dev" Depends)"
-field "$tools" Depends | grep -q "libredlock$major (= $version)" || fail "redlock-tools Depends: $(field "$tools" Depends)"
-pass "dependencies: $(field "$lib" Depends); dev and tools on libredlock$major (= $version)"
-dpkg-deb --ctrl-tarfile "$lib" | tar -xO ./shlibs | grep -q "^libredlock $major libredlock$major (>= $version)" ||
+[ "$(field "$dev" Depends)" = "libredlock$major (= $debversion)" ] || fail "libredlock-dev Depends: $(field "$dev" Depends)"
+field "$tools" Depends | grep -q "libredlock$major (= $debversion)" || fail "redlock-tools Depends: $(field "$tools" Depends)"
+pass "dependencies: $(field "$lib" Depends); dev and tools on libredlock$major (= $debversion)"
+summaries=$(for d in "$lib" "$dev" "$tools"; do field "$d" Description | head -1; done)
+[ "$(printf '%s\n' "$summaries" | sort -u | wc -l)" = 3 ] || fail "the packages share a summary line: $summaries"
+for d in "$lib" "$dev" "$tools"; do
+  field "$d" Description | tail -n +2 | grep -qv '^ [^ ]' && fail "$(basename "$d"): a description line is not ' text'"
+  field "$d" Description | awk 'length > 80 { exit 1 }' || fail "$(basename "$d"): a description line is over 80 columns"
+done
+pass "each package has its own summary, and a description in Debian's form"
+dpkg-deb --ctrl-tarfile "$lib" | tar -xO ./shlibs | grep -q "^libredlock $major libredlock$major (>= $debversion)" ||
   fail "no shlibs file for packages built on libredlock"
 contents() { dpkg-deb -c "$1" | awk '{print $6}' | grep -v '/$' | sort | tr '\n' ' '; }
 expect_files() {
@@ -69,6 +77,8 @@ for d in "$lib" "$dev" "$tools"; do dpkg-deb -x "$d" "$root"; done
 soname=$(objdump -p "$root/usr/lib/$multiarch/libredlock.so.$version" | awk '/SONAME/ {print $2}')
 [ "$soname" = "libredlock.so.$major" ] || fail "SONAME $soname does not match the package name libredlock$major"
 readelf -d "$root/usr/bin/redlock" | grep -qE 'RPATH|RUNPATH' && fail "the packaged redlock carries an rpath"
+needed=$(readelf -d "$root/usr/bin/redlock" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
+case "$needed" in *fmt*|*ssl*|*crypto*|*stdc++*) fail "the redlock command links more than it calls: $needed";; esac
 grep -q "^prefix=/usr$" "$root/$l/pkgconfig/redlock.pc" || fail "redlock.pc's prefix is not /usr"
 export PKG_CONFIG_SYSROOT_DIR="$root" PKG_CONFIG_LIBDIR="$root/$l/pkgconfig" PKG_CONFIG_PATH=
 [ "$(pkg-config --modversion redlock)" = "$version" ] || fail "pkg-config --modversion redlock"

@@ -40,7 +40,10 @@ function findLibrary() {
   const tried = [];
   for (const c of candidates(tried)) {
     // A path is made absolute: worker threads load the same file, whatever the working directory is by then.
-    const found = fs.existsSync(c) && fs.statSync(c).isDirectory() ? path.join(c, 'libredlock.so') : c;
+    // A directory: the runtime package has only the SONAME file; the -dev package adds libredlock.so.
+    const inDir = (d) => (fs.existsSync(path.join(d, 'libredlock.so.0')) ? path.join(d, 'libredlock.so.0')
+      : path.join(d, 'libredlock.so'));
+    const found = fs.existsSync(c) && fs.statSync(c).isDirectory() ? inDir(c) : c;
     const file = found.includes('/') ? path.resolve(found) : found;
     if (file.includes('/') && !fs.existsSync(file)) { tried.push(`${file} (no such file)`); continue; }
     try {

@@ -158,7 +158,13 @@ test('LIBREDLOCK_PATH: a file or a directory, made absolute, and the only place 
   const libdir = path.dirname(installed);
   const dirRun = run(tmp, load(pkgDir), { LIBREDLOCK_PATH: libdir });
   assert.equal(dirRun.status, 0, dirRun.stderr);
-  assert.equal(JSON.parse(dirRun.stdout).path, path.join(libdir, 'libredlock.so'));
+  // In a directory, the SONAME file first: the runtime package has no libredlock.so.
+  assert.equal(JSON.parse(dirRun.stdout).path, path.join(libdir, 'libredlock.so.0'));
+  const runtimeOnly = fs.mkdtempSync(path.join(tmp, 'runtime-only-'));
+  fs.copyFileSync(path.join(libdir, 'libredlock.so.0'), path.join(runtimeOnly, 'libredlock.so.0'));
+  const soRun = run(tmp, load(pkgDir), { LIBREDLOCK_PATH: runtimeOnly });
+  assert.equal(soRun.status, 0, soRun.stderr);
+  assert.equal(JSON.parse(soRun.stdout).path, path.join(runtimeOnly, 'libredlock.so.0'));
 
   // Relative to the working directory at load time; the workers get the absolute path (they load it later).
   const rel = path.relative(tmp, installed);

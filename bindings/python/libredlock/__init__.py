@@ -49,7 +49,8 @@ class LockStatus(NamedTuple):
     held: bool
     #: Seconds left; None when the key has no TTL or is not held.
     ttl: Optional[float]
-    #: The value's first 4096 bytes (a token); None when not held, or (quorum) no one value is on a majority.
+    #: The value's first 4096 bytes (a token); None when not held, or when a quorum's majority holds the key but no one
+    #: value is on a majority.
     value: Optional[bytes]
     #: The value's whole length in bytes.
     value_bytes: int
@@ -743,8 +744,8 @@ class Lock:
         length = ctypes.c_size_t(0)
         buf = ctypes.create_string_buffer(_native.MAX_TOKEN_LEN + 1)
         held = _check(_lib.redlock_lock_status(self._handle, ctypes.byref(ttl), buf, len(buf), ctypes.byref(length)))
-        value = buf.raw[: min(length.value, _native.MAX_TOKEN_LEN)] if held and length.value else None
-        return LockStatus(held == 1, ttl.value / 1000.0 if held and ttl.value >= 0 else None, value, length.value)
+        value = buf.raw[: min(length.value, _native.MAX_TOKEN_LEN)] if held == 1 else None  # 2: split, unknown
+        return LockStatus(held != 0, ttl.value / 1000.0 if held and ttl.value >= 0 else None, value, length.value)
 
     def release_token(self, token: Name) -> None:
         """Delete the key only if it holds ``token`` (recovery of a crashed owner's lock, with the token ``status()``

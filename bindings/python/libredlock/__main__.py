@@ -11,7 +11,7 @@ from typing import List, NoReturn, Optional
 
 from . import Client, LockStatus, RedlockError, __version__, _native, library_version
 
-EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_SOFTWARE, EXIT_NOPERM = 64, 69, 70, 77
+EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_SOFTWARE, EXIT_OSERR, EXIT_NOPERM = 64, 69, 70, 71, 77
 DEFAULT_URL = "redis://127.0.0.1:6379"
 
 
@@ -44,17 +44,43 @@ def uuid1_time(v: bytes) -> Optional[str]:
 
 
 def json_string(b: bytes) -> str:
-    """As the C tool: bytes outside printable ASCII as \\u00XX, one per byte."""
+    """As the C tool: UTF-8 text as such (control characters, DEL, quote and backslash escaped); other bytes each as
+    one \\u00XX."""
+    try:
+        text = b.decode("utf-8")  # strict: no surrogates, no overlong forms, as the C tool's check
+    except UnicodeDecodeError:
+        text = b.decode("latin-1")
+        utf8 = False
+    else:
+        utf8 = True
     out = ['"']
-    for c in b:
-        if c in (0x22, 0x5C):
-            out.append("\\" + chr(c))
-        elif c < 0x20 or c >= 0x7F:
+    for ch in text:
+        c = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif c < 0x20 or c == 0x7F or (c >= 0x80 and not utf8):
             out.append("\\u%04x" % c)
         else:
-            out.append(chr(c))
+            out.append(ch)
     out.append('"')
     return "".join(out)
+
+
+def display(name: bytes) -> str:
+    """As the C tool: UTF-8 as is, with control characters, DEL and backslash as \\xNN; a name that is not UTF-8
+    also has its other non-ASCII bytes as \\xNN. (Returned as text whose UTF-8 encoding is the C tool's bytes.)"""
+    try:
+        name.decode("utf-8")
+        utf8 = True
+    except UnicodeDecodeError:
+        utf8 = False
+    out = bytearray()
+    for c in name:
+        if c < 0x20 or c == 0x7F or c == 0x5C or (c >= 0x80 and not utf8):
+            out += b"\\x%02x" % c
+        else:
+            out.append(c)
+    return out.decode("utf-8")
 
 
 def human_string(b: bytes, whole: int) -> str:
@@ -63,26 +89,35 @@ def human_string(b: bytes, whole: int) -> str:
 
 
 def render(name: bytes, s: LockStatus, as_json: bool) -> str:
-    kind = token_kind(s.value) if s.held and s.value_bytes and s.value is not None else None
+    known = s.held and s.value is not None  # held, value None: a quorum's majority holds the key, no one value
+    kind = token_kind(s.value) if known and s.value is not None else None
     when = uuid1_time(s.value) if kind == "redis-py" and s.value is not None else None
     if as_json:
         ttl = "null" if s.ttl is None else str(round(s.ttl * 1000))
-        value = json_string(s.value) if s.held and s.value_bytes and s.value is not None else "null"
+        value = json_string(s.value) if known and s.value is not None else "null"
         text = '{"name": %s, "held": %s, "ttl_ms": %s, "value": %s, "value_bytes": %d, "kind": %s' % (
             json_string(name), "true" if s.held else "false", ttl, value, s.value_bytes,
             '"%s"' % kind if kind else "null")
         return text + (', "token_time": "%s"}' % when if when else "}") + "\n"
-    shown_name = os.fsdecode(name)
+    shown_name = display(name)
     if not s.held:
         return "%s: free\n" % shown_name
     lines = ["%s: held, %s" % (shown_name, "never expires (no TTL)" if s.ttl is None
                                  else "expires in %.3f s" % s.ttl)]
-    if s.value_bytes and s.value is not None:
-        lines.append("  value: %s (%d bytes)" % (human_string(s.value, s.value_bytes), s.value_bytes))
+    if known and s.value is not None:
+        lines.append("  value: %s%s (%d bytes)" % ("(empty)" if not s.value_bytes else "",
+                                                    human_string(s.value, s.value_bytes), s.value_bytes))
         lines.append("  kind:  %s%s" % (KIND_TEXT[kind or "other"], ", made %s" % when if when else ""))
     else:
         lines.append("  value: no one value on a majority of the masters")
     return "\n".join(lines) + "\n"
+
+
+def _exit_code(text: str) -> int:
+    """0 to 255 in plain ASCII digits, as the C tool takes it (int() would also take "5_0" and other digits)."""
+    if not (text.isascii() and text.isdigit()) or int(text) > 255:
+        raise argparse.ArgumentTypeError("'%s' is not a number from 0 to 255" % text)
+    return int(text)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -109,7 +144,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("name", help="the lock's name (its Redis key)")
     p.add_argument("-u", "--url", action="append", default=[],
                    help="the Redis server (default $REDLOCK_URL, else %s); several: Redlock masters" % DEFAULT_URL)
-    p.add_argument("-E", "--conflict-exit-code", type=int, default=1, choices=range(256), metavar="N",
+    p.add_argument("-E", "--conflict-exit-code", type=_exit_code, default=1, metavar="N",
                    help="exit status when the lock is free (default 1)")
     p.add_argument("--json", action="store_true", help="one JSON object, as redlock status --json")
     p.add_argument("-V", "--version", action="version",
@@ -124,7 +159,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     except RedlockError as e:
         sys.stderr.write("redlock: cannot read the lock: %s\n" % " ".join(str(e).split()))
         return exit_for(e.code)
-    sys.stdout.write(render(name, s, a.json))
+    try:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(render(name, s, a.json).encode("utf-8"))  # the bytes the C tool writes
+        sys.stdout.buffer.flush()
+    except OSError as e:
+        sys.stderr.write("redlock: cannot write the output: %s\n" % e.strerror)
+        return EXIT_OSERR
     return 0 if s.held else a.conflict_exit_code
 
 

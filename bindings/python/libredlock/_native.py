@@ -182,8 +182,9 @@ def _candidates(tried: List[str]) -> Iterator[str]:
 def load() -> Tuple[Any, str]:
     tried: List[str] = []
     for cand in _candidates(tried):
-        if os.path.isdir(cand):
-            cand = os.path.join(cand, "libredlock.so")
+        if os.path.isdir(cand):  # the runtime package has only the SONAME file; the -dev package adds libredlock.so
+            so = os.path.join(cand, "libredlock.so.%d" % ABI_MAJOR)
+            cand = so if os.path.exists(so) else os.path.join(cand, "libredlock.so")
         try:
             lib = ctypes.CDLL(cand)
         except OSError as e:

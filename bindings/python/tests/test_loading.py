@@ -111,7 +111,15 @@ def test_explicit_path_wins_over_the_installed_library(installed, planted, tmp_p
                        cwd=str(tmp_path), env=_clean_env(PKG_CONFIG_PATH=str(installed["pc_dir"]),
                                                          LIBREDLOCK_PATH=str(_built_library().parent)))
     assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout) == str(_built_library().parent / "libredlock.so")  # a directory is accepted
+    # A directory is accepted; in it the SONAME file first (the runtime package has no libredlock.so).
+    assert json.loads(p.stdout) == str(_built_library().parent / "libredlock.so.0")
+    runtime_only = tmp_path / "runtime-only"
+    runtime_only.mkdir()
+    shutil.copy(str(_built_library().parent / "libredlock.so.0"), str(runtime_only / "libredlock.so.0"))
+    p = subprocess.run([installed["python"], "-c", PROBE], capture_output=True, text=True, timeout=60,
+                       cwd=str(tmp_path), env=_clean_env(LIBREDLOCK_PATH=str(runtime_only)))
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout) == str(runtime_only / "libredlock.so.0")
 
 
 def test_not_found_names_what_was_tried(installed, planted):

@@ -22,9 +22,10 @@ def _tool():
 
 
 def _run(argv, url):
+    """Exit status, stdout and stderr; the output as bytes decoded the same lossless way for both tools."""
     env = dict(os.environ, REDLOCK_URL=url)
-    p = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
-    return p.returncode, p.stdout, p.stderr
+    p = subprocess.run(argv, capture_output=True, env=env, timeout=60)
+    return p.returncode, p.stdout.decode("utf-8", "surrogateescape"), p.stderr.decode("utf-8", "surrogateescape")
 
 
 def _python_status(*args, url):
@@ -65,17 +66,20 @@ def test_python_m_libredlock_status_prints_what_the_c_tool_prints(server, r, as_
     assert r.lock("pm-py", timeout=60).acquire(blocking=False)
     r.set("pm-odd", b'a\x01b\xff"q\\')
     r.set("pm-lib", "0123456789ab4def8123456789abcdef", px=60000)
+    r.set("pm-empty", b"")
+    r.set("pm-é", "ünï")
+    r.set(b"pm-\xff\n", b"\x00")
     flags = ["--json"] if as_json else []
-    for name in ("pm-py", "pm-odd", "pm-lib", "pm-free"):
-        c_rc, c_out, _ = _run([tool, "status", *flags, name], server.url)
-        p_rc, p_out, p_err = _python_status(*flags, name, url=server.url)
+    for name in ("pm-py", "pm-odd", "pm-lib", "pm-free", "pm-empty", "pm-é", os.fsdecode(b"pm-\xff\n")):
+        c_rc, c_out, _ = _run([tool, "status", *flags, os.fsencode(name)], server.url)
+        p_rc, p_out, p_err = _python_status(*flags, os.fsencode(name), url=server.url)
         assert p_rc == c_rc, p_err
         # The TTLs were read a moment apart.
         same = lambda text: re.sub(r'(in [0-9.]+ s|"ttl_ms": [0-9]+)', "TTL", text)
         assert same(p_out) == same(c_out)
         if as_json:
             d = json.loads(p_out)
-            assert d["kind"] == {"pm-py": "redis-py", "pm-odd": "other", "pm-lib": "libredlock", "pm-free": None}[name]
+            assert d["kind"] == {"pm-py": "redis-py", "pm-lib": "libredlock", "pm-free": None}.get(name, "other")
     assert json.loads(_python_status("--json", "pm-py", url=server.url)[1])["token_time"].startswith("20")
 
 
