@@ -492,7 +492,13 @@ static int acquire(const struct args *a, redlock_lock *lock, double *took) {
         int rc = redlock_lock_acquire_ex(lock, &o);
         *took = now_s() - start;
         if (rc == REDLOCK_OK) return 0;
-        if (rc != REDLOCK_NOT_ACQUIRED) return fail_with(rc, "cannot take the lock");
+        if (rc != REDLOCK_NOT_ACQUIRED) {
+            int code = fail_with(rc, "cannot take the lock");
+            /* A SET whose reply was lost may still land: its token is kept, and a release deletes the key only if it
+             * holds that token (harmless if it never landed). Best effort: the TTL bounds it otherwise. */
+            (void)redlock_lock_release(lock);
+            return code;
+        }
         take_pending_signals();
         if (atomic_load(&pending_signal) || left * 1000 <= (double)slice_ms) return 1;
     }
