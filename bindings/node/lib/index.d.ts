@@ -98,8 +98,21 @@ export class Lock {
   reacquire(): Promise<true>;
   locked(): Promise<boolean>;
   owned(): Promise<boolean>;
+  /** The key as it is now, whoever holds it (operators' tools). */
+  status(): Promise<LockStatus>;
+  /** Deletes the key only if it holds `token` (recovery); rejects with LockNotOwnedError otherwise. */
+  releaseToken(token: string | Buffer): Promise<void>;
   using<T>(fn: (lock: Lock) => Promise<T> | T): Promise<T>;
   free(): void;
+}
+export interface LockStatus {
+  held: boolean;
+  /** ms left; null without a TTL or when free. */
+  ttl: number | null;
+  /** The value's first 4096 bytes; null when free, or when a quorum's majority holds the key without one value. */
+  value: Buffer | null;
+  /** The value's whole length in bytes. */
+  valueBytes: number;
 }
 export class RedlockError extends Error {
   code: number;

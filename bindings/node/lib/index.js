@@ -86,13 +86,13 @@ class WorkerPool {
 
   spawn() {
     const w = new Worker(path.join(__dirname, 'worker.js'), { workerData: { libraryPath } });
-    w.on('message', ({ id, rc, msg, threadId, outcomes }) => {
+    w.on('message', ({ id, rc, msg, threadId, outcomes, extra }) => {
       const job = this.pending.get(id);
       this.pending.delete(id);
       w.busy = 0;
       w.unref();  // an idle pool does not keep the process alive
       this.idle.push(w);
-      job.resolve({ rc, msg, threadId, outcomes });
+      job.resolve({ rc, msg, threadId, outcomes, extra });
       this.dispatch();
       if (this.idle.length > 0 && this.idleWaiters.length > 0) {
         const waiters = this.idleWaiters;
@@ -397,6 +397,32 @@ class Lock {
   /** True if this lock's token is the one in Redis. */
   async owned() { return (await this._call('owned')) === 1; }
 
+  /**
+   * The key as it is now, whoever holds it (this lock's own token plays no part), for operators' tools:
+   * `{ held, ttl, value, valueBytes }`: ttl in ms (null without a TTL or when free); value a Buffer of the first 4096
+   * bytes (null when free, or when a quorum's majority holds the key but no one value is on a majority).
+   */
+  async status() {
+    const { rc, extra } = await this._run('status');
+    const held = rc !== 0;
+    return {
+      held,
+      ttl: held && extra.ttl >= 0 ? extra.ttl : null,
+      value: extra.value === null ? null : Buffer.from(extra.value),
+      valueBytes: extra.valueBytes,
+    };
+  }
+
+  /** Deletes the key only if it holds `token` (a string or Buffer; recovery of a crashed owner's lock); rejects with
+   *  LockNotOwnedError if it does not. This lock's own token is not touched. */
+  async releaseToken(token) {
+    if (!Buffer.isBuffer(token) && typeof token !== 'string') {
+      throw new TypeError(`token must be a string or a Buffer, got ${typeof token}`);
+    }
+    const bytes = Buffer.isBuffer(token) ? token : Buffer.from(arg.text(token, 'token', { nul: true }), 'utf8');
+    await this._call('releaseToken', bytes);
+  }
+
   /** This lock's token (string), or null. Never does I/O. */
   /**
    * This lock's fencing token (a lock made with `fencing: true`), or null when it holds none: a number that strictly
@@ -473,11 +499,14 @@ class Lock {
     this._freeLater = false;
   }
 
-  async _call(op, ...args) {
+  async _call(op, ...args) { return (await this._run(op, ...args)).rc; }
+
+  /** A call on a worker thread: its return code and what it read besides (`extra`); rejects with its error. */
+  async _run(op, ...args) {
     const handle = this._live();
     this._busy += 1;  // free() waits for calls under way: a worker may be using the handle
     try {
-      const { rc, msg, threadId, outcomes } =
+      const { rc, msg, threadId, outcomes, extra } =
         await (op === 'wait' ? waitPool : pool).runFor(this._quorum, op, handle, ...args);
       this.lastThreadId = threadId;
       this.outcomes = outcomes;
@@ -486,7 +515,7 @@ class Lock {
         if (outcomes) e.outcomes = outcomes;
         throw e;
       }
-      return rc;
+      return { rc, extra };
     } finally {
       this._busy -= 1;
       if (this._busy === 0 && this._freeLater) this._freeNow();

@@ -119,6 +119,9 @@ function bind(file) {
     token: f('int redlock_lock_token(uintptr_t lock, _Out_ uint8_t *buf, size_t buflen, _Out_ size_t *needed)'),
     fence: f('int redlock_lock_fence(uintptr_t lock, _Out_ uint64_t *out)'),
     validity: f('int redlock_lock_validity(uintptr_t lock, _Out_ int64_t *ms_left)'),
+    status: f('int redlock_lock_status(uintptr_t lock, _Out_ int64_t *ttl_ms, _Out_ uint8_t *value, size_t value_cap, ' +
+              '_Out_ size_t *value_len)'),
+    releaseToken: f('int redlock_lock_release_token(uintptr_t lock, const uint8_t *token, size_t token_len)'),
     quorumOutcomes: f('int redlock_quorum_outcomes(_Out_ int *codes, size_t cap, _Out_ size_t *n_masters)'),
     clientNewQuorum: f('int redlock_client_new_quorum(_Out_ uintptr_t *out, const char **urls, size_t n_urls, ' +
                        'const redlock_client_options *opts)'),

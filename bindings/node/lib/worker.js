@@ -56,7 +56,19 @@ const ops = {
   reacquire: (h) => c.reacquire(h),
   locked: (h) => c.locked(h),
   owned: (h) => c.owned(h),
+  // The key as it is (redlock_lock_status): the return code, and what it read in `extra`.
+  status: (h) => {
+    const ttl = [0];
+    const len = [0];
+    const rc = c.status(h, ttl, statusBuf, statusBuf.length, len);
+    const n = Number(len[0]);
+    if (rc >= 0) extra = { ttl: Number(ttl[0]), valueBytes: n, value: rc === 1 ? statusBuf.subarray(0, Math.min(n, 4096)) : null };
+    return rc;
+  },
+  releaseToken: (h, token) => c.releaseToken(h, token, token.length),
 };
+const statusBuf = Buffer.alloc(4097);  // REDLOCK_MAX_TOKEN_LEN + 1: the value's first 4096 bytes and a NUL
+let extra = null;  // what the last call read besides its return code
 
 const MAX_MASTERS = 64;  // REDLOCK_MAX_MASTERS
 const codesBuf = new Int32Array(MAX_MASTERS);
@@ -65,6 +77,7 @@ parentPort.on('message', ({ id, op, args, quorum }) => {
   let rc;
   let msg = '';
   let outcomes = null;
+  extra = null;
   try {
     rc = ops[op](...args);
     if (rc !== 0) msg = c.lastError();
@@ -77,5 +90,5 @@ parentPort.on('message', ({ id, op, args, quorum }) => {
     rc = -10;
     msg = `binding error: ${e.message}`;
   }
-  parentPort.postMessage({ id, rc, msg, threadId, outcomes });
+  parentPort.postMessage({ id, rc, msg, threadId, outcomes, extra });  // (extra's Buffer is copied)
 });

@@ -423,3 +423,28 @@ test('using(): an acquire of unknown outcome is taken back before the error surf
   lock.free();
   c.close();
 });
+
+test('status() shows the key whoever holds it; releaseToken() deletes only with the right token', async () => {
+  const owner = client.lock('node:status', { timeout: 20000 });
+  const op = client.lock('node:status');
+  assert.deepEqual(await op.status(), { held: false, ttl: null, value: null, valueBytes: 0 });
+  assert.equal(await owner.acquire(), true);
+  const s = await op.status();
+  assert.equal(s.held, true);
+  assert.ok(s.ttl > 19000 && s.ttl <= 20000, String(s.ttl));
+  assert.equal(s.value.toString(), owner.token);
+  assert.equal(s.valueBytes, 32);
+  await assert.rejects(op.releaseToken('not-it'), LockNotOwnedError);
+  assert.equal(redis.cli('EXISTS', 'node:status'), '1');
+  await op.releaseToken(s.value);
+  assert.equal(redis.cli('EXISTS', 'node:status'), '0');
+  await assert.rejects(owner.release(), LockNotOwnedError);
+  redis.cli('SET', 'node:status', 'x'.repeat(5000));
+  const big = await op.status();
+  assert.deepEqual([big.held, big.ttl, big.value.length, big.valueBytes], [true, null, 4096, 5000]);
+  redis.cli('DEL', 'node:status');
+  await assert.rejects(op.releaseToken(''), InvalidArgumentError);
+  await assert.rejects(op.releaseToken(5), TypeError);
+  owner.free();
+  op.free();
+});
