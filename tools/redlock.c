@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
 #include <pthread.h>
@@ -61,7 +62,7 @@ static const char usage_text[] =
     "  -E, --conflict-exit-code N    exit status when the lock stays held (default 1)\n"
     "  -t, --ttl SECONDS             the lock's TTL (at least 0.1), renewed every TTL/3 while COMMAND runs\n"
     "                                (default 30)\n"
-    "      --sleep SECONDS           pause between attempts while waiting (default 0.1)\n"
+    "      --sleep SECONDS           pause between attempts while waiting (default 0.1, at least 0.01)\n"
     "  -c, --command SHELL-COMMAND   run SHELL-COMMAND with sh -c\n"
     "  -k, --keep-running            if the lock is lost, warn and let COMMAND run on\n"
     "                                (default: send it SIGTERM and exit 75)\n"
@@ -76,7 +77,8 @@ static const char usage_text[] =
     "70 internal error; 71 system error (also: output not written); 75 lock lost while COMMAND ran;\n"
     "77 credentials or permission refused; 126 COMMAND cannot run; 127 COMMAND not found.\n"
     "SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGALRM are passed to COMMAND; the lock is released\n"
-    "when it exits. If redlock is killed, COMMAND gets SIGTERM. Options go before NAME. See redlock(1).\n";
+    "when it and every process it left running have exited. If redlock is killed, COMMAND gets SIGTERM.\n"
+    "Options go before NAME. See redlock(1).\n";
 
 enum mode { MODE_RUN, MODE_STATUS, MODE_RELEASE, MODE_WAIT };
 
@@ -178,22 +180,28 @@ static double now_s(void) {
 
 /* Lock-free atomics: read and written by the signal handler, the main thread and the library's renewal thread. */
 static atomic_int child_pid;      /* > 0 while COMMAND runs */
-static atomic_int pending_signal; /* the last SIGINT/TERM/HUP received */
+static atomic_int pending_signal; /* the last forwarded signal received */
+static atomic_int signal_count;   /* how many were received: the main loop passes new ones on to leftovers */
 static atomic_int lost_reason;    /* != 0 once the lock was lost (the library's code) */
 static atomic_int keep_running;
+static atomic_int forward_anyway[65]; /* pending when COMMAND was started: forwarded even from a terminal */
 
 /* The handled signals are blocked everywhere except while the main thread waits for them (wait_for_signal): the
  * library's threads, started later, inherit the mask, so every signal is handled on the main thread, and no wait
- * misses one that came just before it (pselect unblocks and sleeps in one step). */
-static sigset_t handled, open_mask;
+ * misses one that came just before it (pselect unblocks and sleeps in one step). start_mask: the mask redlock was
+ * started with, which COMMAND gets; wait_mask: the same without the handled signals, even if they came blocked. */
+static sigset_t handled, start_mask, wait_mask;
 
 /* Forward to COMMAND, except a terminal's signals (SI_KERNEL): the terminal sends those to the whole foreground
- * process group, COMMAND included, and a second copy would hit a command that handles the first. */
+ * process group, COMMAND included, and a second copy would hit a command that handles the first. Unless it came
+ * before COMMAND existed (forward_anyway). */
 static void on_signal(int sig, siginfo_t *info, void *ctx) {
     (void)ctx;
     atomic_store(&pending_signal, sig);
+    atomic_fetch_add(&signal_count, 1);
     pid_t pid = (pid_t)atomic_load(&child_pid);
-    if (pid > 0 && info->si_code != SI_KERNEL) kill(pid, sig);
+    const int early = sig > 0 && sig < 65 && atomic_exchange(&forward_anyway[sig], 0);
+    if (pid > 0 && (info->si_code != SI_KERNEL || early)) kill(pid, sig);
 }
 
 static void on_child(int sig) { (void)sig; } /* only to end a wait */
@@ -201,7 +209,9 @@ static void on_child(int sig) { (void)sig; } /* only to end a wait */
 /* Passed on to COMMAND: every signal whose default is to end a process and that a job may be sent (a service
  * manager's stop, reload and dump signals included), so that none kills redlock and leaves COMMAND unrenewed. */
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM};
+#define N_FORWARDED (sizeof forwarded / sizeof forwarded[0])
 
+/* For run and wait (status and release have nothing to forward or clean up: signals keep their defaults there). */
 static int install_signals(void) {
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
@@ -210,32 +220,32 @@ static int install_signals(void) {
     sigemptyset(&sa.sa_mask);
     sigemptyset(&handled);
     sigaddset(&handled, SIGCHLD);
-    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; ++i) {
+    for (size_t i = 0; i < N_FORWARDED; ++i) {
         /* A signal ignored when redlock started (nohup, a background job's SIGINT) stays ignored, for COMMAND too. */
         if (sigaction(forwarded[i], NULL, &old) != 0) return -1;
         if (old.sa_handler == SIG_IGN) continue;
         if (sigaction(forwarded[i], &sa, NULL) != 0) return -1;
         sigaddset(&handled, forwarded[i]);
     }
-    /* A reader that went away (`redlock ... 2>&1 | head -1`) must not kill redlock: the lock would stay held with
-     * nobody to renew or release it, and a lost lock would go unnoticed. Writes then fail with EPIPE. COMMAND gets
-     * SIGPIPE's default back (spawn_command). */
-    signal(SIGPIPE, SIG_IGN);
     struct sigaction child;
     memset(&child, 0, sizeof child);
     child.sa_handler = on_child;
     child.sa_flags = SA_NOCLDSTOP | SA_RESTART;
     sigemptyset(&child.sa_mask);
     if (sigaction(SIGCHLD, &child, NULL) != 0) return -1;
-    return pthread_sigmask(SIG_BLOCK, &handled, &open_mask) == 0 ? 0 : -1;
+    if (pthread_sigmask(SIG_BLOCK, &handled, &start_mask) != 0) return -1;
+    wait_mask = start_mask;
+    for (int sig = 1; sig < 65; ++sig)
+        if (sigismember(&handled, sig) == 1) sigdelset(&wait_mask, sig);
+    return 0;
 }
 
 /* Sleep until a handled signal comes or `timeout` passes (NULL: no limit); a signal already pending runs at once. */
-static void wait_for_signal(const struct timespec *timeout) { pselect(0, NULL, NULL, NULL, timeout, &open_mask); }
+static void wait_for_signal(const struct timespec *timeout) { pselect(0, NULL, NULL, NULL, timeout, &wait_mask); }
 
 /* Let the signals that came while blocked run their handlers now. */
 static void take_pending_signals(void) {
-    pthread_sigmask(SIG_SETMASK, &open_mask, NULL);
+    pthread_sigmask(SIG_SETMASK, &wait_mask, NULL);
     pthread_sigmask(SIG_BLOCK, &handled, NULL);
 }
 
@@ -274,6 +284,26 @@ static int is_utf8(const unsigned char *s, size_t n) {
         i += len;
     }
     return 1;
+}
+
+/* How many bytes of a value cut at `n` to show as text: all of them, or, when the cut split a UTF-8 character (a
+ * lead byte and fewer continuation bytes than it announces, as a UTF-8 decoder would still accept) of a value that is
+ * UTF-8 up to there, the bytes before that character. */
+static size_t utf8_cut(const unsigned char *s, size_t n) {
+    for (size_t back = 1; back <= 3 && back <= n; ++back) {
+        const unsigned char c = s[n - back];
+        if ((c & 0xc0) == 0x80) continue; /* a continuation byte: look further back */
+        const size_t need = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (need <= back) return n; /* complete, or not a lead byte at all */
+        if (back >= 2) { /* the second byte's range depends on the lead */
+            const unsigned char c2 = s[n - back + 1];
+            if ((c == 0xe0 && c2 < 0xa0) || (c == 0xed && c2 > 0x9f) || (c == 0xf0 && c2 < 0x90) ||
+                (c == 0xf4 && c2 > 0x8f))
+                return n;
+        }
+        return is_utf8(s, n - back) ? n - back : n; /* invalid before: bytes, not text, shown whole */
+    }
+    return n;
 }
 
 /* A JSON string. Text that is UTF-8 is written as such (control characters, DEL, quote and backslash escaped);
@@ -405,7 +435,7 @@ static int cmd_status(const struct args *a, redlock_lock *lock) {
         if (held && ttl >= 0) printf("%lld", (long long)ttl);
         else printf("null");
         printf(", \"value\": ");
-        if (known) json_string(stdout, value, shown);
+        if (known) json_string(stdout, value, shown < len ? utf8_cut((const unsigned char *)value, shown) : shown);
         else printf("null");
         printf(", \"value_bytes\": %zu, \"kind\": ", len);
         if (kind) printf("\"%s\"", kind);
@@ -454,9 +484,10 @@ static int cmd_wait(const struct args *a, redlock_lock *lock) {
     const double start = now_s();
     for (;;) {
         int held = redlock_lock_locked(lock);
-        if (held < 0) return fail_with(held, "cannot read the lock");
-        double waited = now_s() - start;
         take_pending_signals();
+        if (held < 0) return atomic_load(&pending_signal) ? 128 + atomic_load(&pending_signal)
+                                                          : fail_with(held, "cannot read the lock");
+        double waited = now_s() - start;
         const int sig = atomic_load(&pending_signal);
         if (!held || (a->wait_s >= 0 && waited >= a->wait_s) || sig) {
             if (sig && held) return 128 + sig;
@@ -493,7 +524,10 @@ static int acquire(const struct args *a, redlock_lock *lock, double *took) {
         *took = now_s() - start;
         if (rc == REDLOCK_OK) return 0;
         if (rc != REDLOCK_NOT_ACQUIRED) {
-            int code = fail_with(rc, "cannot take the lock");
+            take_pending_signals();
+            /* A signal that came during a failed attempt (a server not answering) is what ends redlock. */
+            int code = atomic_load(&pending_signal) ? 128 + atomic_load(&pending_signal)
+                                                    : fail_with(rc, "cannot take the lock");
             /* A SET whose reply was lost may still land: its token is kept, and a release deletes the key only if it
              * holds that token (harmless if it never landed). Best effort: the TTL bounds it otherwise. */
             (void)redlock_lock_release(lock);
@@ -515,7 +549,8 @@ static const char *find_program(const char *name, char *buf, size_t cap) {
         const char *end = strchr(p, ':');
         size_t n = end ? (size_t)(end - p) : strlen(p);
         struct stat st;
-        if ((size_t)snprintf(buf, cap, "%.*s/%s", (int)n, n ? p : ".", name) < cap && stat(buf, &st) == 0 &&
+        /* An empty entry is the current directory, as in a shell. */
+        if ((size_t)snprintf(buf, cap, "%.*s/%s", n ? (int)n : 1, n ? p : ".", name) < cap && stat(buf, &st) == 0 &&
             S_ISREG(st.st_mode)) {
             if (access(buf, X_OK) == 0) return buf;
             err = EACCES;
@@ -527,61 +562,133 @@ static const char *find_program(const char *name, char *buf, size_t cap) {
     return NULL;
 }
 
-/* Start the command. It gets SIGTERM if redlock dies (PR_SET_PDEATHSIG): killed with kill -9, redlock can no longer
- * renew or release, and the command must not run on without the lock. An exec failure comes back through a pipe
- * that closes on exec. A file without #! runs with /bin/sh, as execvp and shells do. */
-static int spawn_command(const struct args *a, pid_t *pid) {
-    char *sh_argv[] = {"sh", "-c", (char *)a->shell_command, NULL};
-    char **argv = a->shell_command ? sh_argv : a->command;
+/* What starting the command needs, made before the last look at pending signals, so that nothing slow comes between
+ * that look and the fork. */
+struct launch {
+    char **argv;
+    const char *file;
+    char **script_argv; /* /bin/sh FILE ARGS..., for a file without #! */
+    int fds[2];         /* an exec failure comes back through it; it closes on exec */
+    char *sh_argv[4];
+};
+
+static int prepare_command(const struct args *a, struct launch *l) {
     static char found[4096];
-    const char *file = a->shell_command ? "/bin/sh" : find_program(argv[0], found, sizeof found);
-    if (!file) {
-        say("cannot run %s: %s", argv[0], strerror(errno));
+    l->sh_argv[0] = "sh";
+    l->sh_argv[1] = "-c";
+    l->sh_argv[2] = (char *)a->shell_command;
+    l->sh_argv[3] = NULL;
+    l->argv = a->shell_command ? l->sh_argv : a->command;
+    l->file = a->shell_command ? "/bin/sh" : find_program(l->argv[0], found, sizeof found);
+    if (!l->file) {
+        say("cannot run %s: %s", l->argv[0], strerror(errno));
         return errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
     }
     size_t argc = 0;
-    while (argv[argc]) ++argc;
-    char **script_argv = calloc(argc + 2, sizeof *script_argv); /* for /bin/sh FILE ARGS..., made before fork */
-    int fds[2];
-    if (!script_argv || pipe2(fds, O_CLOEXEC) != 0) {
-        free(script_argv);
-        say("cannot run %s: %s", argv[0], strerror(errno));
+    while (l->argv[argc]) ++argc;
+    l->script_argv = calloc(argc + 2, sizeof *l->script_argv);
+    if (!l->script_argv || pipe2(l->fds, O_CLOEXEC) != 0) {
+        free(l->script_argv);
+        say("cannot run %s: %s", l->argv[0], strerror(errno));
         return EXIT_OSERR;
     }
-    script_argv[0] = "sh";
-    script_argv[1] = (char *)file;
-    for (size_t i = 1; i < argc; ++i) script_argv[i + 1] = argv[i];
+    l->script_argv[0] = "sh";
+    l->script_argv[1] = (char *)l->file;
+    for (size_t i = 1; i < argc; ++i) l->script_argv[i + 1] = l->argv[i];
+    return 0;
+}
+
+/* Start the command. It gets SIGTERM if redlock dies (PR_SET_PDEATHSIG): killed with kill -9, redlock can no longer
+ * renew or release, and the command must not run on without the lock. A file without #! runs with /bin/sh, as execvp
+ * and shells do. Signals stay blocked in the child until its handlers are the defaults again: one that comes before
+ * the exec acts as it would on the command. */
+static int start_command(struct launch *l, pid_t *pid) {
     const pid_t parent = getpid();
     *pid = fork();
     if (*pid == 0) {
-        close(fds[0]);
+        close(l->fds[0]);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
+        for (size_t i = 0; i < N_FORWARDED; ++i)
+            if (sigismember(&handled, forwarded[i]) == 1) signal(forwarded[i], SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
-        pthread_sigmask(SIG_SETMASK, &open_mask, NULL); /* the command gets the mask redlock started with */
-        if (getppid() != parent) _exit(EXIT_LOST); /* redlock died before the line above */
-        execv(file, argv);
-        if (errno == ENOEXEC) execv("/bin/sh", script_argv);
+        if (getppid() != parent) _exit(EXIT_LOST); /* redlock died before PR_SET_PDEATHSIG */
+        pthread_sigmask(SIG_SETMASK, &start_mask, NULL);
+        execv(l->file, l->argv);
+        if (errno == ENOEXEC) execv("/bin/sh", l->script_argv);
         int err = errno;
-        if (write(fds[1], &err, sizeof err) < 0) _exit(EXIT_CANNOT_EXEC);
+        if (write(l->fds[1], &err, sizeof err) < 0) _exit(EXIT_CANNOT_EXEC);
         _exit(EXIT_CANNOT_EXEC);
     }
     int err = errno;
-    close(fds[1]);
-    free(script_argv);
+    close(l->fds[1]);
+    free(l->script_argv);
     if (*pid < 0) {
-        close(fds[0]);
-        say("cannot start %s: %s", argv[0], strerror(err));
+        close(l->fds[0]);
+        say("cannot start %s: %s", l->argv[0], strerror(err));
         return EXIT_OSERR;
     }
+    /* Signals pending now came before the command existed, or while it started: a terminal's did not reach it. */
+    sigset_t early;
+    if (sigpending(&early) == 0)
+        for (size_t i = 0; i < N_FORWARDED; ++i)
+            if (sigismember(&early, forwarded[i]) == 1) atomic_store(&forward_anyway[forwarded[i]], 1);
     ssize_t n;
-    while ((n = read(fds[0], &err, sizeof err)) < 0 && errno == EINTR) {
+    while ((n = read(l->fds[0], &err, sizeof err)) < 0 && errno == EINTR) {
     }
-    close(fds[0]);
+    close(l->fds[0]);
     if (n <= 0) return 0; /* closed by the exec: running */
     while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR) {
     }
-    say("cannot run %s: %s", argv[0], strerror(err));
+    say("cannot run %s: %s", l->argv[0], strerror(err));
     return err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
+}
+
+/* Send `sig` to redlock's children (the command's leftovers, reparented to redlock, the subreaper). */
+static void signal_children(int sig) {
+    const pid_t self = getpid();
+    char path[300], buf[512];
+    DIR *d = opendir("/proc");
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *close_paren = strrchr(buf, ')'); /* after the command name, which may hold anything */
+        int ppid = 0;
+        char state;
+        if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 && ppid == self)
+            kill((pid_t)atoi(e->d_name), sig);
+    }
+    closedir(d);
+}
+
+/* After the command: wait for what it left running (background jobs, pipeline members whose shell died), which
+ * became redlock's children (PR_SET_CHILD_SUBREAPER), so the lock outlives the whole job, as flock's inherited
+ * descriptor does. Signals received meanwhile are passed on to them, and so is a lost lock's SIGTERM. */
+static void wait_for_leftovers(void) {
+    int seen = 0, termed = 0; /* a signal the command was sent is for what it left running too */
+    for (;;) {
+        pid_t w;
+        while ((w = waitpid(-1, NULL, WNOHANG)) > 0) {
+        }
+        if (w < 0 && errno == ECHILD) return;
+        if (atomic_load(&signal_count) != seen) {
+            seen = atomic_load(&signal_count);
+            signal_children(atomic_load(&pending_signal));
+        }
+        if (!termed && atomic_load(&lost_reason) && !atomic_load(&keep_running)) {
+            termed = 1;
+            signal_children(SIGTERM);
+        }
+        struct timespec tick = {0, 200 * 1000 * 1000}; /* on_lost comes from another thread, without a signal */
+        wait_for_signal(&tick);
+    }
 }
 
 static int cmd_run(const struct args *a, redlock_lock *lock) {
@@ -598,11 +705,16 @@ static int cmd_run(const struct args *a, redlock_lock *lock) {
 
     int status = 0;
     pid_t pid = 0;
-    take_pending_signals();
-    if (atomic_load(&pending_signal)) { /* came while acquiring: do not start the command */
+    struct launch l;
+    if ((status = prepare_command(a, &l)) != 0) {
+        /* not started */
+    } else if (take_pending_signals(), atomic_load(&pending_signal)) { /* came while acquiring: do not start it */
+        free(l.script_argv);
+        close(l.fds[0]);
+        close(l.fds[1]);
         status = 128 + atomic_load(&pending_signal);
-    } else if ((status = spawn_command(a, &pid)) == 0) {
-        atomic_store(&child_pid, pid); /* signals are still blocked: none came unforwarded since the check above */
+    } else if ((status = start_command(&l, &pid)) == 0) {
+        atomic_store(&child_pid, pid); /* signals are still blocked: the first wait below forwards what came */
         if (atomic_load(&lost_reason) && !atomic_load(&keep_running)) kill(pid, SIGTERM); /* lost before the spawn */
         /* Wait without reaping first: child_pid is cleared while the pid cannot yet be reused, so a late signal is
          * never sent to another process. */
@@ -625,6 +737,7 @@ static int cmd_run(const struct args *a, redlock_lock *lock) {
             status = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : EXIT_SOFTWARE;
         }
         if (a->verbose) say("the command exited with status %d", status);
+        wait_for_leftovers();
     }
 
     /* A release that could not tell (a connection or a quorum short of answers) keeps the token: try twice more. */
@@ -690,7 +803,7 @@ static int parse_options(int argc, char **argv, int in_order, struct args *a) {
             char *end;
             errno = 0;
             long v = strtol(optarg, &end, 10);
-            if (end == optarg || *end || errno || v < 0 || v > 255)
+            if (strspn(optarg, "0123456789") != strlen(optarg) || end == optarg || *end || errno || v > 255)
                 return usage_error("--conflict-exit-code: '%s' is not a number from 0 to 255", optarg);
             a->conflict_code = (int)v;
             break;
@@ -702,6 +815,7 @@ static int parse_options(int argc, char **argv, int in_order, struct args *a) {
             break;
         case OPT_SLEEP:
             if (parse_seconds(optarg, "--sleep", &a->sleep_s)) return EXIT_USAGE;
+            if (a->sleep_s < 0.01) return usage_error("--sleep: at least 0.01 s (0 would poll Redis without pause)");
             break;
         case 'c': a->shell_command = optarg; break;
         case 'k': a->keep_running = 1; break;
@@ -782,15 +896,34 @@ static void open_standard_fds(void) {
         }
 }
 
+/* The exit status, unless stdout could not be written (a full disk, a closed pipe): then 71. */
+static int flushed(int status) {
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        say("cannot write the output: %s", strerror(errno));
+        return EXIT_OSERR;
+    }
+    return status;
+}
+
 int main(int argc, char **argv) {
     open_standard_fds();
+    /* A reader that went away (`redlock ... 2>&1 | head -1`) must not kill redlock: the lock would stay held with
+     * nobody to renew or release it, and a lost lock would go unnoticed. Writes then fail with EPIPE. COMMAND gets
+     * SIGPIPE's default back (start_command). */
+    signal(SIGPIPE, SIG_IGN);
     struct args a = {.mode = MODE_RUN, .wait_s = -1, .ttl_s = 30, .sleep_s = 0.1,
                      .conflict_code = EXIT_CONFLICT_DEFAULT};
     int r = parse(argc, argv, &a);
-    if (r >= 0) return r;
+    if (r >= 0) return flushed(r);
     atomic_store(&keep_running, a.keep_running);
-    if (install_signals() != 0) {
+    if ((a.mode == MODE_RUN || a.mode == MODE_WAIT) && install_signals() != 0) {
         say("cannot install signal handlers: %s", strerror(errno));
+        return EXIT_OSERR;
+    }
+    /* The command's orphans (a pipeline member whose shell died, a background job) become redlock's children, so the
+     * lock is released only once they have all exited. */
+    if (a.mode == MODE_RUN && prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+        say("cannot watch the command's children: %s", strerror(errno));
         return EXIT_OSERR;
     }
     redlock_client *client = NULL;
@@ -804,9 +937,5 @@ int main(int argc, char **argv) {
     }
     redlock_lock_free(lock);
     redlock_client_free(client);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        say("cannot write the output: %s", strerror(errno));
-        return EXIT_OSERR;
-    }
-    return r;
+    return flushed(r);
 }

@@ -5,7 +5,15 @@ set -eu
 redlock=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 src=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d /tmp/redlock-cli-XXXXXX)
-trap 'for f in "$tmp"/*.pid; do kill "$(cat "$f")" 2>/dev/null || :; done; rm -rf "$tmp"' EXIT
+stop_servers() {  # and wait for them: a server still writing its log would keep rm -rf from removing the dir
+  for f in "$tmp"/*.pid; do
+    p=$(cat "$f" 2>/dev/null) || continue
+    kill "$p" 2>/dev/null || continue
+    for i in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+  done
+  rm -rf "$tmp"
+}
+trap stop_servers EXIT
 unset REDLOCK_URL
 failures=0
 passed=0
@@ -150,6 +158,34 @@ status_is "SIGCHLD inherited as ignored: the child's status still comes back" 3 
 "$redlock" -v "$(printf 'inj\r\nSET injected x\r\n')" -- true 2>&- || :
 check "with stderr closed, nothing is written into the Redis connection" [ "$(cli exists injected)" = 0 ]
 
+# The lock outlives what the command left running (its orphans become redlock's children): a second job waits.
+"$redlock" leftover -c 'sh -c "trap \"\" TERM; sleep 1; echo A-late >>'"$tmp"'/leftover.log" & exit 0' &
+pid=$!
+sleep 0.3
+"$redlock" -w 5 leftover -c 'echo B >>'"$tmp"'/leftover.log'
+wait $pid
+check "a job's leftover process keeps the lock until it ends: $(tr '\n' ' ' <"$tmp/leftover.log")" \
+  [ "$(tr '\n' ' ' <"$tmp/leftover.log")" = "A-late B " ]
+# SIGCHLD blocked when redlock starts: the command's end is still seen.
+status_is "SIGCHLD blocked at start: redlock still returns" 3 timeout 10 /usr/bin/python3 -c \
+  'import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD}); os.execv(sys.argv[1], sys.argv[1:])' \
+  "$redlock" chb -- sh -c 'exit 3'
+# status on a server that never answers: a signal ends it at once (status has nothing to clean up).
+/usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(20)' "$tmp/hung.sock" &
+hung=$!
+sleep 0.3
+"$redlock" -u "unix://$tmp/hung.sock" status x &
+pid=$!
+sleep 0.3
+t0=$(ms)
+kill -TERM $pid
+reap $pid
+check "SIGTERM ends a status waiting on a silent server at once (exit $rc, $(($(ms) - t0)) ms)" \
+  [ "$rc" = 143 -a $(($(ms) - t0)) -lt 1000 ]
+kill $hung
+wait $hung 2>/dev/null || :
+
 # kill -9 of redlock: the command gets SIGTERM (it must not run on without the lock); the key expires within the TTL.
 "$redlock" -t 1 killed -- sh -c 'trap "echo TERM >'"$tmp"'/killed.child; exit 0" TERM; sleep 30 >/dev/null 2>&1 & wait' &
 pid=$!
@@ -202,6 +238,15 @@ status_is "an option after NAME: 64, the lock not taken" 64 "$redlock" after -n 
 check "... and nothing run" [ ! -e "$tmp/ran3" -a "$(cli exists after)" = 0 ]
 status_is "a TTL below 0.1 s: 64" 64 "$redlock" -t 0.05 n -- true
 status_is "hex seconds: 64" 64 "$redlock" -w 0x2 n -- true
+status_is "a signed exit code: 64" 64 "$redlock" -E +7 n -- true
+status_is "--sleep 0 (a busy poll): 64" 64 "$redlock" --sleep 0 n -- true
+status_is "--help to a full disk: 71" 71 sh -c '"$0" --help >/dev/full' "$redlock"
+mkdir "$tmp/bin"
+printf '#!/bin/sh\necho from-cwd\n' >"$tmp/bin/cwdtool"
+chmod +x "$tmp/bin/cwdtool"
+status_is "an empty PATH entry is the current directory" 0 sh -c 'cd "$1" && PATH=/usr/bin::/bin "$0" p -- cwdtool' \
+  "$redlock" "$tmp/bin"
+check "... the tool there ran" grep -q from-cwd "$tmp/out"
 status_is "no command: usage, 64" 64 "$redlock" only-a-name
 status_is "unknown option: 64" 64 "$redlock" --bogus n -- true
 status_is "bad number: 64" 64 "$redlock" -w -1 n -- true

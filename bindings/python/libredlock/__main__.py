@@ -83,6 +83,16 @@ def display(name: bytes) -> str:
     return out.decode("utf-8")
 
 
+def utf8_cut(b: bytes) -> bytes:
+    """As the C tool, for a value cut at 4096 bytes: without a UTF-8 character the cut split."""
+    try:
+        b.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.reason == "unexpected end of data" and e.start >= len(b) - 3:
+            return b[: e.start]
+    return b
+
+
 def human_string(b: bytes, whole: int) -> str:
     shown = "".join(chr(c) if 0x20 <= c < 0x7F and c != 0x5C else "\\x%02x" % c for c in b[:96])
     return shown + ("..." if whole > 96 or len(b) < whole else "")
@@ -94,7 +104,8 @@ def render(name: bytes, s: LockStatus, as_json: bool) -> str:
     when = uuid1_time(s.value) if kind == "redis-py" and s.value is not None else None
     if as_json:
         ttl = "null" if s.ttl is None else str(round(s.ttl * 1000))
-        value = json_string(s.value) if known and s.value is not None else "null"
+        shown = utf8_cut(s.value) if s.value is not None and len(s.value) < s.value_bytes else s.value
+        value = json_string(shown) if known and shown is not None else "null"
         text = '{"name": %s, "held": %s, "ttl_ms": %s, "value": %s, "value_bytes": %d, "kind": %s' % (
             json_string(name), "true" if s.held else "false", ttl, value, s.value_bytes,
             '"%s"' % kind if kind else "null")
@@ -147,6 +158,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("-E", "--conflict-exit-code", type=_exit_code, default=1, metavar="N",
                    help="exit status when the lock is free (default 1)")
     p.add_argument("--json", action="store_true", help="one JSON object, as redlock status --json")
+    # Taken and ignored, as the C tool's status takes them: a script may pass the same options to both.
+    p.add_argument("-n", "--nonblock", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("-v", "--verbose", action="store_true", help=argparse.SUPPRESS)
+    for flag in (("-w", "--wait", "--timeout"), ("-t", "--ttl"), ("--sleep",)):
+        p.add_argument(*flag, help=argparse.SUPPRESS)
     p.add_argument("-V", "--version", action="version",
                    version="libredlock %s (python; libredlock %s)" % (__version__, library_version()))
     a = p.parse_args(argv)

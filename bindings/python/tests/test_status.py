@@ -92,3 +92,24 @@ def test_python_m_libredlock_errors_and_exit_codes(server):
     assert rc == 9
     rc, _, _ = _run([sys.executable, "-m", "libredlock", "wait", "x"], server.url)
     assert rc == 64
+
+
+def test_a_value_cut_inside_a_utf8_character_stays_text_and_both_tools_agree(server, r):
+    tool = _tool()
+    cases = {
+        "cut-e": b"a" * 4095 + "é".encode(),            # the cut splits é: shown without it, as text
+        "cut-emoji": "😀".encode() * 1100,               # 4400 bytes: cut after 1024 whole emoji
+        "cut-bad": b"\xff" + b"a" * 4094 + "é".encode(),  # not UTF-8 before the cut: bytes, shown whole
+    }
+    for name, value in cases.items():
+        r.set(name, value)
+        c_rc, c_out, _ = _run([tool, "status", "--json", name], server.url)
+        p_rc, p_out, p_err = _python_status("--json", name, url=server.url)
+        assert (p_rc, p_out) == (c_rc, c_out), p_err
+        shown = json.loads(c_out)["value"]
+        if name == "cut-e":
+            assert shown == "a" * 4095
+        elif name == "cut-emoji":
+            assert shown == "😀" * 1024
+        else:
+            assert len(shown) == 4096 and shown.endswith("\u00c3")
