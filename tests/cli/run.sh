@@ -36,6 +36,16 @@ dfl() { # (exec: in a background job, $! is then the command itself)
 for s in (signal.SIGINT, signal.SIGQUIT): signal.signal(s, signal.SIG_DFL)
 os.execvp(sys.argv[1], sys.argv[1:])' "$@"
 }
+# signal_after SECONDS SIG COMMAND...: COMMAND in the background, SIG to it after SECONDS; its exit status in $rc.
+signal_after() {
+  delay=$1 sig=$2
+  shift 2
+  "$@" &
+  pid=$!
+  sleep "$delay"
+  kill -"$sig" $pid
+  reap $pid
+}
 reap() { # reap PID: waits for it, its exit status in $rc
   set +e
   wait "$1"
@@ -106,45 +116,28 @@ check "... soon after (holder had ~1.7 s left; took $(($(ms) - t0)) ms)" [ $(($(
 wait $holder
 
 # Signals.
-"$redlock" sig -- sh -c 'trap "echo TERM >'"$tmp"'/sig.child; exit 9" TERM; sleep 10 >/dev/null 2>&1 & wait' &
-pid=$!
-sleep 0.4
-kill -TERM $pid
-reap $pid
+signal_after 0.4 TERM "$redlock" sig -- \
+  sh -c 'trap "echo TERM >'"$tmp"'/sig.child; exit 9" TERM; sleep 10 >/dev/null 2>&1 & wait'
 check "SIGTERM to redlock reaches the child (exit $rc = the child's 9)" [ "$rc" = 9 -a -f "$tmp/sig.child" ]
 check "... and the lock is released" [ "$(cli exists sig)" = 0 ]
 for s in INT HUP QUIT; do
-  dfl "$redlock" sig$s -- sleep 10 &
-  pid=$!
-  sleep 0.4
-  kill -$s $pid
-  reap $pid
+  signal_after 0.4 $s dfl "$redlock" sig$s -- sleep 10
   check "SIG$s to redlock stops the child (exit $rc) and releases" [ "$rc" -gt 128 -a "$(cli exists sig$s)" = 0 ]
 done
 "$redlock" sigwait -- sleep 3 &
 holder=$!
 sleep 0.3
-dfl "$redlock" sigwait -- touch "$tmp/ran2" &
-pid=$!
-sleep 0.4
-kill -INT $pid
-reap $pid
+signal_after 0.4 INT dfl "$redlock" sigwait -- touch "$tmp/ran2"
 check "SIGINT while waiting ends the wait: 130, the command not run" [ "$rc" = 130 -a ! -e "$tmp/ran2" ]
 kill $holder
 wait $holder || :
 
 # Other signals a job may be sent are passed on too; signals ignored when redlock started stay ignored (nohup).
-"$redlock" usr -- sh -c 'trap "echo USR1 >'"$tmp"'/usr.child; exit 7" USR1; sleep 10 >/dev/null 2>&1 & wait' &
-pid=$!
-sleep 0.4
-kill -USR1 $pid
-reap $pid
+signal_after 0.4 USR1 "$redlock" usr -- \
+  sh -c 'trap "echo USR1 >'"$tmp"'/usr.child; exit 7" USR1; sleep 10 >/dev/null 2>&1 & wait'
 check "SIGUSR1 reaches the child (exit $rc = the child's 7)" [ "$rc" = 7 -a -f "$tmp/usr.child" ]
-sh -c 'trap "" HUP; exec "$0" nohup -- sh -c "sleep 0.6; echo survived >'"$tmp"'/nohup.child"' "$redlock" &
-pid=$!
-sleep 0.3
-kill -HUP $pid
-reap $pid
+signal_after 0.3 HUP sh -c 'trap "" HUP; exec "$0" nohup -- sh -c "sleep 0.6; echo survived >'"$tmp"'/nohup.child"' \
+  "$redlock"
 check "an ignored SIGHUP (nohup) stays ignored: the child survives (exit $rc)" [ "$rc" = 0 -a -f "$tmp/nohup.child" ]
 # A reader that goes away (SIGPIPE on stderr) does not kill redlock: the command runs, the lock is released.
 ( "$redlock" -v pipe -- sleep 0.3 2>&1; echo $? >"$tmp/pipe.rc" ) | true
@@ -172,7 +165,7 @@ status_is "SIGCHLD blocked at start: redlock still returns" 3 timeout 10 /usr/bi
   "$redlock" chb -- sh -c 'exit 3'
 # status on a server that never answers: a signal ends it at once (status has nothing to clean up).
 /usr/bin/python3 -c 'import socket, sys, time
-s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(20)' "$tmp/hung.sock" &
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); time.sleep(1.5)' "$tmp/hung.sock" &
 hung=$!
 sleep 0.3
 "$redlock" -u "unix://$tmp/hung.sock" status x &
@@ -183,8 +176,7 @@ kill -TERM $pid
 reap $pid
 check "SIGTERM ends a status waiting on a silent server at once (exit $rc, $(($(ms) - t0)) ms)" \
   [ "$rc" = 143 -a $(($(ms) - t0)) -lt 1000 ]
-kill $hung
-wait $hung 2>/dev/null || :
+wait $hung
 
 # kill -9 of redlock: the command gets SIGTERM (it must not run on without the lock); the key expires within the TTL.
 "$redlock" -t 1 killed -- sh -c 'trap "echo TERM >'"$tmp"'/killed.child; exit 0" TERM; sleep 30 >/dev/null 2>&1 & wait' &
@@ -265,7 +257,7 @@ status_is "right password: runs" 0 "$redlock" -u "unix://:right-pass@$tmp/auth.s
 # --- sub-commands -----------------------------------------------------------------------------------------------------
 status_is "status of a free lock: 1" 1 "$redlock" status free
 check "... says free" grep -q "free" "$tmp/out"
-"$redlock" st -- sleep 1.5 &
+"$redlock" st -- sleep 1.5 2>"$tmp/st.err" &
 holder=$!
 sleep 0.3
 status_is "status of a held lock: 0" 0 "$redlock" status st
