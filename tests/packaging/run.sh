@@ -2,7 +2,8 @@
 # The packages, as a user meets them: cpack's three .deb files and the .tar.gz, the Python wheel built offline and the
 # Node package's tarball. The .deb files are checked with dpkg-deb and apt-get's dependency resolver, then unpacked
 # into a throwaway root (installing them for real would change this machine): programs are built against that root
-# with pkg-config and CMake, and everything runs on the packaged library against a private redis-server.
+# with pkg-config and CMake, and everything runs on the packaged library against a private redis-server, found as
+# after an install: through the linker's cache (ldconfig), in a private mount namespace.
 # Usage: tests/packaging/run.sh BUILD_DIR   (configured here for /usr; the test command uses build-pkg)
 set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -93,18 +94,37 @@ redis-server --port 0 --unixsocket "$tmp/redis.sock" --save '' --appendonly no -
   --pidfile "$tmp/redis.pid" --logfile "$tmp/redis.log"
 for i in $(seq 100); do [ -S "$tmp/redis.sock" ] && break; sleep 0.05; done
 url="unix://$tmp/redis.sock"
-# The dynamic linker's search path, pointed at the unpacked root: how an installed package is found, minus root.
-export LD_LIBRARY_PATH="$root/$l"
-unset LIBREDLOCK_PATH REDLOCK_URL
-"$tmp/consumer" "$url" | grep -q "consumer ok with libredlock $version" || fail "the pkg-config consumer"
-"$tmp/cmake-consumer/consumer" "$url" >/dev/null || fail "the CMake consumer"
-ldd "$root/usr/bin/redlock" | grep -q "libredlock.so.$major => $root/$l/" || fail "redlock does not load the packaged library"
-[ "$("$root/usr/bin/redlock" --version)" = "redlock $version (libredlock $version)" ] || fail "redlock --version"
-"$root/usr/bin/redlock" -u "$url" pkg -- sh -c 'echo ran' | grep -q ran || fail "the packaged redlock runs a command"
-"$root/usr/bin/redlock" -u "$url" status --json pkg | grep -q '"held": false' || fail "the packaged redlock status"
+# As installed: the dynamic linker's cache (what ldconfig makes after `apt install`) with the unpacked library in it,
+# seen only by the programs run through `installed` (a private mount namespace: /etc/ld.so.cache replaced there), with
+# no environment variable. Where no mount namespace can be made (a container without the right), LD_LIBRARY_PATH.
+unset LIBREDLOCK_PATH REDLOCK_URL LD_LIBRARY_PATH
+printf 'include /etc/ld.so.conf.d/*.conf\n%s\n' "$root/$l" >"$tmp/ld.so.conf"
+ldconfig -C "$tmp/ld.so.cache" -f "$tmp/ld.so.conf" 2>/dev/null
+userns=""
+[ "$(id -u)" -eq 0 ] || userns="--map-root-user"
+installed() {
+  unshare --mount $userns sh -c 'mount --bind "$0" /etc/ld.so.cache && exec "$@"' "$tmp/ld.so.cache" "$@"
+}
+if installed true 2>/dev/null; then
+  how="the linker's cache (ldconfig), no environment variable"
+else
+  echo "note: no mount namespace here; the packaged library is found through LD_LIBRARY_PATH instead"
+  how="LD_LIBRARY_PATH (no mount namespace here)"
+  installed() { LD_LIBRARY_PATH="$root/$l" "$@"; }
+fi
+installed "$tmp/consumer" "$url" | grep -q "consumer ok with libredlock $version" || fail "the pkg-config consumer"
+installed "$tmp/cmake-consumer/consumer" "$url" >/dev/null || fail "the CMake consumer"
+installed ldd "$root/usr/bin/redlock" | grep -q "libredlock.so.$major => $root/$l/" ||
+  fail "redlock does not load the packaged library"
+[ "$(installed "$root/usr/bin/redlock" --version)" = "redlock $version (libredlock $version)" ] ||
+  fail "redlock --version"
+installed "$root/usr/bin/redlock" -u "$url" pkg -- sh -c 'echo ran' | grep -q ran ||
+  fail "the packaged redlock runs a command"
+installed "$root/usr/bin/redlock" -u "$url" status --json pkg | grep -q '"held": false' ||
+  fail "the packaged redlock status"
 MANWIDTH=200 man -l "$root/usr/share/man/man1/redlock.1.gz" 2>/dev/null | grep -q "like flock(1) across machines" ||
   fail "man cannot read the packaged redlock.1.gz"
-pass "the consumers, the packaged redlock and its man page work on the packaged library"
+pass "the consumers, the packaged redlock and its man page work on the packaged library, found through $how"
 
 # --- the Python wheel, built offline, in a fresh venv without the source tree ----------------------------------------
 /usr/bin/python3 -m venv "$tmp/venv"  # no system site packages: the wheel must need nothing else
@@ -114,12 +134,13 @@ wheel=$(ls "$tmp"/wheels/libredlock-"$version"-py3-none-any.whl) || fail "pip wh
 /usr/bin/python3 -m zipfile -l "$wheel" | grep -q "libredlock/__main__.py" || fail "the wheel has no __main__.py"
 /usr/bin/python3 -m zipfile -l "$wheel" | grep -q '\.so' && fail "the wheel bundles a shared library (it uses the system's)"
 "$tmp/venv/bin/pip" install --no-index --quiet "$wheel"
-(cd "$tmp" && "$tmp/venv/bin/python" -c "import libredlock, sys; assert libredlock.library_path == 'libredlock.so.$major', \
-libredlock.library_path; c = libredlock.Client('$url'); l = c.lock('py-wheel', timeout=5); assert l.acquire(); \
+(cd "$tmp" && installed "$tmp/venv/bin/python" -c "import libredlock, sys; assert libredlock.library_path == 'libredlock.so.$major', \
+libredlock.library_path; assert '$root/$l/libredlock.so.$version' in open('/proc/self/maps').read(), 'not the packaged one'; \
+c = libredlock.Client('$url'); l = c.lock('py-wheel', timeout=5); assert l.acquire(); \
 sys.exit(0 if l.status().held else 1)") || fail "the wheel's package does not lock through the packaged library"
-(cd "$tmp" && "$tmp/venv/bin/python" -m libredlock status -u "$url" --json py-wheel) | grep -q '"kind": "libredlock"' ||
+(cd "$tmp" && installed "$tmp/venv/bin/python" -m libredlock status -u "$url" --json py-wheel) | grep -q '"kind": "libredlock"' ||
   fail "python -m libredlock status"
-pass "pip wheel --no-index: a pure wheel with py.typed that loads the system library (libredlock.so.$major)"
+pass "pip wheel --no-index: a pure wheel with py.typed that loads the system library (libredlock.so.$major) through $how"
 
 # --- the Node package: npm pack, installed from the tarball in a scratch project ------------------------------------
 (cd "$src/bindings/node" && npm pack --silent --pack-destination "$tmp" >/dev/null)
@@ -130,15 +151,17 @@ tar -tzf "$tarball" | grep -q "package/tests/" && fail "the npm package ships it
 mkdir "$tmp/app"
 (cd "$tmp/app" && npm init -y >/dev/null && npm install --no-audit --no-fund --loglevel=error "$tarball" >/dev/null) ||
   fail "npm install of the tarball"
-(cd "$tmp/app" && node -e "
+(cd "$tmp/app" && installed node -e "
 const { Client, libraryPath } = require('libredlock');
 (async () => {
   if (libraryPath !== 'libredlock.so.$major') throw new Error('loaded ' + libraryPath);
+  const maps = require('node:fs').readFileSync('/proc/self/maps', 'utf8');
+  if (!maps.includes('$root/$l/libredlock.so.$version')) throw new Error('not the packaged library');
   const c = new Client('$url');
   const l = c.lock('node-pack', { timeout: 5 });
   if (!(await l.acquire())) throw new Error('not acquired');
   await l.release();
   c.close();
 })().catch((e) => { console.error(e); process.exit(1); });") || fail "the installed Node package does not lock"
-pass "npm pack: installed from the tarball in a scratch project, it finds the library on the linker's path"
+pass "npm pack: installed from the tarball in a scratch project, it finds the library through $how"
 echo "all package checks passed"
