@@ -132,6 +132,7 @@ pass "the consumers, the packaged redlock and its man page work on the packaged 
 wheel=$(ls "$tmp"/wheels/libredlock-"$version"-py3-none-any.whl) || fail "pip wheel made no py3-none-any wheel"
 /usr/bin/python3 -m zipfile -l "$wheel" | grep -q "libredlock/py.typed" || fail "the wheel has no py.typed"
 /usr/bin/python3 -m zipfile -l "$wheel" | grep -q "libredlock/__main__.py" || fail "the wheel has no __main__.py"
+/usr/bin/python3 -m zipfile -l "$wheel" | grep -q "dist-info/LICENSE" || fail "the wheel has no LICENSE"
 /usr/bin/python3 -m zipfile -l "$wheel" | grep -q '\.so' && fail "the wheel bundles a shared library (it uses the system's)"
 "$tmp/venv/bin/pip" install --no-index --quiet "$wheel"
 (cd "$tmp" && installed "$tmp/venv/bin/python" -c "import libredlock, sys; assert libredlock.library_path == 'libredlock.so.$major', \
@@ -148,6 +149,7 @@ tarball=$tmp/libredlock-$version.tgz
 [ -f "$tarball" ] || fail "npm pack made no libredlock-$version.tgz"
 tar -tzf "$tarball" | grep -q "package/lib/index.d.ts" || fail "the npm package lacks its type declarations"
 tar -tzf "$tarball" | grep -q "package/tests/" && fail "the npm package ships its tests"
+tar -tzf "$tarball" | grep -q "package/LICENSE" || fail "the npm package has no LICENSE"
 mkdir "$tmp/app"
 (cd "$tmp/app" && npm init -y >/dev/null && npm install --no-audit --no-fund --loglevel=error "$tarball" >/dev/null) ||
   fail "npm install of the tarball"

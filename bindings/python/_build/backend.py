@@ -23,6 +23,15 @@ def _metadata():
             "Requires-Python: >=3.8\nLicense: MIT\nClassifier: Typing :: Typed\n" % (NAME, _version()))
 
 
+def _license():
+    """The project's LICENSE: beside this package in an sdist, two levels up in a checkout."""
+    for path in (os.path.join(ROOT, "LICENSE"), os.path.join(ROOT, "..", "..", "LICENSE")):
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                return f.read()
+    return None
+
+
 def _package_files():
     for name in sorted(os.listdir(os.path.join(ROOT, NAME))):
         if name.endswith(".py") or name == "py.typed":  # py.typed: the annotations are for type checkers (PEP 561)
@@ -53,6 +62,8 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             with open(os.path.join(ROOT, rel), "rb") as f:
                 add(zf, rel, f.read())
         add(zf, dist_info + "/METADATA", _metadata().encode())
+        if _license() is not None:
+            add(zf, dist_info + "/LICENSE", _license())
         add(zf, dist_info + "/WHEEL",
             b"Wheel-Version: 1.0\nGenerator: libredlock-backend\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         records.append(dist_info + "/RECORD,,")
@@ -67,6 +78,11 @@ def build_sdist(sdist_directory, config_settings=None):
     with tarfile.open(os.path.join(sdist_directory, filename), "w:gz") as tf:
         for rel in ["pyproject.toml", "_build/backend.py"] + list(_package_files()):
             tf.add(os.path.join(ROOT, rel), arcname="%s/%s" % (base, rel))
+        text = _license()
+        if text is not None:
+            info = tarfile.TarInfo("%s/LICENSE" % base)
+            info.size = len(text)
+            tf.addfile(info, io.BytesIO(text))
         info = tarfile.TarInfo("%s/PKG-INFO" % base)
         data = _metadata().encode()
         info.size = len(data)
