@@ -404,6 +404,22 @@ TEST_CASE("a refused AUTH never shows the password, even when Redis quotes its a
     CHECK(msg.find("admin") == std::string::npos);
 }
 
+TEST_CASE("a wrong password spelled like part of the server's words is still EAUTH, and the words stay readable",
+          "[faults]") {
+    auto &s = default_server();
+    s.admin({"ACL", "SETUSER", "carol", "on", ">right-one", "~*", "+@all"});
+    for (std::string wrong : {"PASS", "W", "e", "WRONGPASS", "invalid"}) {
+        INFO(wrong);
+        auto c = make_client("redis://carol:" + wrong + "@127.0.0.1:" + std::to_string(s.port()));
+        CHECK(redlock_client_ping(c.get()) == REDLOCK_EAUTH);
+        const std::string msg = redlock_last_error();
+        INFO(msg);
+        if (wrong.size() < 5) CHECK_THAT(msg, Contains("WRONGPASS invalid username-password pair"));
+        else CHECK_THAT(msg, Contains("*** ") && !Contains(wrong + " "));  // the password itself, standing alone: cut
+    }
+    s.admin({"ACL", "DELUSER", "carol"});
+}
+
 TEST_CASE("ACL user: works with its permissions, NOPERM without them", "[faults]") {
     auto &s = default_server();
     s.admin({"ACL", "SETUSER", "locker", "on", ">pw1", "~lock:*", "+set", "+get", "+evalsha", "+eval", "+del", "+pttl",

@@ -57,7 +57,7 @@ static const char usage_text[] =
     "Options:\n"
     "  -u, --url URL                 the Redis server (default $REDLOCK_URL, else " DEFAULT_URL ");\n"
     "                                give it several times for Redlock over independent masters\n"
-    "  -n, --nonblock                fail at once if the lock is held (same as -w 0)\n"
+    "  -n, --nonblock                fail at once if the lock is held (same as -w 0; wins over -w)\n"
     "  -w, --wait, --timeout SECONDS give up after SECONDS (default: wait as long as it takes)\n"
     "  -E, --conflict-exit-code N    exit status when the lock stays held (default 1)\n"
     "  -t, --ttl SECONDS             the lock's TTL (at least 0.1), renewed every TTL/3 while COMMAND runs\n"
@@ -78,7 +78,7 @@ static const char usage_text[] =
     "77 credentials or permission refused; 126 COMMAND cannot run; 127 COMMAND not found.\n"
     "SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGALRM are passed to COMMAND; the lock is released\n"
     "when it and every process it left running have exited. If redlock is killed, COMMAND gets SIGTERM.\n"
-    "Options go before NAME. See redlock(1).\n";
+    "Options go before NAME (status, release and wait also take them after it). See redlock(1).\n";
 
 enum mode { MODE_RUN, MODE_STATUS, MODE_RELEASE, MODE_WAIT };
 
@@ -91,6 +91,8 @@ struct args {
     const char *shell_command;
     const char *token;
     double wait_s; /* < 0: forever */
+    int nonblock;  /* -n: wins over -w, in any order, as flock's */
+    int url_from_env;
     double ttl_s;
     double sleep_s;
     int conflict_code;
@@ -255,15 +257,16 @@ static void on_lost(redlock_lock *lock, int reason, void *arg) {
     (void)arg;
     atomic_store(&lost_reason, reason);
     pid_t pid = (pid_t)atomic_load(&child_pid);
-    const char *why = reason == REDLOCK_ENOTOWNED ? "its key was taken, deleted or expired"
-                                                  : "renewals failed until its TTL may have run out";
     if (!atomic_load(&keep_running) && pid > 0) kill(pid, SIGTERM); /* first: the message could fail or block */
-    if (atomic_load(&keep_running)) {
-        say("warning: the lock was lost (%s: %s); the command keeps running without it (--keep-running)", why,
-            redlock_strerror(reason));
-    } else {
-        say("the lock was lost (%s: %s): the command was sent SIGTERM", why, redlock_strerror(reason));
-    }
+    char why[160];
+    if (reason == REDLOCK_ENOTOWNED)
+        snprintf(why, sizeof why, "its key was taken, deleted or expired");
+    else
+        snprintf(why, sizeof why, "renewals failed until its TTL may have run out: %s", redlock_strerror(reason));
+    if (atomic_load(&keep_running))
+        say("warning: the lock was lost (%s); the command keeps running without it (--keep-running)", why);
+    else
+        say("the lock was lost (%s): the command was sent SIGTERM", why);
 }
 
 /* ---- output ----------------------------------------------------------------------------------------------------- */
@@ -397,7 +400,9 @@ static const char *kind_text(const char *kind) {
 static int open_lock(const struct args *a, redlock_client **client, redlock_lock **lock) {
     int rc = a->n_urls == 1 ? redlock_client_new(client, a->urls[0], NULL)
                             : redlock_client_new_quorum(client, a->urls, a->n_urls, NULL);
-    if (rc != REDLOCK_OK) return fail_with(rc, "bad server URL");
+    if (rc != REDLOCK_OK) return fail_with(rc, a->url_from_env ? "bad server URL in $REDLOCK_URL" : "bad server URL");
+    if (a->n_urls == 2)
+        say("warning: two masters give no fault tolerance (a majority of 2 is both): use 3 or 5");
     redlock_lock_options o;
     redlock_lock_options_init(&o);
     o.timeout_ms = to_ms(a->ttl_s);
@@ -691,9 +696,20 @@ static void wait_for_leftovers(void) {
     }
 }
 
+static void discard_command(struct launch *l) {
+    free(l->script_argv);
+    close(l->fds[0]);
+    close(l->fds[1]);
+}
+
 static int cmd_run(const struct args *a, redlock_lock *lock) {
+    /* The command is looked up first: one that cannot run (a typo: `redlock stauts NAME`) takes no lock. */
+    struct launch l;
+    int status = prepare_command(a, &l);
+    if (status != 0) return status;
     double took = 0;
     int rc = acquire(a, lock, &took);
+    if (rc != 0) discard_command(&l);
     if (rc == 1) {
         if (atomic_load(&pending_signal)) return 128 + atomic_load(&pending_signal);
         if (a->verbose) say("%s is held by another owner; gave up after %.3f s", display(a->name), took);
@@ -703,15 +719,9 @@ static int cmd_run(const struct args *a, redlock_lock *lock) {
     if (a->verbose)
         say("acquired %s after %.3f s (TTL %.3g s, renewed every %.3g s)", display(a->name), took, a->ttl_s, a->ttl_s / 3);
 
-    int status = 0;
     pid_t pid = 0;
-    struct launch l;
-    if ((status = prepare_command(a, &l)) != 0) {
-        /* not started */
-    } else if (take_pending_signals(), atomic_load(&pending_signal)) { /* came while acquiring: do not start it */
-        free(l.script_argv);
-        close(l.fds[0]);
-        close(l.fds[1]);
+    if (take_pending_signals(), atomic_load(&pending_signal)) { /* came while acquiring: do not start it */
+        discard_command(&l);
         status = 128 + atomic_load(&pending_signal);
     } else if ((status = start_command(&l, &pid)) == 0) {
         atomic_store(&child_pid, pid); /* signals are still blocked: the first wait below forwards what came */
@@ -737,7 +747,10 @@ static int cmd_run(const struct args *a, redlock_lock *lock) {
             status = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : EXIT_SOFTWARE;
         }
         if (a->verbose) say("the command exited with status %d", status);
+        const int before = atomic_load(&signal_count);
         wait_for_leftovers();
+        /* Stopped by a signal after the command itself had ended well: the job did not end on its own. */
+        if (status == 0 && atomic_load(&signal_count) != before) status = 128 + atomic_load(&pending_signal);
     }
 
     /* A release that could not tell (a connection or a quorum short of answers) keeps the token: try twice more. */
@@ -795,7 +808,7 @@ static int parse_options(int argc, char **argv, int in_order, struct args *a) {
             if (a->n_urls == MAX_URLS) return usage_error("at most %d URLs", MAX_URLS);
             a->urls[a->n_urls++] = optarg;
             break;
-        case 'n': a->wait_s = 0; break;
+        case 'n': a->nonblock = 1; break;
         case 'w':
             if (parse_seconds(optarg, "--wait", &a->wait_s)) return EXIT_USAGE;
             break;
@@ -819,7 +832,10 @@ static int parse_options(int argc, char **argv, int in_order, struct args *a) {
             break;
         case 'c': a->shell_command = optarg; break;
         case 'k': a->keep_running = 1; break;
-        case OPT_TOKEN: a->token = optarg; break;
+        case OPT_TOKEN:
+            if (a->token) return usage_error("--token given twice");
+            a->token = optarg;
+            break;
         case OPT_JSON: a->json = 1; break;
         case 'v': a->verbose = 1; break;
         case 'V':
@@ -881,8 +897,10 @@ static int parse(int argc, char **argv, struct args *a) {
         return usage_error(a->token ? "--token is for release" : "release needs --token TOKEN");
     if (a->n_urls == 0) {
         const char *env = getenv("REDLOCK_URL");
+        a->url_from_env = env && *env;
         a->urls[a->n_urls++] = env && *env ? env : DEFAULT_URL;
     }
+    if (a->nonblock) a->wait_s = 0;
     return -1;
 }
 

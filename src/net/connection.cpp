@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include "base/error.hpp"
 #include "base/text.hpp"
 
@@ -33,13 +35,22 @@ Error server_error(const std::string &reply_text, std::string_view context) {
 
 namespace {
 // A refused AUTH can quote its arguments ("unknown command 'AUTH', with args beginning with: 'user' 'pass'", when
-// AUTH is renamed): cut them, and any other appearance of the credentials, before the text reaches a message.
+// AUTH is renamed): cut them, and any other appearance of the credentials, before the text reaches a message. Only
+// where they stand alone (not inside a word): a password "PASS" must not turn "WRONGPASS" into "WRONG***", nor a
+// password "e" every letter e. The error's kind is read from the reply as it came (the caller's business).
 std::string without_credentials(std::string text, const ClientConfig &cfg) {
     const size_t args = text.find(", with args beginning with");
     if (args != std::string::npos) text.erase(args);
+    auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
     for (const auto &secret : {cfg.password, cfg.username}) {
         if (!secret || secret->empty()) continue;
-        for (size_t at; (at = text.find(*secret)) != std::string::npos;) text.replace(at, secret->size(), "***");
+        for (size_t at = text.find(*secret); at != std::string::npos; at = text.find(*secret, at + 1)) {
+            const size_t end = at + secret->size();
+            if ((at > 0 && word(text[at - 1]) && word((*secret)[0])) ||
+                (end < text.size() && word(text[end]) && word(secret->back())))
+                continue;
+            text.replace(at, secret->size(), "***");
+        }
     }
     return text;
 }
@@ -85,10 +96,12 @@ Connection::Connection(const ClientConfig &cfg, pid_t owner_pid, const Deadline 
                 check_role(r);
                 continue;
             }
-            if (r.is_error())
-                throw server_error(without_credentials(r.str, cfg),
-                                   i == 0 && cfg.password ? fmt::format("authentication failed on {}", where_)
-                                                          : fmt::format("SELECT failed on {}", where_));
+            if (r.is_error()) {
+                const Error e = server_error(without_credentials(r.str, cfg),
+                                             i == 0 && cfg.password ? fmt::format("authentication failed on {}", where_)
+                                                                    : fmt::format("SELECT failed on {}", where_));
+                throw Error(error_code(r.str), e.what());  // WRONGPASS is EAUTH whatever the password spells
+            }
         }
     }
     reader_.set_limits(lock_limits);

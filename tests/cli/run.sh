@@ -104,6 +104,9 @@ status_is "-n: the conflict code (1) when held" 1 "$redlock" -n busy -- true
 check "-n returns at once" [ $(($(ms) - t0)) -lt 500 ]
 status_is "-E sets the conflict code" 7 "$redlock" -n -E 7 busy -- true
 t0=$(ms)
+status_is "-n wins over -w in any order (as flock)" 1 "$redlock" -w 5 -n busy -- true
+check "... at once" [ $(($(ms) - t0)) -lt 500 ]
+t0=$(ms)
 status_is "-w 0.3 gives up with the conflict code" 1 "$redlock" -w 0.3 busy -- true
 waited=$(($(ms) - t0))
 check "-w 0.3 waits about 0.3 s (${waited} ms)" [ "$waited" -ge 250 -a "$waited" -lt 1500 ]
@@ -159,6 +162,10 @@ sleep 0.3
 wait $pid
 check "a job's leftover process keeps the lock until it ends: $(tr '\n' ' ' <"$tmp/leftover.log")" \
   [ "$(tr '\n' ' ' <"$tmp/leftover.log")" = "A-late B " ]
+# A signal after the command ended well, while what it left runs: that is passed on, and the job did not end on its own.
+signal_after 0.4 TERM "$redlock" stopped -c 'sleep 30 >/dev/null 2>&1 & exit 0'
+check "SIGTERM while only a leftover runs: it is stopped, exit $rc (128+15), the lock released" \
+  [ "$rc" = 143 -a "$(cli exists stopped)" = 0 ]
 # SIGCHLD blocked when redlock starts: the command's end is still seen.
 status_is "SIGCHLD blocked at start: redlock still returns" 3 timeout 10 /usr/bin/python3 -c \
   'import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD}); os.execv(sys.argv[1], sys.argv[1:])' \
@@ -221,6 +228,11 @@ check "--keep-running: the child runs on, its status comes back ($rc), with a wa
 
 # --- errors -----------------------------------------------------------------------------------------------------------
 status_is "command not found: 127" 127 "$redlock" nf -- /nonexistent/command
+status_is "a mistyped sub-command: 127 (jobs:y is no command)" 127 "$redlock" stauts jobs:y
+check "... and no lock was taken" [ "$(cli exists stauts)" = 0 ]
+status_is "--token twice: 64" 64 "$redlock" release x --token a --token b
+status_is "a bad \$REDLOCK_URL: 64" 64 env REDLOCK_URL=redis://bad:port "$redlock" status x
+check "... says where the URL came from" grep -q 'REDLOCK_URL' "$tmp/err"
 status_is "command not executable: 126" 126 "$redlock" nx -- "$tmp"
 printf 'echo "no shebang $1"\n' >"$tmp/noshebang"
 chmod +x "$tmp/noshebang"

@@ -420,6 +420,9 @@ class Lock {
       throw new TypeError(`token must be a string or a Buffer, got ${typeof token}`);
     }
     const bytes = Buffer.isBuffer(token) ? token : Buffer.from(arg.text(token, 'token', { nul: true }), 'utf8');
+    if (bytes.length < 1 || bytes.length > 4096) {  // REDLOCK_MAX_TOKEN_LEN
+      throw new InvalidArgumentError(`token must be 1 to 4096 bytes, not ${bytes.length}`, codes.EINVAL);
+    }
     await this._call('releaseToken', bytes);
   }
 

@@ -20,6 +20,7 @@ import ctypes
 import numbers
 import operator
 import os
+import sys
 import time
 import urllib.parse
 import weakref
@@ -41,7 +42,16 @@ MAX_DURATION_MS: int = _native.MAX_DURATION_MS
 #: The same in seconds, the unit of every time argument here.
 MAX_DURATION: int = MAX_DURATION_MS // 1000
 
-_lib, library_path = _native.load()
+try:
+    _lib, library_path = _native.load()
+except _native.LibraryNotFound as _e:
+    # `python -m libredlock`: this package is imported before its __main__ can catch anything. sys.argv[0] is "-m"
+    # while Python looks for the module to run: a line and the command's exit status, not a traceback whose exit
+    # status (1) would read as "free".
+    if sys.argv[:1] == ["-m"]:
+        sys.stderr.write("redlock: cannot load the C library: %s\n" % _e)
+        sys.exit(71)
+    raise
 
 
 class LockStatus(NamedTuple):
@@ -751,6 +761,8 @@ class Lock:
         """Delete the key only if it holds ``token`` (recovery of a crashed owner's lock, with the token ``status()``
         showed); waiters wake. LockNotOwnedError when it does not hold that token. This handle's tokens stay."""
         t = _to_bytes(token, "token")
+        if not 1 <= len(t) <= _native.MAX_TOKEN_LEN:
+            raise _invalid("token must be 1 to %d bytes, not %d" % (_native.MAX_TOKEN_LEN, len(t)))
         _check(_lib.redlock_lock_release_token(self._handle, t, len(t)))
 
     @property

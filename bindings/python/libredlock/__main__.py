@@ -150,7 +150,8 @@ def exit_for(code: Optional[int]) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     p = _Parser(prog="python -m libredlock",
                 description="The redlock command's status, in Python: is NAME held, for how long, by what kind of "
-                            "owner. Exit status: 0 held, 1 (-E) free, 64 usage, 69 server unavailable, 77 refused.")
+                            "owner. Exit status: 0 held, 1 (-E) free, 64 usage, 69 server unavailable, 71 the C "
+                            "library cannot be loaded or the output written, 77 refused.")
     p.add_argument("command", choices=["status"], help="only status here; the redlock command has run, wait, release")
     p.add_argument("name", help="the lock's name (its Redis key)")
     p.add_argument("-u", "--url", action="append", default=[],
@@ -175,6 +176,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except RedlockError as e:
         sys.stderr.write("redlock: cannot read the lock: %s\n" % " ".join(str(e).split()))
         return exit_for(e.code)
+    if sys.stdout is None:  # started with stdout closed: nothing to write to, as the C tool's /dev/null
+        return 0 if s.held else a.conflict_exit_code
     try:
         sys.stdout.flush()
         sys.stdout.buffer.write(render(name, s, a.json).encode("utf-8"))  # the bytes the C tool writes

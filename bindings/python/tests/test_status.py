@@ -92,6 +92,10 @@ def test_python_m_libredlock_errors_and_exit_codes(server):
     assert rc == 9
     rc, _, _ = _run([sys.executable, "-m", "libredlock", "wait", "x"], server.url)
     assert rc == 64
+    env = dict(os.environ, LIBREDLOCK_PATH="/nonexistent/libredlock.so")
+    p = subprocess.run([sys.executable, "-m", "libredlock", "status", "x"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert p.returncode == 71 and "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
 
 
 def test_a_value_cut_inside_a_utf8_character_stays_text_and_both_tools_agree(server, r):
