@@ -183,10 +183,11 @@ static double now_s(void) {
 /* Lock-free atomics: read and written by the signal handler, the main thread and the library's renewal thread. */
 static atomic_int child_pid;      /* > 0 while COMMAND runs */
 static atomic_int pending_signal; /* the last forwarded signal received */
-static atomic_int signal_count;   /* how many were received: the main loop passes new ones on to leftovers */
 static atomic_int lost_reason;    /* != 0 once the lock was lost (the library's code) */
 static atomic_int keep_running;
 static atomic_int forward_anyway[65]; /* pending when COMMAND was started: forwarded even from a terminal */
+static atomic_int pass_on[65];        /* sent by a process: to pass on to the command's leftovers too */
+static atomic_int stop_signal;        /* SIGTERM, SIGINT or SIGQUIT received: the job is being stopped */
 
 /* The handled signals are blocked everywhere except while the main thread waits for them (wait_for_signal): the
  * library's threads, started later, inherit the mask, so every signal is handled on the main thread, and no wait
@@ -200,10 +201,11 @@ static sigset_t handled, start_mask, wait_mask;
 static void on_signal(int sig, siginfo_t *info, void *ctx) {
     (void)ctx;
     atomic_store(&pending_signal, sig);
-    atomic_fetch_add(&signal_count, 1);
     pid_t pid = (pid_t)atomic_load(&child_pid);
     const int early = sig > 0 && sig < 65 && atomic_exchange(&forward_anyway[sig], 0);
     if (pid > 0 && (info->si_code != SI_KERNEL || early)) kill(pid, sig);
+    if (sig > 0 && sig < 65 && info->si_code != SI_KERNEL) atomic_store(&pass_on[sig], 1);
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) atomic_store(&stop_signal, sig);
 }
 
 static void on_child(int sig) { (void)sig; } /* only to end a wait */
@@ -548,7 +550,7 @@ static int acquire(const struct args *a, redlock_lock *lock, double *took) {
 static const char *find_program(const char *name, char *buf, size_t cap) {
     if (strchr(name, '/')) return name;
     const char *path = getenv("PATH");
-    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    if (!path) path = "/usr/local/bin:/usr/bin:/bin"; /* unset; set but empty is one empty entry: "." */
     int err = ENOENT;
     for (const char *p = path;; ++p) {
         const char *end = strchr(p, ':');
@@ -649,12 +651,40 @@ static int start_command(struct launch *l, pid_t *pid) {
     return err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
 }
 
-/* Send `sig` to redlock's children (the command's leftovers, reparented to redlock, the subreaper). */
-static void signal_children(int sig) {
+/* Pids, for the leftovers already sent SIGTERM. */
+struct pids {
+    pid_t *v;
+    size_t n, cap;
+};
+static int pids_has(const struct pids *p, pid_t x) {
+    for (size_t i = 0; i < p->n; ++i)
+        if (p->v[i] == x) return 1;
+    return 0;
+}
+static void pids_add(struct pids *p, pid_t x) {
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 16;
+        pid_t *v = realloc(p->v, cap * sizeof *v);
+        if (!v) return; /* it may get SIGTERM again: harmless */
+        p->v = v;
+        p->cap = cap;
+    }
+    p->v[p->n++] = x;
+}
+static void pids_remove(struct pids *p, pid_t x) {
+    for (size_t i = 0; i < p->n; ++i)
+        if (p->v[i] == x) p->v[i] = p->v[--p->n];
+}
+
+/* Send `sig` to redlock's children but `except` (the command's leftovers, reparented to redlock, the subreaper);
+ * with `once`, only to those not in it yet, which are then added. Returns how many children there are. A child
+ * that exits meanwhile stays a zombie until the main thread reaps it, so its pid cannot be reused by another. */
+static int signal_children(int sig, pid_t except, struct pids *once) {
     const pid_t self = getpid();
     char path[300], buf[512];
+    int count = 0;
     DIR *d = opendir("/proc");
-    if (!d) return;
+    if (!d) return 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
@@ -667,33 +697,72 @@ static void signal_children(int sig) {
         const char *close_paren = strrchr(buf, ')'); /* after the command name, which may hold anything */
         int ppid = 0;
         char state;
-        if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 && ppid == self)
-            kill((pid_t)atoi(e->d_name), sig);
+        const pid_t child = (pid_t)atoi(e->d_name);
+        if (!close_paren || sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2 || ppid != self || child == except)
+            continue;
+        ++count;
+        if (!sig || (once && pids_has(once, child))) continue;
+        if (once) pids_add(once, child);
+        kill(child, sig);
     }
     closedir(d);
+    return count;
 }
 
-/* After the command: wait for what it left running (background jobs, pipeline members whose shell died), which
- * became redlock's children (PR_SET_CHILD_SUBREAPER), so the lock outlives the whole job, as flock's inherited
- * descriptor does. Signals received meanwhile are passed on to them, and so is a lost lock's SIGTERM. */
-static void wait_for_leftovers(void) {
-    int seen = 0, termed = 0; /* a signal the command was sent is for what it left running too */
+/* Waits for the command, and then for what it left running: redlock is a subreaper (PR_SET_CHILD_SUBREAPER), so
+ * those processes (background jobs, pipeline members whose shell died) become its children, and the lock is held
+ * until the last has exited, as flock's lock is while any process holds its descriptor. Meanwhile:
+ *  - every child that exits is reaped at once (no zombies count against the user's process limit);
+ *  - a signal sent to redlock by a process goes to the command (on_signal) and to the leftovers there are then;
+ *  - once the job is being stopped (SIGTERM, SIGINT or SIGQUIT received, or the lock lost without --keep-running),
+ *    every leftover gets SIGTERM, including those that become children later, once each.
+ * Returns the command's exit status (128+N for signal N); `stopped_after` tells whether a stop came only after the
+ * command had exited. */
+static int supervise(pid_t cmd, const struct args *a, int *stopped_after) {
+    int status = -1, announced = 0, stop_at_exit = 0;
+    struct pids termed = {NULL, 0, 0};
+    double exited_at = 0;
     for (;;) {
-        pid_t w;
-        while ((w = waitpid(-1, NULL, WNOHANG)) > 0) {
+        for (;;) { /* reap what has exited; the command's pid leaves child_pid before it can be reused */
+            siginfo_t info;
+            info.si_pid = 0;
+            if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) break;
+            if (info.si_pid == cmd) atomic_store(&child_pid, 0);
+            int ws = 0;
+            pid_t w;
+            while ((w = waitpid(info.si_pid, &ws, 0)) < 0 && errno == EINTR) {
+            }
+            if (w == cmd) {
+                status = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : EXIT_SOFTWARE;
+                stop_at_exit = atomic_load(&stop_signal);
+                exited_at = now_s();
+                if (a->verbose) say("the command exited with status %d", status);
+            }
+            if (w > 0) pids_remove(&termed, w);
         }
-        if (w < 0 && errno == ECHILD) return;
-        if (atomic_load(&signal_count) != seen) {
-            seen = atomic_load(&signal_count);
-            signal_children(atomic_load(&pending_signal));
-        }
-        if (!termed && atomic_load(&lost_reason) && !atomic_load(&keep_running)) {
-            termed = 1;
-            signal_children(SIGTERM);
+        siginfo_t any;
+        if (waitid(P_ALL, 0, &any, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD) break; /* none left */
+        const pid_t alive = (pid_t)atomic_load(&child_pid); /* the command got its signals from on_signal */
+        for (int sig = 1; sig < 65; ++sig)
+            if (atomic_exchange(&pass_on[sig], 0)) signal_children(sig, alive, NULL);
+        if (atomic_load(&stop_signal) || (atomic_load(&lost_reason) && !atomic_load(&keep_running)))
+            signal_children(SIGTERM, alive, &termed);
+        if (status >= 0 && !announced && (a->verbose || now_s() - exited_at > 10)) {
+            announced = 1;
+            say("waiting for %d process(es) the command left running (the lock is held until they exit; %s)",
+                signal_children(0, 0, NULL), atomic_load(&stop_signal) ? "they were sent SIGTERM"
+                                                                      : "SIGTERM or Ctrl-C to redlock stops them");
         }
         struct timespec tick = {0, 200 * 1000 * 1000}; /* on_lost comes from another thread, without a signal */
         wait_for_signal(&tick);
     }
+    free(termed.v);
+    *stopped_after = !stop_at_exit && atomic_load(&stop_signal);
+    if (status < 0) {
+        say("cannot learn how the command ended");
+        return EXIT_SOFTWARE;
+    }
+    return status;
 }
 
 static void discard_command(struct launch *l) {
@@ -726,31 +795,10 @@ static int cmd_run(const struct args *a, redlock_lock *lock) {
     } else if ((status = start_command(&l, &pid)) == 0) {
         atomic_store(&child_pid, pid); /* signals are still blocked: the first wait below forwards what came */
         if (atomic_load(&lost_reason) && !atomic_load(&keep_running)) kill(pid, SIGTERM); /* lost before the spawn */
-        /* Wait without reaping first: child_pid is cleared while the pid cannot yet be reused, so a late signal is
-         * never sent to another process. */
-        for (;;) {
-            siginfo_t info;
-            info.si_pid = 0;
-            int w = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT | WNOHANG);
-            if ((w == 0 && info.si_pid == pid) || (w < 0 && errno != EINTR)) break;
-            wait_for_signal(NULL); /* SIGCHLD, or a signal to forward */
-        }
-        atomic_store(&child_pid, 0);
-        int ws = 0;
-        pid_t w;
-        while ((w = waitpid(pid, &ws, 0)) < 0 && errno == EINTR) {
-        }
-        if (w != pid) {
-            say("cannot learn how the command ended: %s", strerror(errno));
-            status = EXIT_SOFTWARE;
-        } else {
-            status = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : EXIT_SOFTWARE;
-        }
-        if (a->verbose) say("the command exited with status %d", status);
-        const int before = atomic_load(&signal_count);
-        wait_for_leftovers();
+        int stopped_after = 0;
+        status = supervise(pid, a, &stopped_after);
         /* Stopped by a signal after the command itself had ended well: the job did not end on its own. */
-        if (status == 0 && atomic_load(&signal_count) != before) status = 128 + atomic_load(&pending_signal);
+        if (status == 0 && stopped_after) status = 128 + atomic_load(&stop_signal);
     }
 
     /* A release that could not tell (a connection or a quorum short of answers) keeps the token: try twice more. */

@@ -166,6 +166,39 @@ check "a job's leftover process keeps the lock until it ends: $(tr '\n' ' ' <"$t
 signal_after 0.4 TERM "$redlock" stopped -c 'sleep 30 >/dev/null 2>&1 & exit 0'
 check "SIGTERM while only a leftover runs: it is stopped, exit $rc (128+15), the lock released" \
   [ "$rc" = 143 -a "$(cli exists stopped)" = 0 ]
+# Stopping a job stops what it left running, even what is left later: after a lost lock, the leftover's own child
+# (reparented when the leftover dies of its SIGTERM) is sent SIGTERM too, and the work stops.
+printf 'i=0; while [ $i -lt 30 ]; do echo w >>"%s"; sleep 0.1; i=$((i+1)); done\n' "$tmp/worker.log" >"$tmp/worker.sh"
+"$redlock" -t 0.6 lostlate -c 'sh -c "sh '"$tmp"'/worker.sh; echo exited" & echo started' >/dev/null 2>&1 &
+pid=$!
+sleep 0.3
+cli set lostlate other >/dev/null
+reap $pid
+check "a lost lock stops the leftovers' children too: exit $rc, $(wc -l <"$tmp/worker.log") of 30 writes" \
+  [ "$rc" = 75 -a "$(wc -l <"$tmp/worker.log")" -lt 20 ]
+# SIGTERM then SIGUSR1: the stop is not undone by the later signal.
+"$redlock" both -c 'sh -c "trap \"echo usr1\" USR1; sleep 3 & wait; sleep 3" >/dev/null 2>&1 & exit 0' &
+pid=$!
+sleep 0.4
+t0=$(ms)
+kill -TERM $pid
+kill -USR1 $pid
+reap $pid
+check "SIGTERM and SIGUSR1 while a leftover runs: stopped (exit $rc) in $(($(ms) - t0)) ms" \
+  [ "$rc" = 143 -a $(($(ms) - t0)) -lt 2000 ]
+# A signal the command handled is not replayed to what it starts later (a reload must not stop a later upload).
+signal_after 0.3 HUP "$redlock" hup \
+  -c 'trap "echo reloaded >'"$tmp"'/hup.log" HUP; sleep 0.6; (sleep 0.3; echo done >'"$tmp"'/up.log) & sleep 0.1'
+check "a handled SIGHUP is not replayed to a later leftover (exit $rc)" [ "$rc" = 0 -a -f "$tmp/hup.log" -a -f "$tmp/up.log" ]
+# SIGINT to redlock while it waits for a leftover that ignores SIGINT (a shell's background job): stopped.
+t0=$(ms)
+signal_after 0.4 INT dfl "$redlock" intl -c 'sleep 30 & exit 0'
+check "SIGINT while only an INT-ignoring leftover runs: stopped, exit $rc, in $(($(ms) - t0)) ms" \
+  [ "$rc" = 130 -a $(($(ms) - t0)) -lt 2000 ]
+# Orphans are reaped while the command runs: no zombies pile up against the process limit.
+"$redlock" zombies -c 'for i in $(seq 50); do (true &); done; sleep 0.5
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v p=$PPID '"'"'$4 == p && $3 == "Z"'"'"' | wc -l' >"$tmp/zombies" 2>&1
+check "50 orphans of the command are reaped as they exit ($(cat "$tmp/zombies") zombies)" [ "$(cat "$tmp/zombies")" = 0 ]
 # SIGCHLD blocked when redlock starts: the command's end is still seen.
 status_is "SIGCHLD blocked at start: redlock still returns" 3 timeout 10 /usr/bin/python3 -c \
   'import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD}); os.execv(sys.argv[1], sys.argv[1:])' \
@@ -251,6 +284,7 @@ chmod +x "$tmp/bin/cwdtool"
 status_is "an empty PATH entry is the current directory" 0 sh -c 'cd "$1" && PATH=/usr/bin::/bin "$0" p -- cwdtool' \
   "$redlock" "$tmp/bin"
 check "... the tool there ran" grep -q from-cwd "$tmp/out"
+status_is "an empty PATH is the current directory, as in sh" 0 sh -c 'cd "$1" && PATH= "$0" p -- cwdtool' "$redlock" "$tmp/bin"
 status_is "no command: usage, 64" 64 "$redlock" only-a-name
 status_is "unknown option: 64" 64 "$redlock" --bogus n -- true
 status_is "bad number: 64" 64 "$redlock" -w -1 n -- true

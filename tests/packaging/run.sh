@@ -10,6 +10,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(mkdir -p "$1" && cd "$1" && pwd)
 tmp=$(mktemp -d /tmp/redlock-packages-XXXXXX)
 trap 'kill $(cat "$tmp/redis.pid" 2>/dev/null) 2>/dev/null || :; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM HUP  # dash runs the EXIT trap on exit only
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }
 
@@ -98,12 +99,14 @@ url="unix://$tmp/redis.sock"
 # seen only by the programs run through `installed` (a private mount namespace: /etc/ld.so.cache replaced there), with
 # no environment variable. Where no mount namespace can be made (a container without the right), LD_LIBRARY_PATH.
 unset LIBREDLOCK_PATH REDLOCK_URL LD_LIBRARY_PATH
-printf 'include /etc/ld.so.conf.d/*.conf\n%s\n' "$root/$l" >"$tmp/ld.so.conf"
-ldconfig -C "$tmp/ld.so.cache" -f "$tmp/ld.so.conf" 2>/dev/null
+printf '%s\ninclude /etc/ld.so.conf.d/*.conf\n' "$root/$l" >"$tmp/ld.so.conf"
+# -X: no links made in any directory (ldconfig would otherwise update the host's); the package ships its own.
+ldconfig -X -C "$tmp/ld.so.cache" -f "$tmp/ld.so.conf"
 userns=""
 [ "$(id -u)" -eq 0 ] || userns="--map-root-user"
 installed() {
-  unshare --mount $userns sh -c 'mount --bind "$0" /etc/ld.so.cache && exec "$@"' "$tmp/ld.so.cache" "$@"
+  unshare --mount --propagation private $userns sh -c 'mount --bind "$0" /etc/ld.so.cache && exec "$@"' \
+    "$tmp/ld.so.cache" "$@"
 }
 if installed true 2>/dev/null; then
   how="the linker's cache (ldconfig), no environment variable"

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 import uuid
-from typing import List, NoReturn, Optional
+from typing import Callable, List, NoReturn, Optional
 
 from . import Client, LockStatus, RedlockError, __version__, _native, library_version
 
@@ -124,6 +124,17 @@ def render(name: bytes, s: LockStatus, as_json: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _seconds(option: str, least: float) -> "Callable[[str], float]":
+    """Plain decimal seconds from `least` to 1e9, as the C tool checks them."""
+    def parse(text: str) -> float:
+        ok = text != "" and all(c in "0123456789." for c in text) and text.count(".") <= 1 and text != "."
+        if not ok or not least <= float(text) <= 1e9:
+            raise argparse.ArgumentTypeError("%s: '%s' is not a number of seconds from %g to 1000000000"
+                                             % (option, text, least))
+        return float(text)
+    return parse
+
+
 def _exit_code(text: str) -> int:
     """0 to 255 in plain ASCII digits, as the C tool takes it (int() would also take "5_0" and other digits)."""
     if not (text.isascii() and text.isdigit()) or int(text) > 255:
@@ -162,8 +173,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     # Taken and ignored, as the C tool's status takes them: a script may pass the same options to both.
     p.add_argument("-n", "--nonblock", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", help=argparse.SUPPRESS)
-    for flag in (("-w", "--wait", "--timeout"), ("-t", "--ttl"), ("--sleep",)):
-        p.add_argument(*flag, help=argparse.SUPPRESS)
+    for flag, least in ((("-w", "--wait", "--timeout"), 0.0), (("-t", "--ttl"), 0.1), (("--sleep",), 0.01)):
+        p.add_argument(*flag, type=_seconds(flag[-1], least), help=argparse.SUPPRESS)
     p.add_argument("-V", "--version", action="version",
                    version="libredlock %s (python; libredlock %s)" % (__version__, library_version()))
     a = p.parse_args(argv)
