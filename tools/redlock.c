@@ -203,9 +203,14 @@ static void on_signal(int sig, siginfo_t *info, void *ctx) {
     atomic_store(&pending_signal, sig);
     pid_t pid = (pid_t)atomic_load(&child_pid);
     const int early = sig > 0 && sig < 65 && atomic_exchange(&forward_anyway[sig], 0);
-    if (pid > 0 && (info->si_code != SI_KERNEL || early)) kill(pid, sig);
+    const int stop = sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
+    /* A terminal's signal reached the command only if it is in redlock's process group (`timeout` makes its own). */
+    if (pid > 0 && (info->si_code != SI_KERNEL || early || getpgid(pid) != getpgrp())) {
+        kill(pid, sig);
+        if (stop) kill(pid, SIGCONT); /* a stopped command would keep it pending, and the lock */
+    }
     if (sig > 0 && sig < 65 && info->si_code != SI_KERNEL) atomic_store(&pass_on[sig], 1);
-    if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) atomic_store(&stop_signal, sig);
+    if (stop) atomic_store(&stop_signal, sig);
 }
 
 static void on_child(int sig) { (void)sig; } /* only to end a wait */
@@ -259,7 +264,10 @@ static void on_lost(redlock_lock *lock, int reason, void *arg) {
     (void)arg;
     atomic_store(&lost_reason, reason);
     pid_t pid = (pid_t)atomic_load(&child_pid);
-    if (!atomic_load(&keep_running) && pid > 0) kill(pid, SIGTERM); /* first: the message could fail or block */
+    if (!atomic_load(&keep_running) && pid > 0) { /* first: the message could fail or block */
+        kill(pid, SIGTERM);
+        kill(pid, SIGCONT);
+    }
     char why[160];
     if (reason == REDLOCK_ENOTOWNED)
         snprintf(why, sizeof why, "its key was taken, deleted or expired");
@@ -268,7 +276,8 @@ static void on_lost(redlock_lock *lock, int reason, void *arg) {
     if (atomic_load(&keep_running))
         say("warning: the lock was lost (%s); the command keeps running without it (--keep-running)", why);
     else
-        say("the lock was lost (%s): the command was sent SIGTERM", why);
+        say("the lock was lost (%s): %s", why,
+            pid > 0 ? "the command was sent SIGTERM" : "what the command left running is sent SIGTERM");
 }
 
 /* ---- output ----------------------------------------------------------------------------------------------------- */
@@ -676,16 +685,44 @@ static void pids_remove(struct pids *p, pid_t x) {
         if (p->v[i] == x) p->v[i] = p->v[--p->n];
 }
 
-/* Send `sig` to redlock's children but `except` (the command's leftovers, reparented to redlock, the subreaper);
- * with `once`, only to those not in it yet, which are then added. Returns how many children there are. A child
- * that exits meanwhile stays a zombie until the main thread reaps it, so its pid cannot be reused by another. */
-static int signal_children(int sig, pid_t except, struct pids *once) {
-    const pid_t self = getpid();
-    char path[300], buf[512];
-    int count = 0;
-    DIR *d = opendir("/proc");
-    if (!d) return 0;
+/* /proc describes this process (not another pid namespace's processes), or leftovers cannot be listed. */
+static int proc_is_ours(void) {
+    static int ours = -1;
+    if (ours < 0) {
+        FILE *f = fopen("/proc/self/stat", "r");
+        int pid = 0;
+        ours = f && fscanf(f, "%d", &pid) == 1 && pid == (int)getpid();
+        if (f) fclose(f);
+    }
+    return ours;
+}
+
+/* redlock's children: what each thread's /proc/self/task/TID/children lists (a reparented orphan may be any
+ * thread's), else a scan of /proc for processes whose parent is redlock. -1 when /proc cannot tell. */
+static int read_children(struct pids *out) {
+    out->n = 0;
+    if (!proc_is_ours()) return -1;
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    char path[300];
+    int listed = 0;
     struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        listed = 1;
+        long pid;
+        while (fscanf(f, "%ld", &pid) == 1) pids_add(out, (pid_t)pid);
+        fclose(f);
+    }
+    closedir(d);
+    if (listed) return 0;
+    /* A kernel without the children files: every process's parent, read from its stat. */
+    const pid_t self = getpid();
+    if (!(d = opendir("/proc"))) return -1;
+    char buf[512];
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
         snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
@@ -697,30 +734,44 @@ static int signal_children(int sig, pid_t except, struct pids *once) {
         const char *close_paren = strrchr(buf, ')'); /* after the command name, which may hold anything */
         int ppid = 0;
         char state;
-        const pid_t child = (pid_t)atoi(e->d_name);
-        if (!close_paren || sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2 || ppid != self || child == except)
-            continue;
-        ++count;
-        if (!sig || (once && pids_has(once, child))) continue;
-        if (once) pids_add(once, child);
-        kill(child, sig);
+        if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 && ppid == self)
+            pids_add(out, (pid_t)atoi(e->d_name));
     }
     closedir(d);
-    return count;
+    return 0;
+}
+
+/* Whether a child is stopped (SIGSTOP, SIGTTIN...): its state in /proc/PID/stat. */
+static int is_stopped(pid_t pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *close_paren = strrchr(buf, ')');
+    char state = 0;
+    return close_paren && sscanf(close_paren + 1, " %c", &state) == 1 && (state == 'T' || state == 't');
 }
 
 /* Waits for the command, and then for what it left running: redlock is a subreaper (PR_SET_CHILD_SUBREAPER), so
  * those processes (background jobs, pipeline members whose shell died) become its children, and the lock is held
- * until the last has exited, as flock's lock is while any process holds its descriptor. Meanwhile:
+ * until the last has exited, as flock's lock is while any process holds its descriptor. Children redlock had before
+ * the command (`inherited`: `daemon & exec redlock ...`) are not the job's: reaped, never signalled or waited for.
+ * Meanwhile:
  *  - every child that exits is reaped at once (no zombies count against the user's process limit);
  *  - a signal sent to redlock by a process goes to the command (on_signal) and to the leftovers there are then;
  *  - once the job is being stopped (SIGTERM, SIGINT or SIGQUIT received, or the lock lost without --keep-running),
- *    every leftover gets SIGTERM, including those that become children later, once each.
+ *    every leftover gets SIGTERM and SIGCONT (a stopped one would keep SIGTERM pending), including those that become
+ *    children later, once each;
+ *  - after the command has exited, a stopped leftover gets SIGHUP and SIGCONT, once, as the kernel does to an
+ *    orphaned process group with stopped members (which, reparented to redlock, its group no longer is).
  * Returns the command's exit status (128+N for signal N); `stopped_after` tells whether a stop came only after the
  * command had exited. */
-static int supervise(pid_t cmd, const struct args *a, int *stopped_after) {
-    int status = -1, announced = 0, stop_at_exit = 0;
-    struct pids termed = {NULL, 0, 0};
+static int supervise(pid_t cmd, const struct args *a, const struct pids *inherited, int *stopped_after) {
+    int status = -1, announced = 0, stop_at_exit = 0, warned = 0;
+    struct pids termed = {NULL, 0, 0}, hupped = {NULL, 0, 0}, kids = {NULL, 0, 0}, left = {NULL, 0, 0};
     double exited_at = 0;
     for (;;) {
         for (;;) { /* reap what has exited; the command's pid leaves child_pid before it can be reused */
@@ -738,25 +789,60 @@ static int supervise(pid_t cmd, const struct args *a, int *stopped_after) {
                 exited_at = now_s();
                 if (a->verbose) say("the command exited with status %d", status);
             }
-            if (w > 0) pids_remove(&termed, w);
+            if (w > 0) {
+                pids_remove(&termed, w);
+                pids_remove(&hupped, w);
+            }
         }
         siginfo_t any;
         if (waitid(P_ALL, 0, &any, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD) break; /* none left */
         const pid_t alive = (pid_t)atomic_load(&child_pid); /* the command got its signals from on_signal */
-        for (int sig = 1; sig < 65; ++sig)
-            if (atomic_exchange(&pass_on[sig], 0)) signal_children(sig, alive, NULL);
-        if (atomic_load(&stop_signal) || (atomic_load(&lost_reason) && !atomic_load(&keep_running)))
-            signal_children(SIGTERM, alive, &termed);
+        const int listed = read_children(&kids) == 0;
+        left.n = 0;
+        for (size_t i = 0; listed && i < kids.n; ++i)
+            if (kids.v[i] != alive && !pids_has(inherited, kids.v[i])) pids_add(&left, kids.v[i]);
+        if (status >= 0 && listed && left.n == 0) break; /* only children that were never the job's */
+        const int stopping =
+            atomic_load(&stop_signal) || (atomic_load(&lost_reason) && !atomic_load(&keep_running));
+        for (int sig = 1; sig < 65; ++sig) {
+            if (!atomic_exchange(&pass_on[sig], 0)) continue;
+            for (size_t i = 0; i < left.n; ++i) {
+                if (sig == SIGTERM && pids_has(&termed, left.v[i])) continue; /* sent once, as the stop below */
+                if (sig == SIGTERM) pids_add(&termed, left.v[i]);
+                kill(left.v[i], sig);
+            }
+        }
+        for (size_t i = 0; stopping && i < left.n; ++i) {
+            if (pids_has(&termed, left.v[i])) continue;
+            pids_add(&termed, left.v[i]);
+            kill(left.v[i], SIGTERM);
+            kill(left.v[i], SIGCONT);
+        }
+        for (size_t i = 0; status >= 0 && i < left.n; ++i) {
+            if (pids_has(&hupped, left.v[i]) || !is_stopped(left.v[i])) continue;
+            pids_add(&hupped, left.v[i]);
+            kill(left.v[i], SIGHUP);
+            kill(left.v[i], SIGCONT);
+        }
+        if (stopping && !listed && !warned) {
+            warned = 1;
+            say("warning: cannot list what the command left running (/proc is not this process's): not stopped");
+        }
         if (status >= 0 && !announced && (a->verbose || now_s() - exited_at > 10)) {
             announced = 1;
-            say("waiting for %d process(es) the command left running (the lock is held until they exit; %s)",
-                signal_children(0, 0, NULL), atomic_load(&stop_signal) ? "they were sent SIGTERM"
-                                                                      : "SIGTERM or Ctrl-C to redlock stops them");
+            if (atomic_load(&lost_reason))
+                say("the lock is lost; waiting for %zu process(es) the command left running (sent SIGTERM)", left.n);
+            else
+                say("waiting for %zu process(es) the command left running (the lock is held until they exit; %s)",
+                    left.n, stopping ? "they were sent SIGTERM" : "SIGTERM or Ctrl-C to redlock stops them");
         }
         struct timespec tick = {0, 200 * 1000 * 1000}; /* on_lost comes from another thread, without a signal */
         wait_for_signal(&tick);
     }
     free(termed.v);
+    free(hupped.v);
+    free(kids.v);
+    free(left.v);
     *stopped_after = !stop_at_exit && atomic_load(&stop_signal);
     if (status < 0) {
         say("cannot learn how the command ended");
@@ -789,17 +875,19 @@ static int cmd_run(const struct args *a, redlock_lock *lock) {
         say("acquired %s after %.3f s (TTL %.3g s, renewed every %.3g s)", display(a->name), took, a->ttl_s, a->ttl_s / 3);
 
     pid_t pid = 0;
+    struct pids inherited = {NULL, 0, 0}; /* children redlock had before the command: not the job's */
     if (take_pending_signals(), atomic_load(&pending_signal)) { /* came while acquiring: do not start it */
         discard_command(&l);
         status = 128 + atomic_load(&pending_signal);
-    } else if ((status = start_command(&l, &pid)) == 0) {
+    } else if (read_children(&inherited), (status = start_command(&l, &pid)) == 0) {
         atomic_store(&child_pid, pid); /* signals are still blocked: the first wait below forwards what came */
         if (atomic_load(&lost_reason) && !atomic_load(&keep_running)) kill(pid, SIGTERM); /* lost before the spawn */
         int stopped_after = 0;
-        status = supervise(pid, a, &stopped_after);
+        status = supervise(pid, a, &inherited, &stopped_after);
         /* Stopped by a signal after the command itself had ended well: the job did not end on its own. */
         if (status == 0 && stopped_after) status = 128 + atomic_load(&stop_signal);
     }
+    free(inherited.v);
 
     /* A release that could not tell (a connection or a quorum short of answers) keeps the token: try twice more. */
     int released = redlock_lock_release(lock);

@@ -195,6 +195,20 @@ t0=$(ms)
 signal_after 0.4 INT dfl "$redlock" intl -c 'sleep 30 & exit 0'
 check "SIGINT while only an INT-ignoring leftover runs: stopped, exit $rc, in $(($(ms) - t0)) ms" \
   [ "$rc" = 130 -a $(($(ms) - t0)) -lt 2000 ]
+# A leftover that is stopped (SIGSTOP, SIGTTIN) gets SIGHUP and SIGCONT, as the kernel sends an orphaned process group.
+t0=$(ms)
+status_is "a stopped leftover does not hold the lock forever" 0 timeout 10 "$redlock" stopl -c 'sleep 30 & kill -STOP $!; exit 0'
+check "... it got SIGHUP and SIGCONT ($(($(ms) - t0)) ms)" [ $(($(ms) - t0)) -lt 3000 -a "$(cli exists stopl)" = 0 ]
+# Children redlock had before the command (`daemon & exec redlock ...`) are not the job's.
+t0=$(ms)
+status_is "a child redlock inherited is not waited for" 0 sh -c 'sleep 3 & exec "$0" inh -- true' "$redlock"
+check "... done in $(($(ms) - t0)) ms" [ $(($(ms) - t0)) -lt 2000 ]
+# SIGTERM reaches each leftover once: a second one means "force quit" to many programs.
+printf 'trap "echo t >>%s" TERM; i=0; while [ $i -lt 10 ]; do sleep 0.1; i=$((i+1)); done\n' "$tmp/terms" \
+  >"$tmp/counter.sh"
+signal_after 0.3 TERM "$redlock" once -c 'sh '"$tmp"'/counter.sh & exit 0'
+check "SIGTERM to redlock reaches a leftover once ($(wc -l <"$tmp/terms") times; exit $rc)" \
+  [ "$(wc -l <"$tmp/terms")" = 1 -a "$rc" = 143 ]
 # Orphans are reaped while the command runs: no zombies pile up against the process limit.
 "$redlock" zombies -c 'for i in $(seq 50); do (true &); done; sleep 0.5
   cat /proc/[0-9]*/stat 2>/dev/null | awk -v p=$PPID '"'"'$4 == p && $3 == "Z"'"'"' | wc -l' >"$tmp/zombies" 2>&1
