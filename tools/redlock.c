@@ -205,10 +205,8 @@ static void on_signal(int sig, siginfo_t *info, void *ctx) {
     const int early = sig > 0 && sig < 65 && atomic_exchange(&forward_anyway[sig], 0);
     const int stop = sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
     /* A terminal's signal reached the command only if it is in redlock's process group (`timeout` makes its own). */
-    if (pid > 0 && (info->si_code != SI_KERNEL || early || getpgid(pid) != getpgrp())) {
-        kill(pid, sig);
-        if (stop) kill(pid, SIGCONT); /* a stopped command would keep it pending, and the lock */
-    }
+    if (pid > 0 && (info->si_code != SI_KERNEL || early || getpgid(pid) != getpgrp())) kill(pid, sig);
+    if (pid > 0 && stop) kill(pid, SIGCONT); /* a stopped command would keep it pending (a terminal's too), and the lock */
     if (sig > 0 && sig < 65 && info->si_code != SI_KERNEL) atomic_store(&pass_on[sig], 1);
     if (stop) atomic_store(&stop_signal, sig);
 }
@@ -274,7 +272,8 @@ static void on_lost(redlock_lock *lock, int reason, void *arg) {
     else
         snprintf(why, sizeof why, "renewals failed until its TTL may have run out: %s", redlock_strerror(reason));
     if (atomic_load(&keep_running))
-        say("warning: the lock was lost (%s); the command keeps running without it (--keep-running)", why);
+        say("warning: the lock was lost (%s); %s without it (--keep-running)", why,
+            pid > 0 ? "the command keeps running" : "what the command left running keeps running");
     else
         say("the lock was lost (%s): %s", why,
             pid > 0 ? "the command was sent SIGTERM" : "what the command left running is sent SIGTERM");
@@ -769,9 +768,9 @@ static int is_stopped(pid_t pid) {
  *    orphaned process group with stopped members (which, reparented to redlock, its group no longer is).
  * Returns the command's exit status (128+N for signal N); `stopped_after` tells whether a stop came only after the
  * command had exited. */
-static int supervise(pid_t cmd, const struct args *a, const struct pids *inherited, int *stopped_after) {
+static int supervise(pid_t cmd, const struct args *a, struct pids *inherited, int *stopped_after) {
     int status = -1, announced = 0, stop_at_exit = 0, warned = 0;
-    struct pids termed = {NULL, 0, 0}, hupped = {NULL, 0, 0}, kids = {NULL, 0, 0}, left = {NULL, 0, 0};
+    struct pids termed = {NULL, 0, 0}, seen = {NULL, 0, 0}, kids = {NULL, 0, 0}, left = {NULL, 0, 0};
     double exited_at = 0;
     for (;;) {
         for (;;) { /* reap what has exited; the command's pid leaves child_pid before it can be reused */
@@ -789,9 +788,10 @@ static int supervise(pid_t cmd, const struct args *a, const struct pids *inherit
                 exited_at = now_s();
                 if (a->verbose) say("the command exited with status %d", status);
             }
-            if (w > 0) {
+            if (w > 0) { /* its pid may be reused: by then it is no longer what these lists meant */
                 pids_remove(&termed, w);
-                pids_remove(&hupped, w);
+                pids_remove(&seen, w);
+                pids_remove(inherited, w);
             }
         }
         siginfo_t any;
@@ -806,10 +806,12 @@ static int supervise(pid_t cmd, const struct args *a, const struct pids *inherit
             atomic_load(&stop_signal) || (atomic_load(&lost_reason) && !atomic_load(&keep_running));
         for (int sig = 1; sig < 65; ++sig) {
             if (!atomic_exchange(&pass_on[sig], 0)) continue;
+            const int stop = sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
             for (size_t i = 0; i < left.n; ++i) {
                 if (sig == SIGTERM && pids_has(&termed, left.v[i])) continue; /* sent once, as the stop below */
                 if (sig == SIGTERM) pids_add(&termed, left.v[i]);
                 kill(left.v[i], sig);
+                if (stop) kill(left.v[i], SIGCONT);
             }
         }
         for (size_t i = 0; stopping && i < left.n; ++i) {
@@ -818,9 +820,12 @@ static int supervise(pid_t cmd, const struct args *a, const struct pids *inherit
             kill(left.v[i], SIGTERM);
             kill(left.v[i], SIGCONT);
         }
+        /* The kernel's orphaned-group rule, at the moment it would apply: when a leftover is first seen after the
+         * command has exited (it has just been orphaned), and is stopped then. One paused later is left alone. */
         for (size_t i = 0; status >= 0 && i < left.n; ++i) {
-            if (pids_has(&hupped, left.v[i]) || !is_stopped(left.v[i])) continue;
-            pids_add(&hupped, left.v[i]);
+            if (pids_has(&seen, left.v[i])) continue;
+            pids_add(&seen, left.v[i]);
+            if (!is_stopped(left.v[i])) continue;
             kill(left.v[i], SIGHUP);
             kill(left.v[i], SIGCONT);
         }
@@ -830,8 +835,11 @@ static int supervise(pid_t cmd, const struct args *a, const struct pids *inherit
         }
         if (status >= 0 && !announced && (a->verbose || now_s() - exited_at > 10)) {
             announced = 1;
-            if (atomic_load(&lost_reason))
-                say("the lock is lost; waiting for %zu process(es) the command left running (sent SIGTERM)", left.n);
+            if (!listed)
+                say("waiting for the processes the command left running (they cannot be listed here)");
+            else if (atomic_load(&lost_reason))
+                say("the lock is lost; waiting for %zu process(es) the command left running%s", left.n,
+                    atomic_load(&keep_running) ? " (--keep-running)" : " (sent SIGTERM)");
             else
                 say("waiting for %zu process(es) the command left running (the lock is held until they exit; %s)",
                     left.n, stopping ? "they were sent SIGTERM" : "SIGTERM or Ctrl-C to redlock stops them");
@@ -840,7 +848,7 @@ static int supervise(pid_t cmd, const struct args *a, const struct pids *inherit
         wait_for_signal(&tick);
     }
     free(termed.v);
-    free(hupped.v);
+    free(seen.v);
     free(kids.v);
     free(left.v);
     *stopped_after = !stop_at_exit && atomic_load(&stop_signal);

@@ -199,6 +199,19 @@ check "SIGINT while only an INT-ignoring leftover runs: stopped, exit $rc, in $(
 t0=$(ms)
 status_is "a stopped leftover does not hold the lock forever" 0 timeout 10 "$redlock" stopl -c 'sleep 30 & kill -STOP $!; exit 0'
 check "... it got SIGHUP and SIGCONT ($(($(ms) - t0)) ms)" [ $(($(ms) - t0)) -lt 3000 -a "$(cli exists stopl)" = 0 ]
+# A leftover paused later on purpose is left paused (no SIGHUP); SIGTERM to redlock then continues and stops it.
+"$redlock" paused -c 'sleep 5 & exit 0' &
+pid=$!
+sleep 0.5
+leftover=$(cat /proc/$pid/task/*/children | tr -d ' ')
+kill -STOP "$leftover"
+sleep 0.6
+check "a leftover paused later is not sent SIGHUP" [ -d "/proc/$leftover" ]
+t0=$(ms)
+kill -TERM $pid
+reap $pid
+check "... and SIGTERM to redlock (with SIGCONT) stops it: exit $rc in $(($(ms) - t0)) ms" \
+  [ "$rc" = 143 -a $(($(ms) - t0)) -lt 2000 -a "$(cli exists paused)" = 0 ]
 # Children redlock had before the command (`daemon & exec redlock ...`) are not the job's.
 t0=$(ms)
 status_is "a child redlock inherited is not waited for" 0 sh -c 'sleep 3 & exec "$0" inh -- true' "$redlock"
