@@ -103,12 +103,17 @@ struct args {
 
 /* ---- messages ------------------------------------------------------------------------------------------------- */
 
+/* "redlock: " + the message + `tail`, on stderr. */
+static void vsay(const char *tail, const char *fmt, va_list ap) {
+    fputs("redlock: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(tail, stderr);
+}
+
 static void say(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("redlock: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsay("\n", fmt, ap);
     va_end(ap);
 }
 
@@ -148,9 +153,7 @@ static int fail_with(int rc, const char *what) {
 static int usage_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("redlock: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\nTry 'redlock --help' for more information.\n", stderr);
+    vsay("\nTry 'redlock --help' for more information.\n", fmt, ap);
     va_end(ap);
     return EXIT_USAGE;
 }
@@ -333,6 +336,13 @@ static void json_string(FILE *f, const char *s, size_t n) {
     fputc('"', f);
 }
 
+/* The start of a --json answer: `{"name": "...", ` (each sub-command's fields follow). */
+static void json_begin(const struct args *a) {
+    printf("{\"name\": ");
+    json_string(stdout, a->name, strlen(a->name));
+    printf(", ");
+}
+
 /* A name for people (messages, status text): UTF-8 as is, with control characters, DEL and backslash as \xNN; a name
  * that is not UTF-8 also has its other non-ASCII bytes as \xNN. One line, whatever the name holds. */
 static const char *display(const char *name) {
@@ -444,9 +454,8 @@ static int cmd_status(const struct args *a, redlock_lock *lock) {
     char when[32] = "";
     if (kind && strcmp(kind, "redis-py") == 0 && uuid1_time(value, when, sizeof when) != 0) when[0] = '\0';
     if (a->json) {
-        printf("{\"name\": ");
-        json_string(stdout, a->name, strlen(a->name));
-        printf(", \"held\": %s, \"ttl_ms\": ", held ? "true" : "false");
+        json_begin(a);
+        printf("\"held\": %s, \"ttl_ms\": ", held ? "true" : "false");
         if (held && ttl >= 0) printf("%lld", (long long)ttl);
         else printf("null");
         printf(", \"value\": ");
@@ -484,9 +493,8 @@ static int cmd_release(const struct args *a, redlock_lock *lock) {
     int held = rc == REDLOCK_OK ? 0 : redlock_lock_status(lock, NULL, NULL, 0, NULL);
     if (held < 0) return fail_with(held, "cannot read the lock");
     if (a->json) {
-        printf("{\"name\": ");
-        json_string(stdout, a->name, strlen(a->name));
-        printf(", \"released\": %s, \"held\": %s}\n", rc == REDLOCK_OK ? "true" : "false", held ? "true" : "false");
+        json_begin(a);
+        printf("\"released\": %s, \"held\": %s}\n", rc == REDLOCK_OK ? "true" : "false", held ? "true" : "false");
     } else if (rc == REDLOCK_OK) {
         printf("%s: released\n", display(a->name));
     } else {
@@ -507,9 +515,8 @@ static int cmd_wait(const struct args *a, redlock_lock *lock) {
         if (!held || (a->wait_s >= 0 && waited >= a->wait_s) || sig) {
             if (sig && held) return 128 + sig;
             if (a->json) {
-                printf("{\"name\": ");
-                json_string(stdout, a->name, strlen(a->name));
-                printf(", \"free\": %s, \"waited_ms\": %lld}\n", held ? "false" : "true", (long long)(waited * 1000));
+                json_begin(a);
+                printf("\"free\": %s, \"waited_ms\": %lld}\n", held ? "false" : "true", (long long)(waited * 1000));
             }
             if (a->verbose) say("%s is %s after %.3f s", display(a->name), held ? "still held" : "free", waited);
             return held ? a->conflict_code : 0;

@@ -370,20 +370,10 @@ void Lock::release() {
         tokens_->clear_if(held->serial);
         return;
     }
-    Reply r;
-    try {
-        r = client_->script(kReleasePublishScript, {name_}, {held->token, release_channel(client_->config().db, name_)});
-    } catch (const OutcomeUnknown &e) {
-        if (value_after(e, "release", "the token is kept: retry the release").holds(held->token))
-            throw Error(e.code(), fmt::format("release of '{}': {}; the lock is still held: the token is kept, retry "
-                                              "the release",
-                                              shown(name_), e.what()));
-        tokens_->clear_if(held->serial);  // no longer ours in Redis, whichever way it went
-        return;
-    }
-    check_script_reply(r, "release", name_);
-    tokens_->clear_if(held->serial);
-    if (r.integer != 1)
+    const bool deleted = delete_if_holds(held->token, "the token is kept: retry the release",
+                                         "the lock is still held: the token is kept, retry the release");
+    tokens_->clear_if(held->serial);  // no longer ours in Redis, whichever way it went
+    if (!deleted)
         throw Error(Errc::not_owned, held->uncertain ? "Cannot release a lock that's no longer owned (its token was "
                                                        "kept after an acquire whose SET never showed up; a SET "
                                                        "still in the network could land later: only a TTL bounds "
@@ -482,23 +472,26 @@ KeyStatus Lock::status() {
 void Lock::release_token(const std::string &token) {
     if (token.empty() || token.size() > kMaxTokenLen)
         throw Error(Errc::invalid, fmt::format("a token is 1 to {} bytes; this one is {}", kMaxTokenLen, token.size()));
-    const std::string channel = release_channel(client_->config().db, name_);
     if (Quorum *q = client_->quorum()) {
         forget_outcomes();
-        q->release(name_, token, channel);
+        q->release(name_, token, release_channel(client_->config().db, name_));
         return;
     }
+    if (!delete_if_holds(token, "", "the key still holds that token"))
+        throw Error(Errc::not_owned, fmt::format("'{}' does not hold that token", shown(name_)));
+}
+
+bool Lock::delete_if_holds(const std::string &token, std::string_view advice, std::string_view still_held) {
     Reply r;
     try {
-        r = client_->script(kReleasePublishScript, {name_}, {token, channel});
+        r = client_->script(kReleasePublishScript, {name_}, {token, release_channel(client_->config().db, name_)});
     } catch (const OutcomeUnknown &e) {
-        if (value_after(e, "release", "").holds(token))
-            throw Error(e.code(), fmt::format("release of '{}': {}; the key still holds that token", shown(name_),
-                                              e.what()));
-        return;  // no longer there, whichever way it went
+        if (value_after(e, "release", advice).holds(token))
+            throw Error(e.code(), fmt::format("release of '{}': {}; {}", shown(name_), e.what(), still_held));
+        return true;  // no longer there, whichever way it went
     }
     check_script_reply(r, "release", name_);
-    if (r.integer != 1) throw Error(Errc::not_owned, fmt::format("'{}' does not hold that token", shown(name_)));
+    return r.integer == 1;
 }
 
 Millis Lock::validity() const {

@@ -108,6 +108,11 @@ private:
     // with both reasons and `advice`, first storing `keep` (when given) as this owner's token.
     KeyValue value_after(const OutcomeUnknown &lost, const char *verb, std::string_view advice,
                          const std::string *keep = nullptr);
+    // The release script (compare-and-delete, waking waiters) on one server: true when it deleted `token`'s key, or
+    // after a lost reply the key no longer holds it; false when the key held another token or none. After a lost
+    // reply with the key still holding it, throws the connection's error with `still_held` added (`advice`: for a
+    // check that fails too).
+    bool delete_if_holds(const std::string &token, std::string_view advice, std::string_view still_held);
     // Returns when the TTL restarted (sent); `ttl` is the TTL it restarted with (nullopt: added to the TTL).
     void run_ttl_script(const Script &s, const char *verb, std::string_view ms, std::string_view mode,
                         std::optional<Millis> ttl, Millis added);
