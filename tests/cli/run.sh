@@ -197,7 +197,9 @@ check "SIGINT while only an INT-ignoring leftover runs: stopped, exit $rc, in $(
   [ "$rc" = 130 -a $(($(ms) - t0)) -lt 2000 ]
 # A leftover that is stopped (SIGSTOP, SIGTTIN) gets SIGHUP and SIGCONT, as the kernel sends an orphaned process group.
 t0=$(ms)
-status_is "a stopped leftover does not hold the lock forever" 0 timeout 10 "$redlock" stopl -c 'sleep 30 & kill -STOP $!; exit 0'
+# (the command waits until the leftover is stopped: a SIGSTOP still pending when it is orphaned is not a stopped job)
+status_is "a stopped leftover does not hold the lock forever" 0 timeout 10 "$redlock" stopl \
+  -c 'sleep 30 & kill -STOP $!; until grep -q "^State:.*T" /proc/$!/status; do sleep 0.01; done; exit 0'
 check "... it got SIGHUP and SIGCONT ($(($(ms) - t0)) ms)" [ $(($(ms) - t0)) -lt 3000 -a "$(cli exists stopl)" = 0 ]
 # A leftover paused later on purpose is left paused (no SIGHUP); SIGTERM to redlock then continues and stops it.
 "$redlock" paused -c 'sleep 5 & exit 0' &
